@@ -1,0 +1,103 @@
+# gitops-platform: every entry point. `make help` lists them.
+# The two set-up commands (README): `make up` (the dev stack) and `make test` (the tests).
+# Each installs what it needs: the Python venv (`install`) and the Go-built toolchain
+# (`toolchain`, cached outside the repo; see toolchain/README.md).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+STACK ?= dev
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+TOOLCHAIN_BIN := $(shell toolchain/build.sh --bin-dir 2>/dev/null)
+export PATH := $(TOOLCHAIN_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
+# Offline engine: plugins come from the toolchain on PATH, never from downloads.
+export PULUMI_SKIP_UPDATE_CHECK := true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
+export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
+# A local passphrase for the local state backend, generated once and never committed.
+PASSPHRASE_FILE := $(CURDIR)/.pulumi-state/.passphrase
+export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(PASSPHRASE_FILE)
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+.PHONY: install
+install: $(STAMP) ## Create .venv with the project and platformctl installed
+
+.PHONY: toolchain
+toolchain: ## Build Pulumi, providers, kube control plane, kwok, actionlint (cached)
+	toolchain/build.sh
+
+$(PASSPHRASE_FILE):
+	mkdir -p $(dir $@)
+	umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
+
+.PHONY: stack
+stack: install toolchain $(PASSPHRASE_FILE)
+	mkdir -p .pulumi-state
+	pulumi stack select --create $(STACK) --non-interactive
+
+.PHONY: preview
+preview: stack ## pulumi preview of STACK (default dev)
+	pulumi preview --stack $(STACK) --diff
+
+.PHONY: up
+up: stack ## Deploy the dev stack (or STACK=...): cluster, Argo CD, AppProjects, ApplicationSets
+	pulumi up --stack $(STACK) --yes --skip-preview=false
+
+.PHONY: destroy
+destroy: stack ## Tear down STACK
+	pulumi destroy --stack $(STACK) --yes
+
+.PHONY: validate
+validate: install ## Validate apps/ and every stack file
+	$(VENV)/bin/platformctl validate
+
+.PHONY: render
+render: install ## Print the Argo CD objects of STACK
+	$(VENV)/bin/platformctl render --stack $(STACK)
+
+.PHONY: lint
+lint: install ## ruff check + format check
+	$(VENV)/bin/ruff check infra tests
+	$(VENV)/bin/ruff format --check infra tests
+
+.PHONY: typecheck
+typecheck: install ## mypy --strict on infra/
+	$(VENV)/bin/mypy
+
+.PHONY: test-unit
+test-unit: install ## The fast, offline tier: pure functions, Pulumi mocks, properties, goldens
+	$(VENV)/bin/pytest -m 'not e2e' -q
+
+.PHONY: e2e
+e2e: install toolchain ## The real engine against a local kwok cluster, dev and prod configs
+	$(VENV)/bin/pytest -m e2e -q
+
+.PHONY: test
+test: install toolchain lint typecheck ## Everything this machine can run (what CI runs)
+	$(VENV)/bin/pytest -q
+
+.PHONY: goldens
+goldens: install ## Regenerate tests/golden/*.yaml after an intended change
+	UPDATE_GOLDENS=1 $(VENV)/bin/pytest -q tests/unit/test_golden.py
+
+.PHONY: bench
+bench: install toolchain ## Benchmarks; writes docs/benchmarks.md
+	$(PY) benchmarks/run.py
+
+.PHONY: clean
+clean: ## Remove the venv and caches (not the toolchain cache, not the state)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,24 @@
+"""The platformctl Typer app: registers one module per command, nothing else."""
+
+from __future__ import annotations
+
+import typer
+
+from infra.cli import admin_password, render, validate
+
+app = typer.Typer(
+    name="platformctl",
+    help="Validate, render and operate the gitops-platform catalog. Needs no cluster and no "
+    "Pulumi engine, except `admin-password reset`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("validate")(validate.validate)
+app.command("render")(render.render)
+app.command("expand")(render.expand_cmd)
+app.add_typer(admin_password.app, name="admin-password")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,64 @@
+"""What every command shares: finding the project, loading inputs, reporting errors."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+
+from infra.catalog import Catalog, load_catalog
+from infra.errors import PlatformError, Problem, ValidationError
+from infra.settings import StackSettings, load_stack_file
+
+__all__ = ["EXIT_INVALID", "EXIT_USAGE", "handle_errors", "load_inputs", "project_root"]
+
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest directory at or above ``start`` (default: cwd) holding Pulumi.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").is_file():
+            return candidate
+    raise ValidationError([Problem(str(here), "", "not inside the project (no Pulumi.yaml here "
+                                                  "or above); run platformctl from the repository")])
+
+
+def load_inputs(stack: str, apps_dir: Path | None) -> tuple[Path, StackSettings, Catalog]:
+    root = project_root()
+    settings = load_stack_file(root, stack)
+    apps = apps_dir.resolve() if apps_dir else root / settings.catalog.appsDir
+    catalog = load_catalog(root, apps, reserved_namespaces={settings.argocd.namespace})
+    return root, settings, catalog
+
+
+def fail(problems: str, code: int = EXIT_INVALID) -> None:
+    print(problems, file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the platform's errors into a message on stderr and exit 1; never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ValidationError as exc:
+            fail(str(exc))
+        except PlatformError as exc:
+            fail(f"error: {exc}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper
+
+

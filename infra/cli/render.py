@@ -1,0 +1,35 @@
+"""platformctl render / expand: the Argo CD objects a stack declares, and what they generate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from infra.cli.common import handle_errors, load_inputs
+from infra.specs import argocd_objects, expand
+from infra.yamlio import dump_all
+
+StackOption = Annotated[str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")]
+AppsDirOption = Annotated[
+    Path | None, typer.Option("--apps-dir", help="Catalog directory (default: from the stack).")
+]
+
+
+@handle_errors
+def render(stack: StackOption, apps_dir: AppsDirOption = None) -> None:
+    """Print every Argo CD object the stack declares (what `pulumi up` applies), as YAML."""
+    _, settings, catalog = load_inputs(stack, apps_dir)
+    typer.echo(dump_all(argocd_objects(catalog, settings)), nl=False)
+
+
+@handle_errors
+def expand_cmd(stack: StackOption, apps_dir: AppsDirOption = None) -> None:
+    """Print the Applications Argo CD will generate from the stack's ApplicationSets."""
+    _, settings, catalog = load_inputs(stack, apps_dir)
+    applications = []
+    for obj in argocd_objects(catalog, settings):
+        if obj["kind"] == "ApplicationSet":
+            applications.extend(expand(obj))
+    typer.echo(dump_all(applications), nl=False)

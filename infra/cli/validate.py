@@ -1,0 +1,47 @@
+"""platformctl validate: check the app catalog and every stack file, report every problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from infra.catalog import load_catalog
+from infra.cli.common import handle_errors, project_root
+from infra.errors import Problem, ValidationError
+from infra.settings import load_stack_file
+from infra.specs import argocd_objects
+
+
+@handle_errors
+def validate(
+    apps_dir: Annotated[
+        Path | None, typer.Option("--apps-dir", help="Catalog directory (default: apps/).")
+    ] = None,
+) -> None:
+    """Validate apps/*/app.yaml and Pulumi.<stack>.yaml. Exit 0 valid, 1 invalid, 2 usage."""
+    root = project_root()
+    problems: list[Problem] = []
+    stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+    settings_list = []
+    for stack in stacks:
+        try:
+            settings_list.append(load_stack_file(root, stack))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
+    reserved = {s.argocd.namespace for s in settings_list}
+    apps = apps_dir.resolve() if apps_dir else root / "apps"
+    try:
+        catalog = load_catalog(root, apps, reserved_namespaces=reserved)
+    except ValidationError as exc:
+        problems.extend(exc.problems)
+    else:
+        for settings in settings_list:
+            try:
+                argocd_objects(catalog, settings)
+            except ValidationError as exc:
+                problems.extend(exc.problems)
+    if problems:
+        raise ValidationError(problems)
+    typer.echo(f"ok: {len(catalog.apps)} apps, stacks: {', '.join(stacks) or 'none'}")

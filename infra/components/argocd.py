@@ -1,0 +1,144 @@
+"""The Argo CD install: namespace, the secrets the program owns, the pinned chart.
+
+Chart v4 (``helm.v4.Chart``) rather than ``helm.v3.Release``: Chart v4 renders client-side and
+registers every chart object as its own resource, so ``pulumi preview`` shows a per-object
+diff, ``depends_on`` the chart waits for every object (the CRDs before our custom resources,
+the Deployments before the stack reports success), and policies see each object. What it does
+not do is run Helm hooks; argo-cd 10.x has one (``redis-secret-init``), disabled in the values
+and replaced by the ``argocd-redis`` Secret created here. ``helm list`` does not see the
+release; ``pulumi stack`` is where it lives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.components.generated_secret import GeneratedSecret
+from infra.settings import StackSettings
+from infra.specs import argocd_namespace, argocd_secret, chart_values, redis_secret
+
+__all__ = ["ArgoCD", "ArgoCDArgs", "chart_source"]
+
+
+class ArgoCDArgs(TypedDict):
+    settings: StackSettings
+    """Validated stack settings (the ``argocd`` and ``adminPassword`` sections are used)."""
+    provider: k8s.Provider
+    """Kubernetes provider of the target cluster."""
+    project_root: str
+    """Directory of Pulumi.yaml; a local chart path is resolved against it."""
+
+
+def chart_source(settings: StackSettings, project_root: str) -> dict[str, Any]:
+    """Chart v4 arguments naming the chart: the pinned repository, or a local archive."""
+    chart = settings.argocd.chart
+    if chart.path:
+        path = Path(chart.path)
+        resolved = path if path.is_absolute() else Path(project_root) / path
+        return {"chart": str(resolved.resolve())}
+    return {
+        "chart": "argo-cd",
+        "version": chart.version,
+        "repository_opts": k8s.helm.v4.RepositoryOptsArgs(repo=chart.repository),
+    }
+
+
+def _meta(obj: dict[str, Any]) -> k8s.meta.v1.ObjectMetaArgs:
+    m = obj["metadata"]
+    return k8s.meta.v1.ObjectMetaArgs(
+        name=m["name"], namespace=m.get("namespace"), labels=m.get("labels")
+    )
+
+
+class ArgoCD(pulumi.ComponentResource):
+    """Argo CD from its Helm chart, with a stable, rotatable admin password."""
+
+    namespace: pulumi.Output[str]
+    admin_password: pulumi.Output[str]
+    """The admin password (secret)."""
+    admin_password_mtime: pulumi.Output[str]
+    chart: k8s.helm.v4.Chart
+
+    def __init__(
+        self, name: str, args: ArgoCDArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gitops-platform:index:ArgoCD", name, None, opts)
+        settings = args["settings"]
+        protect = settings.argocd.protect
+        child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
+
+        ns_spec = argocd_namespace(settings)
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=_meta(ns_spec),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=protect)),
+        )
+
+        generated = pulumi.ResourceOptions(parent=self)
+        admin = GeneratedSecret(
+            f"{name}-admin-password",
+            {"length": 24, "bcrypt": True, "rotation": settings.adminPassword.rotation},
+            generated,
+        )
+        secret_key = GeneratedSecret(
+            f"{name}-server-secretkey", {"length": 48, "bcrypt": False, "rotation": "1"}, generated
+        )
+        redis_password = GeneratedSecret(
+            f"{name}-redis-password", {"length": 32, "bcrypt": False, "rotation": "1"}, generated
+        )
+
+        in_namespace = pulumi.ResourceOptions.merge(
+            child, pulumi.ResourceOptions(depends_on=[namespace])
+        )
+        secret_spec = argocd_secret(
+            settings,
+            password_hash=admin.bcrypt_hash,
+            password_mtime=admin.created_at,
+            server_secret_key=secret_key.value,
+        )
+        argocd_secret_resource = k8s.core.v1.Secret(
+            f"{name}-argocd-secret",
+            metadata=_meta(secret_spec),
+            type=secret_spec["type"],
+            string_data=secret_spec["stringData"],
+            opts=in_namespace,
+        )
+        redis_spec = redis_secret(settings, password=redis_password.value)
+        redis_secret_resource = k8s.core.v1.Secret(
+            f"{name}-redis-secret",
+            metadata=_meta(redis_spec),
+            type=redis_spec["type"],
+            string_data=redis_spec["stringData"],
+            opts=in_namespace,
+        )
+
+        self.chart = k8s.helm.v4.Chart(
+            f"{name}-chart",
+            name="argocd",
+            namespace=settings.argocd.namespace,
+            values=chart_values(settings),
+            **chart_source(settings, args["project_root"]),
+            opts=pulumi.ResourceOptions.merge(
+                child,
+                pulumi.ResourceOptions(
+                    depends_on=[namespace, argocd_secret_resource, redis_secret_resource],
+                    protect=protect,
+                ),
+            ),
+        )
+        self.namespace = namespace.metadata.name
+        self.admin_password = pulumi.Output.secret(admin.value)
+        self.admin_password_mtime = admin.created_at
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "adminPassword": self.admin_password,
+                "adminPasswordMtime": self.admin_password_mtime,
+            }
+        )
+
+

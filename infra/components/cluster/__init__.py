@@ -1,0 +1,70 @@
+"""The Cluster component and its providers.
+
+A provider is one module with a ``connect(name, settings, parent) -> ClusterConnection``
+function, registered in :data:`PROVIDERS` under the name users put in
+``gitops-platform:cluster.provider``. Adding a cloud is one new module and one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.components.cluster import existing, kind, kwok
+from infra.components.cluster.base import ClusterConnection
+from infra.settings import StackSettings
+
+__all__ = ["PROVIDERS", "Cluster", "ClusterArgs", "ClusterConnection"]
+
+Connect = Callable[[str, StackSettings, pulumi.Resource], ClusterConnection]
+
+PROVIDERS: dict[str, Connect] = {
+    "kind": kind.connect,
+    "kwok": kwok.connect,
+    "existing": existing.connect,
+}
+
+
+class ClusterArgs(TypedDict):
+    settings: StackSettings
+    """The validated stack settings (the cluster section chooses the provider)."""
+
+
+class Cluster(pulumi.ComponentResource):
+    """A Kubernetes cluster (created or adopted) and a Kubernetes provider bound to it."""
+
+    kubeconfig: pulumi.Output[str]
+    """Kubeconfig of the cluster (secret)."""
+    cluster_name: pulumi.Output[str]
+    provider: k8s.Provider
+    """The Kubernetes provider every in-cluster resource uses."""
+
+    def __init__(
+        self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gitops-platform:index:Cluster", name, None, opts)
+        settings = args["settings"]
+        connection = PROVIDERS[settings.cluster.provider](name, settings, self)
+        self.kubeconfig = pulumi.Output.secret(connection.kubeconfig)
+        self.cluster_name = pulumi.Output.from_input(settings.cluster_name)
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=connection.kubeconfig,
+            context=connection.context,
+            cluster_identifier=connection.identifier,
+            # Secret data changes update in place instead of delete-then-create, which would
+            # wipe the keys Argo CD adds to its secrets.
+            enable_secret_mutable=True,
+            # Server-side apply (the default in provider v4) is required: the ApplicationSet
+            # CRD is larger than the 256 KiB client-side apply annotation allows.
+            enable_server_side_apply=True,
+            delete_unreachable=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[connection.resource] if connection.resource else None,
+            ),
+        )
+        self.register_outputs({"kubeconfig": self.kubeconfig, "clusterName": self.cluster_name})

@@ -1,0 +1,44 @@
+"""existing: adopt a cluster the stack does not create, by kubeconfig file and context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from infra.components.cluster.base import ClusterConnection
+from infra.errors import Problem, ValidationError
+from infra.settings import ExistingCluster, StackSettings
+from infra.yamlio import load_file
+
+__all__ = ["connect", "read_kubeconfig"]
+
+
+def read_kubeconfig(path: str, context: str, stack_file: str) -> str:
+    """The kubeconfig text, after checking the file exists and holds ``context``."""
+    field = "gitops-platform:cluster"
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ValidationError([Problem(stack_file, f"{field}.kubeconfig",
+                                       f"kubeconfig file {file} does not exist")])
+    loaded = load_file(file, str(file), 4 * 1024 * 1024)
+    if loaded.problems or not isinstance(loaded.data, dict):
+        raise ValidationError([Problem(stack_file, f"{field}.kubeconfig",
+                                       f"{file} is not a readable kubeconfig")])
+    contexts = [c.get("name") for c in loaded.data.get("contexts") or [] if isinstance(c, dict)]
+    if context not in contexts:
+        raise ValidationError([Problem(stack_file, f"{field}.context",
+                                       f"context {context!r} not in {file} (has: "
+                                       f"{', '.join(str(c) for c in contexts) or 'none'})")])
+    return file.read_text()
+
+
+def connect(name: str, settings: StackSettings, parent: pulumi.Resource) -> ClusterConnection:
+    cluster = settings.cluster
+    assert isinstance(cluster, ExistingCluster)
+    text = read_kubeconfig(cluster.kubeconfig, cluster.context, f"Pulumi.{settings.stack}.yaml")
+    return ClusterConnection(
+        kubeconfig=pulumi.Output.secret(text),
+        context=cluster.context,
+        identifier=f"existing:{cluster.context}",
+    )

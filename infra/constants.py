@@ -1,0 +1,47 @@
+"""Every path, label, annotation key and fixed name the platform uses, in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+PROJECT: Final = "gitops-platform"
+"""The Pulumi project name; also the stack config namespace (``gitops-platform:<key>``)."""
+
+APPS_DIR: Final = "apps"
+APP_FILE: Final = "app.yaml"
+APPS_README: Final = "README.md"
+OVERLAYS_DIR: Final = "overlays"
+HELM_VALUES_DIR: Final = "values"
+
+MAX_APP_FILE_BYTES: Final = 64 * 1024
+"""app.yaml files larger than this are refused before parsing."""
+
+ENVIRONMENTS: Final = ("dev", "prod")
+"""The environments a catalog may configure; each stack deploys exactly one of them."""
+
+ARGOCD_NAMESPACE_DEFAULT: Final = "argocd"
+IN_CLUSTER_SERVER: Final = "https://kubernetes.default.svc"
+
+RESERVED_NAMESPACES: Final = frozenset(
+    {"kube-system", "kube-public", "kube-node-lease", "argocd", "default"}
+)
+"""Namespaces no app may deploy into (the Argo CD namespace of the stack is added to these)."""
+
+# Labels and annotations written on every object the platform generates.
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+LABEL_PART_OF: Final = "app.kubernetes.io/part-of"
+LABEL_NAME: Final = "app.kubernetes.io/name"
+LABEL_TEAM: Final = "platform.gitops/team"
+LABEL_APP: Final = "platform.gitops/app"
+LABEL_ENV: Final = "platform.gitops/environment"
+ANNOTATION_SOURCE: Final = "platform.gitops/source"
+MANAGED_BY: Final = "gitops-platform"
+
+# Argo CD secret keys and labels (Argo CD reads secrets labelled part-of=argocd).
+ARGOCD_SECRET: Final = "argocd-secret"
+ARGOCD_REDIS_SECRET: Final = "argocd-redis"
+ARGOCD_INITIAL_ADMIN_SECRET: Final = "argocd-initial-admin-secret"
+ARGOCD_SERVER_DEPLOYMENT: Final = "argocd-server"
+
+ARGOCD_API_GROUP: Final = "argoproj.io"
+ARGOCD_API_VERSION: Final = "argoproj.io/v1alpha1"

@@ -1,0 +1,70 @@
+"""The Pulumi program: settings -> cluster -> Argo CD -> app catalog.
+
+Everything that can be wrong with the inputs (stack config, app definitions) is checked
+before the first resource is registered, and reported as one error naming every file and
+field; a failed validation therefore changes nothing in the cluster.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime.config
+
+from infra.catalog import load_catalog
+from infra.components.app_catalog import AppCatalog
+from infra.components.argocd import ArgoCD
+from infra.components.cluster import Cluster
+from infra.errors import PlatformError
+from infra.settings import StackSettings, settings_from_engine
+from infra.specs import argocd_objects
+
+__all__ = ["main", "plan"]
+
+
+def _engine_config() -> dict[str, str]:
+    config: dict[str, Any] = dict(pulumi.runtime.config.CONFIG.get())
+    if not config:
+        config = pulumi.runtime.config.get_config_env()
+    return {k: v if isinstance(v, str) else str(v) for k, v in config.items()}
+
+
+def plan(stack: str, config: dict[str, str], root: Path) -> tuple[StackSettings, list[dict[str, Any]]]:
+    """Pure: validated settings and every Argo CD object, or a PlatformError."""
+    settings = settings_from_engine(stack, config, f"Pulumi.{stack}.yaml")
+    catalog = load_catalog(
+        root,
+        root / settings.catalog.appsDir,
+        reserved_namespaces={settings.argocd.namespace},
+    )
+    return settings, argocd_objects(catalog, settings)
+
+
+def main() -> None:
+    root = Path(pulumi.get_root_directory() or ".").resolve()
+    try:
+        settings, objects = plan(pulumi.get_stack(), _engine_config(), root)
+    except PlatformError as exc:
+        # RunError: the engine prints the message alone, no traceback.
+        raise pulumi.RunError(f"invalid configuration:\n{exc}") from None
+
+    cluster = Cluster("cluster", {"settings": settings})
+    argocd = ArgoCD(
+        "argocd",
+        {"settings": settings, "provider": cluster.provider, "project_root": str(root)},
+    )
+    catalog = AppCatalog(
+        "catalog",
+        {"objects": objects, "provider": cluster.provider, "install": argocd.chart},
+    )
+
+    pulumi.export("environment", settings.environment)
+    pulumi.export("branch", settings.branch)
+    pulumi.export("clusterName", cluster.cluster_name)
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export("argocdNamespace", argocd.namespace)
+    pulumi.export("adminPassword", argocd.admin_password)
+    pulumi.export("adminPasswordMtime", argocd.admin_password_mtime)
+    pulumi.export("argocdObjects", catalog.names)

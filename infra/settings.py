@@ -1,0 +1,251 @@
+"""Stack settings: one typed object, read from stack config and validated before anything else.
+
+The keys live in ``Pulumi.<stack>.yaml`` under the project namespace (``gitops-platform:``).
+Both the Pulumi program (through the engine's config) and ``platformctl`` (by reading the stack
+file) call :func:`parse_settings`, so they agree on every default. Every key and its default is
+documented in the README's "Stack configuration" section; a unit test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ValidationError as PydanticValidationError
+
+from infra import constants
+from infra.catalog.models import DNS1123_LABEL
+from infra.errors import Problem, ValidationError
+from infra.yamlio import load_file
+
+__all__ = [
+    "ArgoCDSettings",
+    "ChartSettings",
+    "ExistingCluster",
+    "KindCluster",
+    "KwokCluster",
+    "StackSettings",
+    "load_stack_file",
+    "parse_settings",
+]
+
+DnsLabel = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL.pattern)]
+KubeVersion = Annotated[str, StringConstraints(pattern=r"^v1\.\d+\.\d+$")]
+
+DEFAULT_KUBERNETES_VERSION = "v1.34.3"
+DEFAULT_KIND_NODE_IMAGE = "kindest/node:v1.34.3"
+DEFAULT_CHART_VERSION = "10.1.1"
+DEFAULT_CHART_REPOSITORY = "https://argoproj.github.io/argo-helm"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class KindCluster(_Strict):
+    """A kind cluster the stack creates and deletes (needs Docker and the kind CLI)."""
+
+    provider: Literal["kind"]
+    name: DnsLabel | None = None
+    """Cluster name; default ``gitops-<stack>``."""
+    nodes: Annotated[int, Field(ge=1, le=10)] = 1
+    """Number of nodes (one control plane, the rest workers)."""
+    nodeImage: str = DEFAULT_KIND_NODE_IMAGE
+    """kind node image, pinned (it sets the Kubernetes version)."""
+
+
+class KwokCluster(_Strict):
+    """A Docker-free control plane of local processes (kwokctl --runtime binary) with fake
+    nodes; the stack creates and deletes it. Binaries come from ``make toolchain``."""
+
+    provider: Literal["kwok"]
+    name: DnsLabel | None = None
+    """Cluster name; default ``gitops-<stack>``."""
+    nodes: Annotated[int, Field(ge=1, le=50)] = 1
+    """Number of fake nodes."""
+    kubernetesVersion: KubeVersion = DEFAULT_KUBERNETES_VERSION
+
+
+class ExistingCluster(_Strict):
+    """A cluster this stack adopts but does not create: reached by kubeconfig and context."""
+
+    provider: Literal["existing"]
+    kubeconfig: str = "~/.kube/config"
+    """Path of the kubeconfig file (``~`` expanded)."""
+    context: Annotated[str, StringConstraints(min_length=1)]
+    """Context to use; required so a stack never deploys to whatever is current."""
+
+
+ClusterSettings = Annotated[KindCluster | KwokCluster | ExistingCluster, Field(discriminator="provider")]
+
+
+class ChartSettings(_Strict):
+    version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = DEFAULT_CHART_VERSION
+    """argo-cd chart version, exact."""
+    repository: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] = DEFAULT_CHART_REPOSITORY
+    path: str | None = None
+    """A local chart archive used instead of the repository (air-gapped installs, tests),
+    relative to the project root, e.g. ``../shared/charts/argo-cd-10.1.1.tgz``."""
+
+
+class ArgoCDSettings(_Strict):
+    namespace: DnsLabel = constants.ARGOCD_NAMESPACE_DEFAULT
+    chart: ChartSettings = ChartSettings()
+    ha: bool = False
+    """Highly available install: redis-ha, 2+ replicas, PodDisruptionBudgets, requests."""
+    protect: bool = False
+    """Mark the namespace and chart `protect` so `pulumi destroy` refuses to remove them."""
+
+
+class GitSettings(_Strict):
+    repoURL: Annotated[str, StringConstraints(pattern=r"^(https://|ssh://|git@)\S+$")]
+    """This repository's URL as Argo CD reaches it."""
+    branch: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,100}$")] | None = None
+    """Branch the stack tracks; default: the environment name (dev or prod)."""
+
+
+class SyncSettings(_Strict):
+    automated: bool = False
+    """Argo CD syncs on every change (continuous deployment) instead of on a human's click."""
+    prune: bool = False
+    """Automated sync deletes resources removed from git."""
+    selfHeal: bool = False
+    """Automated sync reverts changes made in the cluster (drift)."""
+    applicationsSync: Literal["sync", "create-update", "create-only", "create-delete"] = "create-update"
+    """What the ApplicationSet controller may do to generated Applications; the default never
+    deletes an Application when an app disappears from the generator."""
+
+
+class AdminPasswordSettings(_Strict):
+    rotation: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "1"
+    """Change this value (any string) to rotate the admin password on the next `pulumi up`."""
+
+
+class CatalogSettings(_Strict):
+    appsDir: str = constants.APPS_DIR
+    allowEmpty: bool = False
+    """Allow a stack with no enabled app (otherwise an emptied catalog is refused)."""
+
+
+class StackSettings(_Strict):
+    stack: str
+    environment: Literal["dev", "prod"]
+    """The catalog environment the stack deploys; default: the stack name."""
+    cluster: ClusterSettings
+    argocd: ArgoCDSettings = ArgoCDSettings()
+    git: GitSettings
+    sync: SyncSettings = SyncSettings()
+    adminPassword: AdminPasswordSettings = AdminPasswordSettings()
+    catalog: CatalogSettings = CatalogSettings()
+
+    @property
+    def branch(self) -> str:
+        return self.git.branch or self.environment
+
+    @property
+    def cluster_name(self) -> str:
+        name = getattr(self.cluster, "name", None)
+        return name or f"gitops-{self.stack}"
+
+
+KNOWN_KEYS = ("environment", "cluster", "argocd", "git", "sync", "adminPassword", "catalog")
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts[-1] += f"[{part}]"
+        elif part in {"kind", "kwok", "existing"} and parts and parts[-1] == "cluster":
+            continue
+        else:
+            parts.append(str(part))
+    return f"{constants.PROJECT}:" + ".".join(parts)
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_invalid":
+        return f"unknown provider {error['input']!r}; expected one of kind, kwok, existing"
+    if kind == "union_tag_not_found":
+        return "`provider` is required: one of kind, kwok, existing"
+    return str(error["msg"])
+
+
+def parse_settings(stack: str, values: Mapping[str, Any], file: str) -> StackSettings:
+    """Validate the project's config keys (without the ``gitops-platform:`` prefix).
+
+    Raises :class:`ValidationError` naming every bad or missing key; pure.
+    """
+    problems = [
+        Problem(file, f"{constants.PROJECT}:{key}",
+                f"unknown key; expected one of {', '.join(KNOWN_KEYS)}")
+        for key in sorted(values) if key not in KNOWN_KEYS
+    ]
+    data: dict[str, Any] = {k: v for k, v in values.items() if k in KNOWN_KEYS}
+    data["stack"] = stack
+    if "environment" not in data:
+        if stack in constants.ENVIRONMENTS:
+            data["environment"] = stack
+        else:
+            problems.append(Problem(file, f"{constants.PROJECT}:environment",
+                                    f"required for stack {stack!r}: one of dev, prod"))
+    if problems:
+        raise ValidationError(problems)
+    try:
+        return StackSettings.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError(
+            Problem(file, _field(tuple(e["loc"])), _message(e)) for e in exc.errors()
+        ) from None
+
+
+def _decode_engine_value(raw: str) -> Any:
+    """The engine passes object config as JSON text and scalars as plain strings."""
+    text = raw.strip()
+    if text.startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def settings_from_engine(stack: str, config: Mapping[str, str], file: str) -> StackSettings:
+    """Build settings from the engine's flat config map (``gitops-platform:key`` -> text)."""
+    prefix = f"{constants.PROJECT}:"
+    values = {
+        key[len(prefix):]: _decode_engine_value(value)
+        for key, value in config.items()
+        if key.startswith(prefix)
+    }
+    return parse_settings(stack, values, file)
+
+
+def load_stack_file(project_root: Path, stack: str) -> StackSettings:
+    """Read ``Pulumi.<stack>.yaml`` directly (no engine needed) and validate it."""
+    if not stack or "/" in stack or stack.startswith("."):
+        raise ValidationError([Problem("--stack", "", f"invalid stack name {stack!r}")])
+    path = project_root / f"Pulumi.{stack}.yaml"
+    display = path.name
+    if not path.is_file():
+        raise ValidationError([Problem(display, "", f"stack file not found in {project_root}")])
+    loaded = load_file(path, display, 256 * 1024)
+    if loaded.problems:
+        raise ValidationError(loaded.problems)
+    document = loaded.data or {}
+    if not isinstance(document, dict):
+        raise ValidationError([Problem(display, "", "must be a mapping with a `config:` key")])
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ValidationError([Problem(display, "config", "must be a mapping")])
+    prefix = f"{constants.PROJECT}:"
+    values = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    return parse_settings(stack, values, display)

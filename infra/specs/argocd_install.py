@@ -1,0 +1,141 @@
+"""Argo CD install specs: the namespace, the secrets the program owns, the chart values (pure).
+
+Why the program owns ``argocd-secret`` and ``argocd-redis`` instead of the chart:
+
+- ``argocd-secret`` holds the admin bcrypt hash and its mtime. Put in chart values, they would be
+  unknown at the first preview (they come from a resource not created yet), and Chart v4 then
+  registers no child at all ("Preview is incomplete"). As a separate Secret, the chart values
+  stay fully known and every preview shows every chart object.
+- ``argocd-redis`` is normally written by the chart's ``redis-secret-init`` pre-install hook;
+  Chart v4 runs no hooks, so the program creates it (key ``auth``) before the chart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra import constants
+from infra.settings import StackSettings
+
+__all__ = [
+    "argocd_namespace",
+    "argocd_secret",
+    "chart_values",
+    "redis_secret",
+]
+
+
+def platform_labels(settings: StackSettings) -> dict[str, str]:
+    return {
+        constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
+        constants.LABEL_ENV: settings.environment,
+    }
+
+
+def argocd_namespace(settings: StackSettings) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": settings.argocd.namespace, "labels": platform_labels(settings)},
+    }
+
+
+def argocd_secret(
+    settings: StackSettings,
+    *,
+    password_hash: Any,
+    password_mtime: Any,
+    server_secret_key: Any,
+) -> dict[str, Any]:
+    """``argocd-secret``. Values may be Pulumi Outputs; the shape is the same either way.
+
+    Argo CD finds it by name and by the ``part-of: argocd`` label. With ``admin.password`` set
+    at start-up Argo CD generates no password and writes no ``argocd-initial-admin-secret``.
+    """
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": constants.ARGOCD_SECRET,
+            "namespace": settings.argocd.namespace,
+            "labels": {
+                constants.LABEL_NAME: constants.ARGOCD_SECRET,
+                constants.LABEL_PART_OF: "argocd",
+                **platform_labels(settings),
+            },
+        },
+        "type": "Opaque",
+        "stringData": {
+            "admin.password": password_hash,
+            "admin.passwordMtime": password_mtime,
+            "server.secretkey": server_secret_key,
+        },
+    }
+
+
+def redis_secret(settings: StackSettings, *, password: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": constants.ARGOCD_REDIS_SECRET,
+            "namespace": settings.argocd.namespace,
+            "labels": {constants.LABEL_PART_OF: "argocd", **platform_labels(settings)},
+        },
+        "type": "Opaque",
+        "stringData": {"auth": password},
+    }
+
+
+def _resources(cpu: str, memory: str) -> dict[str, Any]:
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}
+
+
+def chart_values(settings: StackSettings) -> dict[str, Any]:
+    """Values for the argo-cd chart. Fully known at preview time, by construction."""
+    ha = settings.argocd.ha
+    replicas = 2 if ha else 1
+    values: dict[str, Any] = {
+        "crds": {"install": True, "keep": True},
+        "global": {
+            "additionalLabels": platform_labels(settings),
+        },
+        "configs": {
+            # The program owns argocd-secret (see module docstring).
+            "secret": {"createSecret": False},
+            "params": {
+                # Lets each ApplicationSet set its own applicationsSync policy (the guard that
+                # keeps Applications when an app disappears from a generator).
+                "applicationsetcontroller.enable.policy.override": True,
+            },
+            "cm": {
+                "admin.enabled": True,
+                "timeout.reconciliation": "180s",
+                "application.resourceTrackingMethod": "annotation",
+            },
+        },
+        # The hook that would create argocd-redis cannot run under Chart v4; the program
+        # creates that Secret instead.
+        "redisSecretInit": {"enabled": False},
+        # No SSO is configured by the platform; the admin account is the way in.
+        "dex": {"enabled": False},
+        "notifications": {"enabled": False},
+        "controller": {"replicas": 1},
+        "server": {"replicas": replicas},
+        "repoServer": {"replicas": replicas},
+        "applicationSet": {"replicas": replicas},
+        "redis": {"enabled": not ha},
+        "redis-ha": {"enabled": ha},
+    }
+    if ha:
+        values["controller"]["resources"] = _resources("250m", "1Gi")
+        for component, cpu, memory in (
+            ("server", "100m", "256Mi"),
+            ("repoServer", "100m", "512Mi"),
+            ("applicationSet", "50m", "128Mi"),
+        ):
+            values[component]["resources"] = _resources(cpu, memory)
+            # Two replicas, one may go: node drains proceed, an outage does not.
+            values[component]["pdb"] = {"enabled": True, "minAvailable": 1}
+        values["redis-ha"]["haproxy"] = {"pdb": {"enabled": True}}
+    return values

@@ -1,0 +1,223 @@
+"""AppProjects and ApplicationSets built from the catalog for one stack (pure).
+
+One AppProject and one ApplicationSet per team with at least one app enabled in the stack's
+environment. The ApplicationSet uses a ``list`` generator whose elements the program computes
+from validated app definitions, so every app change shows in ``pulumi preview``, and a git
+outage cannot change what is generated (git generators read the repo at run time; a list does
+not). Each element carries the app's ``name``, ``namespace`` and a ``patch`` (its source and
+sync policy), applied through ``templatePatch``: Go templates only fill strings, and sources
+of different kinds (kustomize, directory, helm) have different shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra import constants
+from infra.catalog import App, Catalog
+from infra.catalog.models import DirectorySource, HelmSource, KustomizeSource
+from infra.errors import Problem, ValidationError
+from infra.settings import StackSettings
+
+__all__ = [
+    "TEMPLATE_PATCH",
+    "app_source_patch",
+    "application_set",
+    "argocd_objects",
+    "project",
+]
+
+TEMPLATE_PATCH = "{{ toJson .patch }}"
+"""The templatePatch of every ApplicationSet: the element's ``patch`` verbatim."""
+
+_RETRY = {
+    "limit": 5,
+    "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"},
+}
+
+
+def _labels(settings: StackSettings, team: str) -> dict[str, str]:
+    return {
+        constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
+        constants.LABEL_TEAM: team,
+        constants.LABEL_ENV: settings.environment,
+    }
+
+
+def sync_policy(app: App, settings: StackSettings) -> dict[str, Any]:
+    """The stack's sync defaults, overridden field by field by the app's environment."""
+    env = app.environment(settings.environment)
+    assert env is not None
+    override = env.sync
+    automated = settings.sync.automated if override.automated is None else override.automated
+    prune = settings.sync.prune if override.prune is None else override.prune
+    self_heal = settings.sync.selfHeal if override.selfHeal is None else override.selfHeal
+    policy: dict[str, Any] = {}
+    if automated:
+        policy["automated"] = {"prune": prune, "selfHeal": self_heal}
+    policy["syncOptions"] = ["CreateNamespace=true", "ServerSideApply=true"]
+    if prune:
+        policy["syncOptions"].append("PruneLast=true")
+    policy["retry"] = _RETRY
+    return policy
+
+
+def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
+    """The part of the Application spec that differs per app: sources and sync policy."""
+    env_name = settings.environment
+    env = app.environment(env_name)
+    assert env is not None
+    source = app.definition.source
+    spec: dict[str, Any]
+    if isinstance(source, KustomizeSource):
+        path = _join(app.folder, source.path, constants.OVERLAYS_DIR, env_name)
+        kustomize: dict[str, Any] = {}
+        if env.replicas is not None:
+            kustomize["replicas"] = [{"name": app.name, "count": env.replicas}]
+        src: dict[str, Any] = {
+            "repoURL": settings.git.repoURL,
+            "targetRevision": settings.branch,
+            "path": path,
+        }
+        if kustomize:
+            src["kustomize"] = kustomize
+        spec = {"source": src}
+    elif isinstance(source, DirectorySource):
+        spec = {
+            "source": {
+                "repoURL": settings.git.repoURL,
+                "targetRevision": settings.branch,
+                "path": _join(app.folder, source.path),
+                "directory": {"recurse": source.recurse},
+            }
+        }
+    else:
+        assert isinstance(source, HelmSource)
+        helm: dict[str, Any] = {
+            "releaseName": app.name,
+            "valueFiles": [
+                f"$values/{_join(app.folder, constants.HELM_VALUES_DIR, env_name + '.yaml')}"
+            ],
+        }
+        if env.replicas is not None:
+            helm["parameters"] = [{"name": source.replicasKey, "value": str(env.replicas)}]
+        spec = {
+            "sources": [
+                {
+                    "repoURL": source.repoURL,
+                    "chart": source.chart,
+                    "targetRevision": source.version,
+                    "helm": helm,
+                },
+                {
+                    "repoURL": settings.git.repoURL,
+                    "targetRevision": settings.branch,
+                    "ref": "values",
+                },
+            ]
+        }
+    spec["syncPolicy"] = sync_policy(app, settings)
+    return {"spec": spec}
+
+
+def _join(*parts: str) -> str:
+    out: list[str] = []
+    for part in parts:
+        for piece in part.split("/"):
+            if piece in ("", "."):
+                continue
+            out.append(piece)
+    return "/".join(out)
+
+
+def project(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[str, Any]:
+    """The team's AppProject: only this repository and the chart repositories its apps
+    declare, only the team's namespaces on this cluster, no cluster-scoped resources."""
+    repos = {settings.git.repoURL}
+    repos.update(
+        a.definition.source.repoURL for a in apps if isinstance(a.definition.source, HelmSource)
+    )
+    namespaces = sorted({a.definition.namespace for a in apps})
+    return {
+        "apiVersion": constants.ARGOCD_API_VERSION,
+        "kind": "AppProject",
+        "metadata": {
+            "name": team,
+            "namespace": settings.argocd.namespace,
+            "labels": _labels(settings, team),
+        },
+        "spec": {
+            "description": f"Apps of team {team} ({settings.environment}), managed by "
+            f"{constants.MANAGED_BY}",
+            "sourceRepos": sorted(repos),
+            "destinations": [
+                {"server": constants.IN_CLUSTER_SERVER, "namespace": ns} for ns in namespaces
+            ],
+            # Explicitly empty: a team may not create cluster-scoped objects (Namespaces for
+            # its own destinations are created by Argo CD's CreateNamespace sync option).
+            "clusterResourceWhitelist": [],
+            "namespaceResourceBlacklist": [
+                {"group": "", "kind": "ResourceQuota"},
+                {"group": "", "kind": "LimitRange"},
+            ],
+            "orphanedResources": {"warn": True},
+        },
+    }
+
+
+def application_set(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[str, Any]:
+    elements = [
+        {
+            "name": app.name,
+            "namespace": app.definition.namespace,
+            "patch": app_source_patch(app, settings),
+        }
+        for app in apps
+    ]
+    appset_sync: dict[str, Any] = {"preserveResourcesOnDeletion": True}
+    if settings.sync.applicationsSync != "sync":
+        appset_sync["applicationsSync"] = settings.sync.applicationsSync
+    labels = _labels(settings, team)
+    return {
+        "apiVersion": constants.ARGOCD_API_VERSION,
+        "kind": "ApplicationSet",
+        "metadata": {"name": team, "namespace": settings.argocd.namespace, "labels": labels},
+        "spec": {
+            "goTemplate": True,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [{"list": {"elements": elements}}],
+            "syncPolicy": appset_sync,
+            "template": {
+                "metadata": {
+                    "name": "{{ .name }}",
+                    "labels": {**labels, constants.LABEL_APP: "{{ .name }}"},
+                },
+                "spec": {
+                    # A literal, never templated: the project is fixed per team.
+                    "project": team,
+                    "destination": {
+                        "server": constants.IN_CLUSTER_SERVER,
+                        "namespace": "{{ .namespace }}",
+                    },
+                },
+            },
+            "templatePatch": TEMPLATE_PATCH,
+        },
+    }
+
+
+def argocd_objects(catalog: Catalog, settings: StackSettings) -> list[dict[str, Any]]:
+    """Every Argo CD object the stack declares, AppProjects first, each group by team."""
+    by_team = catalog.by_team(settings.environment)
+    if not by_team and not settings.catalog.allowEmpty:
+        raise ValidationError([
+            Problem(
+                settings.catalog.appsDir, "",
+                f"no app is enabled for environment {settings.environment!r}; refusing to "
+                "remove every Application (set gitops-platform:catalog.allowEmpty to true "
+                "if that is what you want)",
+            )
+        ])
+    projects = [project(team, apps, settings) for team, apps in by_team.items()]
+    appsets = [application_set(team, apps, settings) for team, apps in by_team.items()]
+    return projects + appsets

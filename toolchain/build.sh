@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Builds the real toolchain (Pulumi CLI, Python language host, Kubernetes provider, a
+# Kubernetes control plane, kwok, actionlint) from the Go module proxy into a cache outside the
+# repository. See toolchain/README.md.
+#
+#   toolchain/build.sh            build what is missing, print nothing but progress
+#   toolchain/build.sh --bin-dir  print the bin directory of this version set (builds nothing)
+#   toolchain/build.sh --check    exit 0 when everything is built, 1 otherwise
+#
+# Idempotent (a component whose key is built is skipped), resumable (Go's build cache keeps
+# compiled packages of an interrupted build), safe against two runs at once (flock).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+modules="$here/modules"
+cache="${GITOPS_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-platform}"
+
+export GOMODCACHE="$cache/gomod"
+export GOCACHE="$cache/gocache"
+export GOFLAGS="-mod=readonly -buildvcs=false -trimpath"
+export GOTOOLCHAIN=local
+export CGO_ENABLED=0
+export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
+
+# component -> binaries it produces (the `tool` lines of its go.mod, plus extras).
+components=(pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube kwok actionlint)
+
+go_version() { go env GOVERSION; }
+
+# The key of a component: its module files, this script and the Go version.
+component_key() {
+	local c="$1"
+	{
+		go_version
+		sha256sum "$here/build.sh"
+		(cd "$modules/$c" && find . -type f | LC_ALL=C sort | xargs sha256sum)
+	} | sha256sum | cut -c1-16
+}
+
+toolchain_key() {
+	local c
+	for c in "${components[@]}"; do component_key "$c"; done | sha256sum | cut -c1-16
+}
+
+bin_dir() { echo "$cache/sets/$(toolchain_key)/bin"; }
+
+# module_version DIR MODULE: the version a wrapper module pins.
+module_version() { (cd "$1" && go list -m -f '{{.Version}}' "$2"); }
+module_dir() { (cd "$1" && go list -m -f '{{.Dir}}' "$2"); }
+
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+
+current_step=""
+on_error() {
+	log "FAILED at step '$current_step'; its log: $cache/logs/$current_step.log (last lines below)"
+	tail -n 30 "$cache/logs/$current_step.log" >&2 2>/dev/null || true
+}
+
+# build_tool WORKDIR OUTDIR PACKAGE LDFLAGS
+build_tool() {
+	local work="$1" out="$2" pkg="$3" ldflags="$4" name start
+	name="$(basename "$pkg")"
+	[[ "$pkg" == "." ]] && name="$(basename "$work")"
+	start=$SECONDS
+	log "  building $name ..."
+	(cd "$work" && go build -ldflags "-s -w $ldflags" -o "$out/$name" "$pkg") \
+		>>"$cache/logs/$current_step.log" 2>&1
+	log "  built $name in $((SECONDS - start))s"
+}
+
+build_component() {
+	local c="$1" key out work v
+	key="$(component_key "$c")"
+	out="$cache/builds/$c/$key"
+	if [[ -f "$out/.done" ]]; then
+		log "$c: up to date ($key)"
+		return 0
+	fi
+	current_step="$c"
+	: >"$cache/logs/$c.log"
+	rm -rf "$out" && mkdir -p "$out"
+	# Build in a scratch copy: the repository stays untouched and read-only checkouts work.
+	work="$cache/work/$c"
+	rm -rf "$work" && mkdir -p "$work" && cp -R "$modules/$c/." "$work/" && chmod -R u+w "$work"
+	log "$c: downloading modules"
+	(cd "$work" && go mod download) >>"$cache/logs/$c.log" 2>&1
+	case "$c" in
+	pulumi)
+		v="$(module_version "$work" github.com/pulumi/pulumi/pkg/v3)"
+		build_tool "$work" "$out" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+			"-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$v"
+		;;
+	pulumi-language-python)
+		v="$(module_version "$work" github.com/pulumi/pulumi/sdk/v3)"
+		build_tool "$work" "$out" . "-X main.version=${v#v}"
+		local sdk
+		sdk="$(module_dir "$work" github.com/pulumi/pulumi/sdk/v3)"
+		# The exec shim and the dynamic-provider launcher ship in the sdk/v3 module (module
+		# zips drop the execute bit).
+		install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$out/"
+		install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$out/"
+		;;
+	pulumi-resource-kubernetes)
+		local pdir pv
+		pdir="$(module_dir "$work" github.com/pulumi/pulumi-kubernetes/provider/v4)"
+		pv="$(cat "$work/VERSION")"
+		install -m 0644 "$pdir/cmd/pulumi-resource-kubernetes/schema.json" "$work/schema.json"
+		install -m 0644 "$pdir/cmd/pulumi-resource-kubernetes/terraform-mapping.json" \
+			"$work/terraform-mapping.json"
+		build_tool "$work" "$out" . \
+			"-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$pv"
+		;;
+	kube)
+		v="$(module_version "$work" k8s.io/kubernetes)"
+		local minor
+		minor="$(echo "$v" | cut -d. -f2)"
+		local kflags="-X k8s.io/component-base/version.gitVersion=$v"
+		kflags+=" -X k8s.io/component-base/version.gitMajor=1"
+		kflags+=" -X k8s.io/component-base/version.gitMinor=$minor"
+		kflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
+		kflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$v"
+		local t
+		for t in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+			build_tool "$work" "$out" "k8s.io/kubernetes/cmd/$t" "$kflags"
+		done
+		;;
+	etcd)
+		v="$(module_version "$work" go.etcd.io/etcd/server/v3)"
+		build_tool "$work" "$out" go.etcd.io/etcd/server/v3 ""
+		mv "$out/v3" "$out/etcd"
+		;;
+	kwok)
+		local t
+		for t in kwok kwokctl; do
+			build_tool "$work" "$out" "sigs.k8s.io/kwok/cmd/$t" ""
+		done
+		;;
+	actionlint)
+		v="$(module_version "$work" github.com/rhysd/actionlint)"
+		build_tool "$work" "$out" github.com/rhysd/actionlint/cmd/actionlint \
+			"-X github.com/rhysd/actionlint.version=$v"
+		;;
+	*)
+		log "unknown component $c"
+		return 1
+		;;
+	esac
+	touch "$out/.done"
+	log "$c: done ($key)"
+}
+
+main() {
+	case "${1:-}" in
+	--bin-dir)
+		bin_dir
+		return 0
+		;;
+	--check)
+		[[ -x "$(bin_dir)/pulumi" && -f "$(bin_dir)/../.done" ]]
+		return $?
+		;;
+	"") ;;
+	*)
+		echo "usage: toolchain/build.sh [--bin-dir|--check]" >&2
+		return 2
+		;;
+	esac
+
+	command -v go >/dev/null || {
+		echo "toolchain: go is not installed (Go >= 1.26 is needed)" >&2
+		return 1
+	}
+	mkdir -p "$cache/logs" "$cache/builds" "$cache/work" "$cache/sets"
+	exec 9>"$cache/.lock"
+	if ! flock -n 9; then
+		log "another build holds $cache/.lock; waiting for it"
+		flock 9
+	fi
+	trap on_error ERR
+	local total=$SECONDS c set
+	log "cache: $cache ($(go_version))"
+	for c in "${components[@]}"; do build_component "$c"; done
+	trap - ERR
+
+	set="$(dirname "$(bin_dir)")"
+	if [[ ! -f "$set/.done" ]]; then
+		rm -rf "$set" && mkdir -p "$set/bin"
+		for c in "${components[@]}"; do
+			local f
+			for f in "$cache/builds/$c/$(component_key "$c")"/*; do
+				ln -sf "$f" "$set/bin/$(basename "$f")"
+			done
+		done
+		touch "$set/.done"
+	fi
+	log "toolchain ready in $((SECONDS - total))s: $(bin_dir)"
+}
+
+main "$@"
