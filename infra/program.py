@@ -18,6 +18,7 @@ from infra.components.app_catalog import AppCatalog
 from infra.components.argocd import ArgoCD
 from infra.components.cluster import Cluster
 from infra.errors import PlatformError
+from infra.project import find_project_root
 from infra.settings import StackSettings, settings_from_engine
 from infra.specs import argocd_objects
 
@@ -43,8 +44,8 @@ def plan(stack: str, config: dict[str, str], root: Path) -> tuple[StackSettings,
 
 
 def main() -> None:
-    root = Path(pulumi.get_root_directory() or ".").resolve()
     try:
+        root = find_project_root(pulumi.get_root_directory())
         settings, objects = plan(pulumi.get_stack(), _engine_config(), root)
     except PlatformError as exc:
         # RunError: the engine prints the message alone, no traceback.

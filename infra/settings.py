@@ -173,7 +173,7 @@ def _message(error: Any) -> str:
     if kind == "missing":
         return "required key is missing"
     if kind == "union_tag_invalid":
-        return f"unknown provider {error['input']!r}; expected one of kind, kwok, existing"
+        return f"unknown provider {error['ctx']['tag']!r}; expected one of kind, kwok, existing"
     if kind == "union_tag_not_found":
         return "`provider` is required: one of kind, kwok, existing"
     return str(error["msg"])

@@ -9,7 +9,7 @@
 #
 # Idempotent (a component whose key is built is skipped), resumable (Go's build cache keeps
 # compiled packages of an interrupted build), safe against two runs at once (flock).
-set -euo pipefail
+set -Eeuo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 modules="$here/modules"

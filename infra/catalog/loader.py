@@ -65,6 +65,8 @@ def _loc(loc: Sequence[int | str]) -> str:
             out += f"[{part}]"
         elif part in {"kustomize", "directory", "helm"} and out.endswith("source"):
             continue  # pydantic names the union member; users think of `source.<field>`
+        elif part == "[key]":
+            continue  # the problem is the key itself
         else:
             out = f"{out}.{part}" if out else str(part)
     return out
@@ -79,7 +81,7 @@ def _message(error: Any) -> str:
     if kind == "string_pattern_mismatch":
         return f"{error['input']!r} is not valid here (expected pattern {error['ctx']['pattern']})"
     if kind == "union_tag_invalid":
-        return f"unknown type {error['input']!r}; expected one of kustomize, directory, helm"
+        return f"unknown type {error['ctx']['tag']!r}; expected one of kustomize, directory, helm"
     if kind == "union_tag_not_found":
         return "`type` is required: one of kustomize, directory, helm"
     if kind == "literal_error" and error["loc"] and error["loc"][0] == "environments":

@@ -11,7 +11,8 @@ from typing import Any, ParamSpec, TypeVar
 import typer
 
 from infra.catalog import Catalog, load_catalog
-from infra.errors import PlatformError, Problem, ValidationError
+from infra.errors import PlatformError, ValidationError
+from infra.project import find_project_root
 from infra.settings import StackSettings, load_stack_file
 
 __all__ = ["EXIT_INVALID", "EXIT_USAGE", "handle_errors", "load_inputs", "project_root"]
@@ -23,14 +24,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def project_root(start: Path | None = None) -> Path:
-    """The nearest directory at or above ``start`` (default: cwd) holding Pulumi.yaml."""
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / "Pulumi.yaml").is_file():
-            return candidate
-    raise ValidationError([Problem(str(here), "", "not inside the project (no Pulumi.yaml here "
-                                                  "or above); run platformctl from the repository")])
+def project_root() -> Path:
+    """The nearest directory at or above the current one holding Pulumi.yaml."""
+    return find_project_root()
 
 
 def load_inputs(stack: str, apps_dir: Path | None) -> tuple[Path, StackSettings, Catalog]:

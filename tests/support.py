@@ -1,0 +1,80 @@
+"""Test helpers shared by the unit and end-to-end tiers."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tarfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CHARTS = (REPO / ".." / "shared" / "charts").resolve()
+ARGOCD_CHART = SHARED_CHARTS / "argo-cd-10.1.1.tgz"
+
+
+def copy_example_catalog(dest: Path) -> Path:
+    """A writable copy of the repository's apps/ (plus a Pulumi.yaml marker) under ``dest``."""
+    shutil.copytree(REPO / "apps", dest / "apps")
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(REPO / name, dest / name)
+    return dest
+
+
+@cache
+def crd_schemas(archive: Path = ARGOCD_CHART) -> dict[str, dict[str, Any]]:
+    """kind -> openAPIV3Schema of the CRDs shipped in a chart archive (templates/crds)."""
+    out: dict[str, dict[str, Any]] = {}
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            if "/templates/crds/" not in member.name or not member.name.endswith(".yaml"):
+                continue
+            raw = tar.extractfile(member)
+            assert raw is not None
+            # Drop the Helm template lines around the CRD (labels, annotations, if/end).
+            text = "\n".join(
+                line for line in io.TextIOWrapper(raw, "utf-8").read().splitlines()
+                if "{{" not in line
+            )
+            crd = yaml.safe_load(text)
+            for version in crd["spec"]["versions"]:
+                if version.get("storage"):
+                    out[crd["spec"]["names"]["kind"]] = version["schema"]["openAPIV3Schema"]
+    return out
+
+
+def strict_json_schema(node: Any) -> Any:
+    """A Kubernetes structural schema as JSON Schema that, like the API server's strict
+    field validation, rejects unknown fields (unless x-kubernetes-preserve-unknown-fields)."""
+    if isinstance(node, list):
+        return [strict_json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: strict_json_schema(v) for k, v in node.items() if not k.startswith("x-kubernetes")}
+    if node.get("x-kubernetes-int-or-string"):
+        out.pop("type", None)
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if (
+        node.get("type") == "object"
+        and "properties" in node
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+        and "additionalProperties" not in node
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+def schema_errors(obj: dict[str, Any]) -> list[str]:
+    """Every violation of ``obj`` against its CRD (strict), as readable lines."""
+    import jsonschema
+
+    schema = strict_json_schema(crd_schemas()[obj["kind"]])
+    # metadata is validated by the API server itself, not by the CRD schema.
+    validator = jsonschema.Draft7Validator(schema)
+    return [
+        f"{obj['kind']}/{obj['metadata']['name']}: {'.'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(obj)
+    ]

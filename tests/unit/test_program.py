@@ -1,0 +1,235 @@
+"""The Pulumi program under mocks: which resources, with which inputs, dependencies, secrets.
+
+Each test runs the real program (infra.program.main) against Pulumi's mock monitor with the
+real stack file's config, records every registered resource and the options it was given,
+and compares the custom resources with what ``platformctl render`` prints.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime
+import pytest
+import yaml
+
+from infra.catalog import load_catalog
+from infra.settings import load_stack_file
+from infra.specs import argocd_objects, chart_values
+from tests.support import REPO
+
+
+# How the engine protocol marks a secret value (pulumi.runtime.rpc._special_sig_key).
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_MARK = "1b47061264138c4ac30d75fd1eb44270"
+
+
+@dataclass
+class Recorded:
+    type_: str
+    name: str
+    inputs: dict[str, Any]
+    depends_on: list[str] = field(default_factory=list)
+    parent: str | None = None
+
+
+class Mocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: dict[str, Recorded] = {}
+        self.objects: list[pulumi.Resource] = []
+
+    def registered(self) -> pulumi.Output[Any]:
+        """Resolves once every resource the program created has been registered."""
+        return pulumi.Output.all(*[r.urn for r in self.objects])
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        if args.typ == "pulumi-python:dynamic:Resource":
+            outputs.update(
+                kubeconfig="apiVersion: v1\nkind: Config\n",
+                value="generated-value",
+                bcrypt_hash="$2b$10$abcdefghijklmnopqrstuv",
+                created_at="2026-01-01T00:00:00Z",
+            )
+        self.resources.setdefault(args.name, Recorded(args.typ, args.name, args.inputs))
+        self.resources[args.name].inputs = args.inputs
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+def _record_options(mocks: Mocks) -> None:
+    def transformation(args: pulumi.ResourceTransformationArgs) -> None:
+        mocks.objects.append(args.resource)
+        rec = mocks.resources.setdefault(args.name, Recorded(args.type_, args.name, {}))
+        rec.depends_on = [getattr(d, "_name", "?") for d in (args.opts.depends_on or [])]
+        rec.parent = getattr(args.opts.parent, "_name", None) if args.opts.parent else None
+        return None
+
+    pulumi.runtime.register_stack_transformation(transformation)
+
+
+def run_program(
+    stack: str, overrides: dict[str, Any] | None = None, mocks: Mocks | None = None
+) -> tuple[Mocks, dict[str, Any]]:
+    raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    for key, value in (overrides or {}).items():
+        raw[f"gitops-platform:{key}"] = value
+    mocks = mocks or Mocks()
+    pulumi.runtime.set_mocks(mocks, project="gitops-platform", stack=stack, preview=False)
+    pulumi.runtime.config.set_all_config({k: json.dumps(v) for k, v in raw.items()}, [])
+    _record_options(mocks)
+    exports: dict[str, Any] = {}
+
+    import infra.program
+
+    original_export = pulumi.export
+
+    def capture(name: str, value: Any) -> None:
+        exports[name] = value
+        original_export(name, value)
+
+    pulumi.export = capture  # type: ignore[assignment]
+    try:
+        infra.program.main()
+    finally:
+        pulumi.export = original_export  # type: ignore[assignment]
+    return mocks, exports
+
+
+async def resolved(output: Any) -> tuple[Any, bool]:
+    """(value, is_secret) of an Output, awaited."""
+    out = pulumi.Output.from_input(output)
+    return await out.future(), await out.is_secret()
+
+
+@pytest.fixture
+def kubeconfig(tmp_path: Path) -> str:
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "prod",
+        "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "prod"}}],
+        "clusters": [{"name": "prod", "cluster": {"server": "https://127.0.0.1:6443"}}],
+        "users": [{"name": "prod", "user": {}}],
+    }))
+    return str(path)
+
+
+def by_type(mocks: Mocks, type_: str) -> dict[str, Recorded]:
+    return {n: r for n, r in mocks.resources.items() if r.type_ == type_}
+
+
+@pulumi.runtime.test
+def test_dev_program_registers_the_platform() -> Any:
+    mocks, exports = run_program("dev")
+
+    async def check() -> None:
+        types = {r.type_ for r in mocks.resources.values()}
+        assert {
+            "gitops-platform:index:Cluster", "gitops-platform:index:ArgoCD",
+            "gitops-platform:index:AppCatalog", "pulumi:providers:kubernetes",
+            "kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret",
+            "kubernetes:helm.sh/v4:Chart", "pulumi-python:dynamic:Resource",
+        } <= types
+
+        provider = mocks.resources["cluster-k8s"].inputs
+        assert provider["clusterIdentifier"] == "kind:gitops-dev"
+        assert provider["enableSecretMutable"] == "true" or provider["enableSecretMutable"] is True
+
+        kind = mocks.resources["cluster-kind"].inputs
+        assert kind["name"] == "gitops-dev" and kind["nodeImage"] == "kindest/node:v1.34.3"
+
+        chart = mocks.resources["argocd-chart"]
+        assert chart.inputs["chart"] == "argo-cd" and chart.inputs["version"] == "10.1.1"
+        assert chart.inputs["repositoryOpts"]["repo"] == "https://argoproj.github.io/argo-helm"
+        assert chart.inputs["values"] == json.loads(json.dumps(chart_values(load_stack_file(REPO, "dev"))))
+        assert set(chart.depends_on) >= {"argocd-namespace", "argocd-argocd-secret", "argocd-redis-secret"}
+
+        secret = mocks.resources["argocd-argocd-secret"].inputs
+        string_data = secret["stringData"]
+        assert string_data.get(SECRET_SIG) == SECRET_MARK, "Secret data must be a secret input"
+        assert string_data["value"]["admin.password"] == "$2b$10$abcdefghijklmnopqrstuv"
+        assert string_data["value"]["admin.passwordMtime"] == "2026-01-01T00:00:00Z"
+        assert secret["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"
+
+        password, is_secret = await resolved(exports["adminPassword"])
+        assert password == "generated-value" and is_secret
+        _, kube_secret = await resolved(exports["kubeconfig"])
+        assert kube_secret
+
+    return mocks.registered().apply(lambda _: check())
+
+
+def _assert_custom_resources_match_render(mocks: Mocks, stack: str, overrides: dict[str, Any]) -> None:
+    settings = load_stack_file(REPO, stack)
+    if overrides:
+        settings = settings.model_validate({**settings.model_dump(), **overrides})
+    expected = argocd_objects(load_catalog(REPO), settings)
+    custom = [r for r in mocks.resources.values() if r.type_.startswith("kubernetes:argoproj.io/")]
+    assert len(custom) == len(expected)
+    for obj in expected:
+        name = f"catalog-{obj['kind'].lower()}-{obj['metadata']['name']}"
+        rec = mocks.resources[name]
+        assert rec.type_ == f"kubernetes:argoproj.io/v1alpha1:{obj['kind']}"
+        assert rec.inputs["spec"] == json.loads(json.dumps(obj["spec"]))
+        assert rec.inputs["metadata"]["namespace"] == "argocd"
+        assert rec.depends_on == ["argocd-chart"], "must wait for the CRDs in the chart"
+        assert rec.parent == "catalog"
+
+
+@pulumi.runtime.test
+def test_dev_custom_resources_are_what_render_prints() -> Any:
+    mocks, _ = run_program("dev")
+    return mocks.registered().apply(
+        lambda _: _assert_custom_resources_match_render(mocks, "dev", {})
+    )
+
+
+@pulumi.runtime.test
+def test_prod_program_adopts_an_existing_cluster_and_is_ha(kubeconfig: str) -> Any:
+    cluster = {"provider": "existing", "kubeconfig": kubeconfig, "context": "prod"}
+    mocks, exports = run_program("prod", {"cluster": cluster})
+
+    async def check() -> None:
+        assert "cluster-kind" not in mocks.resources
+        provider = mocks.resources["cluster-k8s"].inputs
+        assert provider["clusterIdentifier"] == "existing:prod"
+        assert provider["context"] == "prod"
+        values = mocks.resources["argocd-chart"].inputs["values"]
+        assert values["redis-ha"]["enabled"] is True and values["server"]["replicas"] == 2
+        _assert_custom_resources_match_render(mocks, "prod", {"cluster": cluster})
+
+    return mocks.registered().apply(lambda _: check())
+
+
+def test_invalid_config_fails_before_any_resource() -> None:
+    mocks = Mocks()
+    with pytest.raises(pulumi.RunError, match=r"gitops-platform:cluster: unknown provider 'eks'"):
+        run_program("dev", {"cluster": {"provider": "eks"}}, mocks)
+    assert mocks.objects == [], "validation must run before the first resource is registered"
+
+
+def test_invalid_app_fails_before_any_resource(tmp_path: Path) -> None:
+    mocks = Mocks()
+    bad = tmp_path / "apps" / "broken"
+    bad.mkdir(parents=True)
+    (bad / "app.yaml").write_text("team: web\nnamespace: web\ncolour: blue\n")
+    with pytest.raises(pulumi.RunError, match=r"broken/app.yaml: colour: unknown field"):
+        run_program("dev", {"catalog": {"appsDir": str(tmp_path / "apps")}}, mocks)
+    assert mocks.objects == []
+
+
+def test_local_chart_path_is_resolved_against_the_project_root() -> None:
+    from infra.components.argocd import chart_source
+
+    settings = load_stack_file(REPO, "dev")
+    local = settings.model_validate(
+        {**settings.model_dump(), "argocd": {"chart": {"path": "../shared/charts/argo-cd-10.1.1.tgz"}}}
+    )
+    source = chart_source(local, str(REPO))
+    assert source == {"chart": str((REPO / "../shared/charts/argo-cd-10.1.1.tgz").resolve())}
