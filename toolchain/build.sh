@@ -95,10 +95,10 @@ build_component() {
 		build_tool "$work" "$out" . "-X main.version=${v#v}"
 		local sdk
 		sdk="$(module_dir "$work" github.com/pulumi/pulumi/sdk/v3)"
-		# The exec shim and the dynamic-provider launcher ship in the sdk/v3 module (module
-		# zips drop the execute bit).
+		# The exec shim ships in the sdk/v3 module (module zips drop the execute bit). The
+		# dynamic-provider launcher is ours: see the comment at its top.
 		install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$out/"
-		install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$out/"
+		install -m 0755 "$work/pulumi-resource-pulumi-python" "$out/"
 		;;
 	pulumi-resource-kubernetes)
 		local pdir pv

@@ -1,0 +1,105 @@
+"""platformctl: exit codes, messages on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from infra.cli.app import app
+from tests.support import REPO, copy_example_catalog
+
+runner = CliRunner()
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "infra.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_validate_ok(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    result = runner.invoke(app, ["validate"])
+    assert result.exit_code == 0 and result.stdout.startswith("ok: 4 apps, stacks: dev, prod")
+
+
+def test_validate_reports_problems_exit_1_no_traceback(tmp_path: Path) -> None:
+    copy_example_catalog(tmp_path)
+    (tmp_path / "apps" / "hello-web" / "app.yaml").write_text("team: web\nnamespace: web\nx: 1\n")
+    proc = run(["validate"], tmp_path)
+    assert proc.returncode == 1
+    assert "apps/hello-web/app.yaml: x: unknown field (line 3)" in proc.stderr
+    assert "apps/hello-web/app.yaml: image: required field is missing" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_validate_checks_stack_files_too(tmp_path: Path) -> None:
+    copy_example_catalog(tmp_path)
+    stack = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())
+    stack["config"]["gitops-platform:sync"]["selfheal"] = True
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
+    proc = run(["validate"], tmp_path)
+    assert proc.returncode == 1
+    assert "Pulumi.dev.yaml: gitops-platform:sync.selfheal: unknown key" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["render"], ["render", "--stack"], ["validate", "--nope"], ["frobnicate"]],
+    ids=["missing-stack", "flag-without-value", "unknown-flag", "unknown-command"],
+)
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    proc = run(args, REPO)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_stack_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    proc = run(["render", "--stack", "staging"], REPO)
+    assert proc.returncode == 1
+    assert "Pulumi.staging.yaml: (file): stack file not found" in proc.stderr
+
+
+def test_apps_dir_flag(tmp_path: Path) -> None:
+    copy_example_catalog(tmp_path)
+    other = tmp_path / "other-apps"
+    (tmp_path / "apps").rename(other)
+    proc = run(["render", "--stack", "dev", "--apps-dir", str(other)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    docs = list(yaml.safe_load_all(proc.stdout))
+    assert [d["kind"] for d in docs].count("ApplicationSet") == 3
+
+
+def test_expand_gives_dev_branch_only_for_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    for stack in ("dev", "prod"):
+        result = runner.invoke(app, ["expand", "--stack", stack])
+        assert result.exit_code == 0
+        for doc in yaml.safe_load_all(result.stdout):
+            spec = doc["spec"]
+            for source in spec.get("sources") or [spec["source"]]:
+                if "chart" not in source:
+                    assert source["targetRevision"] == stack
+
+
+def test_module_entry_point_works() -> None:
+    proc = run(["--help"], REPO)
+    assert proc.returncode == 0 and "render" in proc.stdout
+
+
+def test_admin_password_reset_without_cluster_is_a_clear_error(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
+        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+        "clusters": [{"name": "gone", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"token": "x"}}],
+    }))
+    proc = run(["admin-password", "reset", "--kubeconfig", str(kubeconfig), "--timeout", "5"], REPO)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: cannot reach the cluster")
+    assert "Traceback" not in proc.stderr
