@@ -32,7 +32,9 @@ def _engine_config() -> dict[str, str]:
     return {k: v if isinstance(v, str) else str(v) for k, v in config.items()}
 
 
-def plan(stack: str, config: dict[str, str], root: Path) -> tuple[StackSettings, list[dict[str, Any]]]:
+def plan(
+    stack: str, config: dict[str, str], root: Path
+) -> tuple[StackSettings, list[dict[str, Any]]]:
     """Pure: validated settings and every Argo CD object, or a PlatformError."""
     settings = settings_from_engine(stack, config, f"Pulumi.{stack}.yaml")
     catalog = load_catalog(

@@ -19,5 +19,12 @@ def find_project_root(*candidates: str | Path | None) -> Path:
     for directory in (here, *here.parents):
         if (directory / "Pulumi.yaml").is_file():
             return directory
-    raise ValidationError([Problem(str(here), "", "not inside the project (no Pulumi.yaml here "
-                                                  "or above); run from the repository")])
+    raise ValidationError(
+        [
+            Problem(
+                str(here),
+                "",
+                "not inside the project (no Pulumi.yaml here or above); run from the repository",
+            )
+        ]
+    )

@@ -32,7 +32,9 @@ __all__ = [
     "parse_settings",
 ]
 
-DnsLabel = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL.pattern)]
+DnsLabel = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL.pattern)
+]
 KubeVersion = Annotated[str, StringConstraints(pattern=r"^v1\.\d+\.\d+$")]
 
 DEFAULT_KUBERNETES_VERSION = "v1.34.3"
@@ -79,13 +81,17 @@ class ExistingCluster(_Strict):
     """Context to use; required so a stack never deploys to whatever is current."""
 
 
-ClusterSettings = Annotated[KindCluster | KwokCluster | ExistingCluster, Field(discriminator="provider")]
+ClusterSettings = Annotated[
+    KindCluster | KwokCluster | ExistingCluster, Field(discriminator="provider")
+]
 
 
 class ChartSettings(_Strict):
     version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = DEFAULT_CHART_VERSION
     """argo-cd chart version, exact."""
-    repository: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] = DEFAULT_CHART_REPOSITORY
+    repository: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] = (
+        DEFAULT_CHART_REPOSITORY
+    )
     path: str | None = None
     """A local chart archive used instead of the repository (air-gapped installs, tests),
     relative to the project root, e.g. ``../shared/charts/argo-cd-10.1.1.tgz``."""
@@ -114,7 +120,9 @@ class SyncSettings(_Strict):
     """Automated sync deletes resources removed from git."""
     selfHeal: bool = False
     """Automated sync reverts changes made in the cluster (drift)."""
-    applicationsSync: Literal["sync", "create-update", "create-only", "create-delete"] = "create-update"
+    applicationsSync: Literal["sync", "create-update", "create-only", "create-delete"] = (
+        "create-update"
+    )
     """What the ApplicationSet controller may do to generated Applications; the default never
     deletes an Application when an app disappears from the generator."""
 
@@ -185,9 +193,13 @@ def parse_settings(stack: str, values: Mapping[str, Any], file: str) -> StackSet
     Raises :class:`ValidationError` naming every bad or missing key; pure.
     """
     problems = [
-        Problem(file, f"{constants.PROJECT}:{key}",
-                f"unknown key; expected one of {', '.join(KNOWN_KEYS)}")
-        for key in sorted(values) if key not in KNOWN_KEYS
+        Problem(
+            file,
+            f"{constants.PROJECT}:{key}",
+            f"unknown key; expected one of {', '.join(KNOWN_KEYS)}",
+        )
+        for key in sorted(values)
+        if key not in KNOWN_KEYS
     ]
     data: dict[str, Any] = {k: v for k, v in values.items() if k in KNOWN_KEYS}
     data["stack"] = stack
@@ -195,8 +207,13 @@ def parse_settings(stack: str, values: Mapping[str, Any], file: str) -> StackSet
         if stack in constants.ENVIRONMENTS:
             data["environment"] = stack
         else:
-            problems.append(Problem(file, f"{constants.PROJECT}:environment",
-                                    f"required for stack {stack!r}: one of dev, prod"))
+            problems.append(
+                Problem(
+                    file,
+                    f"{constants.PROJECT}:environment",
+                    f"required for stack {stack!r}: one of dev, prod",
+                )
+            )
     if problems:
         raise ValidationError(problems)
     try:
@@ -222,7 +239,7 @@ def settings_from_engine(stack: str, config: Mapping[str, str], file: str) -> St
     """Build settings from the engine's flat config map (``gitops-platform:key`` -> text)."""
     prefix = f"{constants.PROJECT}:"
     values = {
-        key[len(prefix):]: _decode_engine_value(value)
+        key[len(prefix) :]: _decode_engine_value(value)
         for key, value in config.items()
         if key.startswith(prefix)
     }
@@ -247,5 +264,5 @@ def load_stack_file(project_root: Path, stack: str) -> StackSettings:
     if not isinstance(config, dict):
         raise ValidationError([Problem(display, "config", "must be a mapping")])
     prefix = f"{constants.PROJECT}:"
-    values = {k[len(prefix):]: v for k, v in config.items() if k.startswith(prefix)}
+    values = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
     return parse_settings(stack, values, display)

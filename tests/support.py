@@ -36,7 +36,8 @@ def crd_schemas(archive: Path = ARGOCD_CHART) -> dict[str, dict[str, Any]]:
             assert raw is not None
             # Drop the Helm template lines around the CRD (labels, annotations, if/end).
             text = "\n".join(
-                line for line in io.TextIOWrapper(raw, "utf-8").read().splitlines()
+                line
+                for line in io.TextIOWrapper(raw, "utf-8").read().splitlines()
                 if "{{" not in line
             )
             crd = yaml.safe_load(text)

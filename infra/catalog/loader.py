@@ -114,59 +114,107 @@ def _check_paths(app: App, root: Path, app_dir: Path, lines: dict[str, int]) -> 
         for env in app.enabled_environments():
             values = app_dir / constants.HELM_VALUES_DIR / f"{env}.yaml"
             if not values.is_file():
-                problems.append(Problem(
-                    app.file, f"environments.{env}",
-                    f"values file {_display(values, root)} does not exist (it holds the image tag)",
-                    _line_for(lines, f"environments.{env}")))
+                problems.append(
+                    Problem(
+                        app.file,
+                        f"environments.{env}",
+                        f"values file {_display(values, root)} does not exist "
+                        "(it holds the image tag)",
+                        _line_for(lines, f"environments.{env}"),
+                    )
+                )
         return problems
     if isinstance(source, DirectorySource):
         for env in app.enabled_environments():
             if app.definition.environments[env].replicas is not None:  # type: ignore[index]
-                problems.append(Problem(
-                    app.file, f"environments.{env}.replicas",
-                    "replicas needs a kustomize or helm source; set it in the manifests",
-                    _line_for(lines, f"environments.{env}.replicas")))
+                problems.append(
+                    Problem(
+                        app.file,
+                        f"environments.{env}.replicas",
+                        "replicas needs a kustomize or helm source; set it in the manifests",
+                        _line_for(lines, f"environments.{env}.replicas"),
+                    )
+                )
     raw = Path(source.path)
     if raw.is_absolute():
-        return [Problem(app.file, "source.path", "must be relative to the app folder",
-                        _line_for(lines, "source.path"))]
+        return [
+            Problem(
+                app.file,
+                "source.path",
+                "must be relative to the app folder",
+                _line_for(lines, "source.path"),
+            )
+        ]
     target = (app_dir / raw).resolve()
     if not _inside(target, app_dir.resolve()):
         escapes = "the repository" if not _inside(target, root.resolve()) else "the app folder"
-        return [Problem(app.file, "source.path", f"{source.path!r} escapes {escapes}",
-                        _line_for(lines, "source.path"))]
+        return [
+            Problem(
+                app.file,
+                "source.path",
+                f"{source.path!r} escapes {escapes}",
+                _line_for(lines, "source.path"),
+            )
+        ]
     if not target.is_dir():
-        return [Problem(app.file, "source.path", f"directory {source.path!r} does not exist",
-                        _line_for(lines, "source.path"))]
+        return [
+            Problem(
+                app.file,
+                "source.path",
+                f"directory {source.path!r} does not exist",
+                _line_for(lines, "source.path"),
+            )
+        ]
     if isinstance(source, KustomizeSource):
         for env in app.enabled_environments():
             overlay = target / constants.OVERLAYS_DIR / env
             if not any((overlay / f).is_file() for f in KUSTOMIZATION_FILES):
                 rel = _display(overlay, root)
-                problems.append(Problem(
-                    app.file, f"environments.{env}",
-                    f"overlay {rel}/kustomization.yaml does not exist",
-                    _line_for(lines, f"environments.{env}")))
+                problems.append(
+                    Problem(
+                        app.file,
+                        f"environments.{env}",
+                        f"overlay {rel}/kustomization.yaml does not exist",
+                        _line_for(lines, f"environments.{env}"),
+                    )
+                )
     if isinstance(source, DirectorySource) and not any(
         p.suffix in {".yaml", ".yml", ".json"} for p in target.iterdir()
     ):
-        problems.append(Problem(app.file, "source.path",
-                                f"directory {source.path!r} holds no manifests",
-                                _line_for(lines, "source.path")))
+        problems.append(
+            Problem(
+                app.file,
+                "source.path",
+                f"directory {source.path!r} holds no manifests",
+                _line_for(lines, "source.path"),
+            )
+        )
     return problems
 
 
-def _load_app(app_dir: Path, root: Path, reserved: frozenset[str]) -> tuple[App | None, dict[str, int], list[Problem]]:
+def _load_app(
+    app_dir: Path, root: Path, reserved: frozenset[str]
+) -> tuple[App | None, dict[str, int], list[Problem]]:
     name = app_dir.name
     file_path = app_dir / constants.APP_FILE
     display = _display(file_path, root)
     problems: list[Problem] = []
     if not DNS1123_LABEL.match(name) or len(name) > 63:
-        problems.append(Problem(_display(app_dir, root), "(folder name)",
-                                f"{name!r} is not a DNS-1123 label (lower-case letters, digits, '-')"))
+        problems.append(
+            Problem(
+                _display(app_dir, root),
+                "(folder name)",
+                f"{name!r} is not a DNS-1123 label (lower-case letters, digits, '-')",
+            )
+        )
     if not file_path.is_file():
-        problems.append(Problem(display, "", f"missing: every folder under {constants.APPS_DIR}/ "
-                                             f"needs an {constants.APP_FILE}"))
+        problems.append(
+            Problem(
+                display,
+                "",
+                f"missing: every folder under {constants.APPS_DIR}/ needs an {constants.APP_FILE}",
+            )
+        )
         return None, {}, problems
     loaded = load_file(file_path, display, constants.MAX_APP_FILE_BYTES)
     problems.extend(loaded.problems)
@@ -180,25 +228,38 @@ def _load_app(app_dir: Path, root: Path, reserved: frozenset[str]) -> tuple[App 
     except PydanticValidationError as exc:
         for error in exc.errors():
             field = _loc(error["loc"])
-            problems.append(Problem(display, field, _message(error), _line_for(loaded.lines, field)))
+            problems.append(
+                Problem(display, field, _message(error), _line_for(loaded.lines, field))
+            )
         return None, loaded.lines, problems
     if definition.namespace in reserved:
-        problems.append(Problem(display, "namespace",
-                                f"{definition.namespace!r} is reserved for the platform",
-                                _line_for(loaded.lines, "namespace")))
+        problems.append(
+            Problem(
+                display,
+                "namespace",
+                f"{definition.namespace!r} is reserved for the platform",
+                _line_for(loaded.lines, "namespace"),
+            )
+        )
     if definition.strategy.type != "rolling":
-        problems.append(Problem(
-            display, "strategy.type",
-            f"{definition.strategy.type!r} is reserved for the progressive-delivery golden path, "
-            "which is not available yet; use 'rolling'",
-            _line_for(loaded.lines, "strategy.type")))
+        problems.append(
+            Problem(
+                display,
+                "strategy.type",
+                f"{definition.strategy.type!r} is reserved for the progressive-delivery "
+                "golden path, which is not available yet; use 'rolling'",
+                _line_for(loaded.lines, "strategy.type"),
+            )
+        )
     app = App(name=name, file=display, folder=_display(app_dir, root), definition=definition)
     problems.extend(_check_paths(app, root, app_dir, loaded.lines))
     return (None if problems else app), loaded.lines, problems
 
 
 def _ownership_problems(apps: Iterable[tuple[App, dict[str, int]]]) -> list[Problem]:
-    owners: dict[str, dict[str, list[tuple[App, dict[str, int]]]]] = defaultdict(lambda: defaultdict(list))
+    owners: dict[str, dict[str, list[tuple[App, dict[str, int]]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for app, lines in apps:
         owners[app.definition.namespace][app.definition.team].append((app, lines))
     problems = []
@@ -208,9 +269,14 @@ def _ownership_problems(apps: Iterable[tuple[App, dict[str, int]]]) -> list[Prob
         names = ", ".join(sorted(teams))
         for claims in teams.values():
             for app, lines in claims:
-                problems.append(Problem(app.file, "namespace",
-                                        f"namespace {namespace!r} is claimed by several teams ({names})",
-                                        _line_for(lines, "namespace")))
+                problems.append(
+                    Problem(
+                        app.file,
+                        "namespace",
+                        f"namespace {namespace!r} is claimed by several teams ({names})",
+                        _line_for(lines, "namespace"),
+                    )
+                )
     return problems
 
 
@@ -237,8 +303,13 @@ def load_catalog(
         if entry.name.startswith(".") or (entry.is_file() and entry.suffix.lower() == ".md"):
             continue
         if not entry.is_dir():
-            problems.append(Problem(_display(entry, root), "",
-                                    f"unexpected file: {display_dir}/ holds one folder per app"))
+            problems.append(
+                Problem(
+                    _display(entry, root),
+                    "",
+                    f"unexpected file: {display_dir}/ holds one folder per app",
+                )
+            )
             continue
         app, lines, app_problems = _load_app(entry, root, reserved)
         problems.extend(app_problems)

@@ -156,9 +156,7 @@ class App(BaseModel):
     definition: AppDefinition
 
     def enabled_environments(self) -> tuple[str, ...]:
-        return tuple(
-            env for env, s in sorted(self.definition.environments.items()) if s.enabled
-        )
+        return tuple(env for env, s in sorted(self.definition.environments.items()) if s.enabled)
 
     def environment(self, env: str) -> EnvironmentSettings | None:
         settings = self.definition.environments.get(env)  # type: ignore[call-overload]

@@ -19,7 +19,8 @@ app = typer.Typer(help="Operate the Argo CD admin password.", no_args_is_help=Tr
 @handle_errors
 def reset(
     kubeconfig: Annotated[
-        Path | None, typer.Option("--kubeconfig", help="Kubeconfig (default: $KUBECONFIG or ~/.kube/config).")
+        Path | None,
+        typer.Option("--kubeconfig", help="Kubeconfig (default: $KUBECONFIG or ~/.kube/config)."),
     ] = None,
     context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.")] = None,
     namespace: Annotated[
@@ -37,7 +38,7 @@ def reset(
     from kubernetes.config.config_exception import ConfigException
 
     try:
-        api_client = kube_config.new_client_from_config(
+        api_client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
             config_file=str(kubeconfig) if kubeconfig else None, context=context
         )
     except (ConfigException, OSError) as exc:

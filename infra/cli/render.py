@@ -11,7 +11,9 @@ from infra.cli.common import handle_errors, load_inputs
 from infra.specs import argocd_objects, expand
 from infra.yamlio import dump_all
 
-StackOption = Annotated[str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")]
+StackOption = Annotated[
+    str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")
+]
 AppsDirOption = Annotated[
     Path | None, typer.Option("--apps-dir", help="Catalog directory (default: from the stack).")
 ]

@@ -23,7 +23,7 @@ def validate(
     """Validate apps/*/app.yaml and Pulumi.<stack>.yaml. Exit 0 valid, 1 invalid, 2 usage."""
     root = project_root()
     problems: list[Problem] = []
-    stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+    stacks = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
     settings_list = []
     for stack in stacks:
         try:

@@ -140,5 +140,3 @@ class ArgoCD(pulumi.ComponentResource):
                 "adminPasswordMtime": self.admin_password_mtime,
             }
         )
-
-

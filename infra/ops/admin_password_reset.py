@@ -86,8 +86,13 @@ def reset_admin_password(
     apps.patch_namespaced_deployment(
         constants.ARGOCD_SERVER_DEPLOYMENT,
         ns,
-        {"spec": {"template": {"metadata": {"annotations": {
-            "kubectl.kubernetes.io/restartedAt": now}}}}},
+        {
+            "spec": {
+                "template": {
+                    "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}
+                }
+            }
+        },
     )
     log("restarted argocd-server; waiting for it to write the initial admin secret")
 

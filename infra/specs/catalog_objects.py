@@ -210,14 +210,17 @@ def argocd_objects(catalog: Catalog, settings: StackSettings) -> list[dict[str, 
     """Every Argo CD object the stack declares, AppProjects first, each group by team."""
     by_team = catalog.by_team(settings.environment)
     if not by_team and not settings.catalog.allowEmpty:
-        raise ValidationError([
-            Problem(
-                settings.catalog.appsDir, "",
-                f"no app is enabled for environment {settings.environment!r}; refusing to "
-                "remove every Application (set gitops-platform:catalog.allowEmpty to true "
-                "if that is what you want)",
-            )
-        ])
+        raise ValidationError(
+            [
+                Problem(
+                    settings.catalog.appsDir,
+                    "",
+                    f"no app is enabled for environment {settings.environment!r}; refusing to "
+                    "remove every Application (set gitops-platform:catalog.allowEmpty to true "
+                    "if that is what you want)",
+                )
+            ]
+        )
     projects = [project(team, apps, settings) for team, apps in by_team.items()]
     appsets = [application_set(team, apps, settings) for team, apps in by_team.items()]
     return projects + appsets

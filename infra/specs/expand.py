@@ -57,9 +57,7 @@ def render_template(text: str, params: dict[str, Any]) -> str:
 def _render_fields(node: Any, params: dict[str, Any]) -> Any:
     """Go templates apply per string field (keys included), as the controller does."""
     if isinstance(node, dict):
-        return {
-            render_template(k, params): _render_fields(v, params) for k, v in node.items()
-        }
+        return {render_template(k, params): _render_fields(v, params) for k, v in node.items()}
     if isinstance(node, list):
         return [_render_fields(v, params) for v in node]
     if isinstance(node, str):

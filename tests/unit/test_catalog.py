@@ -52,10 +52,15 @@ def problems(repo: Path) -> list[str]:
 def test_example_catalog_is_valid() -> None:
     catalog = load_catalog(REPO)
     assert [a.name for a in catalog.apps] == [
-        "experiments", "hello-web", "metrics-cache", "payments-api"
+        "experiments",
+        "hello-web",
+        "metrics-cache",
+        "payments-api",
     ]
     assert [a.name for a in catalog.enabled_in("prod")] == [
-        "hello-web", "metrics-cache", "payments-api"
+        "hello-web",
+        "metrics-cache",
+        "payments-api",
     ]
     assert catalog.teams() == ("data", "payments", "web")
 
@@ -71,39 +76,78 @@ def test_good_definition_loads(repo: Path) -> None:
     ("text", "expected"),
     [
         (GOOD + "colour: blue\n", "apps/shop/app.yaml: colour: unknown field (line 11)"),
-        (GOOD.replace("replicas: 2", "replicas: two"),
-         "apps/shop/app.yaml: environments.dev.replicas: Input should be a valid integer"),
-        (GOOD.replace("replicas: 2", "replicas: 2\n    replicas: 3"),
-         "apps/shop/app.yaml: environments.dev.replicas: duplicate key (first defined on line 10)"),
-        (GOOD.replace("team: web", "team: Web_Team"),
-         "apps/shop/app.yaml: team: 'Web_Team' is not valid here"),
-        (GOOD.replace("  dev:", "  staging:"),
-         "apps/shop/app.yaml: environments.staging: unknown environment; expected one of dev, prod"),
-        (GOOD.replace("type: kustomize", "type: jsonnet"),
-         "apps/shop/app.yaml: source: unknown type 'jsonnet'"),
-        (GOOD.replace("namespace: shop\n", ""),
-         "apps/shop/app.yaml: namespace: required field is missing"),
-        (GOOD.replace("namespace: shop", "namespace: kube-system"),
-         "apps/shop/app.yaml: namespace: 'kube-system' is reserved for the platform (line 2)"),
-        (GOOD.replace("namespace: shop", "namespace: argocd"),
-         "apps/shop/app.yaml: namespace: 'argocd' is reserved for the platform"),
-        (GOOD + "strategy:\n  type: canary\n",
-         "apps/shop/app.yaml: strategy.type: 'canary' is reserved"),
-        (GOOD.replace("repository: ghcr.io/example-org/shop", "repository: ghcr.io/Shop:latest"),
-         "apps/shop/app.yaml: image.repository:"),
+        (
+            GOOD.replace("replicas: 2", "replicas: two"),
+            "apps/shop/app.yaml: environments.dev.replicas: Input should be a valid integer",
+        ),
+        (
+            GOOD.replace("replicas: 2", "replicas: 2\n    replicas: 3"),
+            "apps/shop/app.yaml: environments.dev.replicas: duplicate key (first defined on line 10)",
+        ),
+        (
+            GOOD.replace("team: web", "team: Web_Team"),
+            "apps/shop/app.yaml: team: 'Web_Team' is not valid here",
+        ),
+        (
+            GOOD.replace("  dev:", "  staging:"),
+            "apps/shop/app.yaml: environments.staging: unknown environment; expected one of dev, prod",
+        ),
+        (
+            GOOD.replace("type: kustomize", "type: jsonnet"),
+            "apps/shop/app.yaml: source: unknown type 'jsonnet'",
+        ),
+        (
+            GOOD.replace("namespace: shop\n", ""),
+            "apps/shop/app.yaml: namespace: required field is missing",
+        ),
+        (
+            GOOD.replace("namespace: shop", "namespace: kube-system"),
+            "apps/shop/app.yaml: namespace: 'kube-system' is reserved for the platform (line 2)",
+        ),
+        (
+            GOOD.replace("namespace: shop", "namespace: argocd"),
+            "apps/shop/app.yaml: namespace: 'argocd' is reserved for the platform",
+        ),
+        (
+            GOOD + "strategy:\n  type: canary\n",
+            "apps/shop/app.yaml: strategy.type: 'canary' is reserved",
+        ),
+        (
+            GOOD.replace("repository: ghcr.io/example-org/shop", "repository: ghcr.io/Shop:latest"),
+            "apps/shop/app.yaml: image.repository:",
+        ),
         ("team: [web\n", "apps/shop/app.yaml: (file): invalid YAML"),
-        ("team: web\n\tnamespace: shop\n",
-         "apps/shop/app.yaml: (file): tab character in indentation; YAML indents with spaces (line 2)"),
+        (
+            "team: web\n\tnamespace: shop\n",
+            "apps/shop/app.yaml: (file): tab character in indentation; YAML indents with spaces (line 2)",
+        ),
         ("- just\n- a list\n", "apps/shop/app.yaml: (file): must be a mapping of fields"),
-        (GOOD + "---\nteam: other\n", "apps/shop/app.yaml: (file): only one YAML document is allowed"),
-        (GOOD.replace("team: web", "team: &t web\ndescription: *t"),
-         "apps/shop/app.yaml: (file): YAML anchors (&) are not allowed (line 1)"),
+        (
+            GOOD + "---\nteam: other\n",
+            "apps/shop/app.yaml: (file): only one YAML document is allowed",
+        ),
+        (
+            GOOD.replace("team: web", "team: &t web\ndescription: *t"),
+            "apps/shop/app.yaml: (file): YAML anchors (&) are not allowed (line 1)",
+        ),
     ],
     ids=[
-        "unknown-key", "wrong-type", "duplicate-key", "invalid-team-name", "unknown-env",
-        "unknown-source-type", "missing-field", "reserved-namespace", "argocd-namespace",
-        "reserved-strategy", "bad-image", "yaml-syntax", "tabs", "not-a-mapping",
-        "two-documents", "anchors",
+        "unknown-key",
+        "wrong-type",
+        "duplicate-key",
+        "invalid-team-name",
+        "unknown-env",
+        "unknown-source-type",
+        "missing-field",
+        "reserved-namespace",
+        "argocd-namespace",
+        "reserved-strategy",
+        "bad-image",
+        "yaml-syntax",
+        "tabs",
+        "not-a-mapping",
+        "two-documents",
+        "anchors",
     ],
 )
 def test_broken_definition_is_rejected(repo: Path, text: str, expected: str) -> None:
@@ -139,8 +183,10 @@ def test_oversized_file_is_refused_unread(repo: Path) -> None:
 
 def test_invalid_folder_name(repo: Path) -> None:
     add_app(repo, "Shop_App", GOOD)
-    assert any(p.startswith("apps/Shop_App: (folder name): 'Shop_App' is not a DNS-1123")
-               for p in problems(repo))
+    assert any(
+        p.startswith("apps/Shop_App: (folder name): 'Shop_App' is not a DNS-1123")
+        for p in problems(repo)
+    )
 
 
 def test_missing_app_yaml(repo: Path) -> None:
@@ -157,7 +203,9 @@ def test_path_escaping_the_repository(repo: Path) -> None:
     ]
 
 
-def test_symlink_escaping_the_app_folder(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_symlink_escaping_the_app_folder(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     outside = tmp_path_factory.mktemp("outside")
     folder = add_app(repo, "shop", GOOD.replace("type: kustomize", "type: kustomize\n  path: link"))
     os.symlink(outside, folder / "link")
@@ -198,8 +246,10 @@ def test_helm_chart_version_must_be_exact(repo: Path) -> None:
         "  type: helm\n  repoURL: https://charts.example.com\n  chart: shop\n  version: ^1.2",
     )
     add_app(repo, "shop", text, overlays=())
-    assert any(p.startswith("apps/shop/app.yaml: source.version: '^1.2' is not valid here")
-               for p in problems(repo))
+    assert any(
+        p.startswith("apps/shop/app.yaml: source.version: '^1.2' is not valid here")
+        for p in problems(repo)
+    )
 
 
 def test_two_teams_claiming_one_namespace(repo: Path) -> None:
@@ -233,3 +283,27 @@ def test_stray_file_in_apps(repo: Path) -> None:
 def test_catalog_copy_helper_is_valid(tmp_path: Path) -> None:
     copy_example_catalog(tmp_path)
     assert len(load_catalog(tmp_path).apps) == 4
+
+
+def test_every_schema_field_is_documented_in_apps_readme() -> None:
+    from pydantic import BaseModel
+
+    from infra.catalog import models
+
+    readme = (REPO / "apps" / "README.md").read_text()
+    documented = set()
+    for model in (
+        models.AppDefinition,
+        models.Image,
+        models.KustomizeSource,
+        models.DirectorySource,
+        models.HelmSource,
+        models.Strategy,
+        models.EnvironmentSettings,
+        models.SyncOverride,
+    ):
+        assert issubclass(model, BaseModel)
+        for name in model.model_fields:
+            documented.add(name)
+            assert f"`{name}`" in readme or f".{name}`" in readme, f"{model.__name__}.{name}"
+    assert "replicas" in documented

@@ -17,8 +17,14 @@ runner = CliRunner()
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "infra.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "infra.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_validate_ok(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,12 +99,18 @@ def test_module_entry_point_works() -> None:
 
 def test_admin_password_reset_without_cluster_is_a_clear_error(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
-        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
-        "clusters": [{"name": "gone", "cluster": {"server": "https://127.0.0.1:1"}}],
-        "users": [{"name": "u", "user": {"token": "x"}}],
-    }))
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "gone",
+                "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+                "clusters": [{"name": "gone", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": "x"}}],
+            }
+        )
+    )
     proc = run(["admin-password", "reset", "--kubeconfig", str(kubeconfig), "--timeout", "5"], REPO)
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: cannot reach the cluster")

@@ -22,7 +22,6 @@ from infra.settings import load_stack_file
 from infra.specs import argocd_objects, chart_values
 from tests.support import REPO
 
-
 # How the engine protocol marks a secret value (pulumi.runtime.rpc._special_sig_key).
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_MARK = "1b47061264138c4ac30d75fd1eb44270"
@@ -46,7 +45,9 @@ class Mocks(pulumi.runtime.Mocks):
         """Resolves once every resource the program created has been registered."""
         return pulumi.Output.all(*[r.urn for r in self.objects])
 
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         outputs = dict(args.inputs)
         if args.typ == "pulumi-python:dynamic:Resource":
             outputs.update(
@@ -59,7 +60,9 @@ class Mocks(pulumi.runtime.Mocks):
         self.resources[args.name].inputs = args.inputs
         return f"{args.name}-id", outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
 
 
@@ -111,12 +114,18 @@ async def resolved(output: Any) -> tuple[Any, bool]:
 @pytest.fixture
 def kubeconfig(tmp_path: Path) -> str:
     path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "prod",
-        "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "prod"}}],
-        "clusters": [{"name": "prod", "cluster": {"server": "https://127.0.0.1:6443"}}],
-        "users": [{"name": "prod", "user": {}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "prod",
+                "contexts": [{"name": "prod", "context": {"cluster": "prod", "user": "prod"}}],
+                "clusters": [{"name": "prod", "cluster": {"server": "https://127.0.0.1:6443"}}],
+                "users": [{"name": "prod", "user": {}}],
+            }
+        )
+    )
     return str(path)
 
 
@@ -131,10 +140,14 @@ def test_dev_program_registers_the_platform() -> Any:
     async def check() -> None:
         types = {r.type_ for r in mocks.resources.values()}
         assert {
-            "gitops-platform:index:Cluster", "gitops-platform:index:ArgoCD",
-            "gitops-platform:index:AppCatalog", "pulumi:providers:kubernetes",
-            "kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret",
-            "kubernetes:helm.sh/v4:Chart", "pulumi-python:dynamic:Resource",
+            "gitops-platform:index:Cluster",
+            "gitops-platform:index:ArgoCD",
+            "gitops-platform:index:AppCatalog",
+            "pulumi:providers:kubernetes",
+            "kubernetes:core/v1:Namespace",
+            "kubernetes:core/v1:Secret",
+            "kubernetes:helm.sh/v4:Chart",
+            "pulumi-python:dynamic:Resource",
         } <= types
 
         provider = mocks.resources["cluster-k8s"].inputs
@@ -147,8 +160,14 @@ def test_dev_program_registers_the_platform() -> Any:
         chart = mocks.resources["argocd-chart"]
         assert chart.inputs["chart"] == "argo-cd" and chart.inputs["version"] == "10.1.1"
         assert chart.inputs["repositoryOpts"]["repo"] == "https://argoproj.github.io/argo-helm"
-        assert chart.inputs["values"] == json.loads(json.dumps(chart_values(load_stack_file(REPO, "dev"))))
-        assert set(chart.depends_on) >= {"argocd-namespace", "argocd-argocd-secret", "argocd-redis-secret"}
+        assert chart.inputs["values"] == json.loads(
+            json.dumps(chart_values(load_stack_file(REPO, "dev")))
+        )
+        assert set(chart.depends_on) >= {
+            "argocd-namespace",
+            "argocd-argocd-secret",
+            "argocd-redis-secret",
+        }
 
         secret = mocks.resources["argocd-argocd-secret"].inputs
         string_data = secret["stringData"]
@@ -165,7 +184,9 @@ def test_dev_program_registers_the_platform() -> Any:
     return mocks.registered().apply(lambda _: check())
 
 
-def _assert_custom_resources_match_render(mocks: Mocks, stack: str, overrides: dict[str, Any]) -> None:
+def _assert_custom_resources_match_render(
+    mocks: Mocks, stack: str, overrides: dict[str, Any]
+) -> None:
     settings = load_stack_file(REPO, stack)
     if overrides:
         settings = settings.model_validate({**settings.model_dump(), **overrides})
@@ -193,7 +214,7 @@ def test_dev_custom_resources_are_what_render_prints() -> Any:
 @pulumi.runtime.test
 def test_prod_program_adopts_an_existing_cluster_and_is_ha(kubeconfig: str) -> Any:
     cluster = {"provider": "existing", "kubeconfig": kubeconfig, "context": "prod"}
-    mocks, exports = run_program("prod", {"cluster": cluster})
+    mocks, _ = run_program("prod", {"cluster": cluster})
 
     async def check() -> None:
         assert "cluster-kind" not in mocks.resources
@@ -229,7 +250,10 @@ def test_local_chart_path_is_resolved_against_the_project_root() -> None:
 
     settings = load_stack_file(REPO, "dev")
     local = settings.model_validate(
-        {**settings.model_dump(), "argocd": {"chart": {"path": "../shared/charts/argo-cd-10.1.1.tgz"}}}
+        {
+            **settings.model_dump(),
+            "argocd": {"chart": {"path": "../shared/charts/argo-cd-10.1.1.tgz"}},
+        }
     )
     source = chart_source(local, str(REPO))
     assert source == {"chart": str((REPO / "../shared/charts/argo-cd-10.1.1.tgz").resolve())}

@@ -18,16 +18,31 @@ envs = st.dictionaries(
     st.sampled_from(["dev", "prod"]),
     st.fixed_dictionaries(
         {"enabled": st.booleans(), "replicas": st.none() | st.integers(0, 100)},
-        optional={"sync": st.fixed_dictionaries({}, optional={
-            "automated": st.booleans(), "prune": st.booleans(), "selfHeal": st.booleans()})},
+        optional={
+            "sync": st.fixed_dictionaries(
+                {},
+                optional={
+                    "automated": st.booleans(),
+                    "prune": st.booleans(),
+                    "selfHeal": st.booleans(),
+                },
+            )
+        },
     ),
     min_size=1,
 )
 sources = st.one_of(
     st.just({"type": "kustomize"}),
-    st.builds(lambda c, v: {"type": "helm", "repoURL": f"https://charts.example.com/{c}",
-                            "chart": c, "version": v},
-              label, st.from_regex(r"[0-9]\.[0-9]\.[0-9]", fullmatch=True)),
+    st.builds(
+        lambda c, v: {
+            "type": "helm",
+            "repoURL": f"https://charts.example.com/{c}",
+            "chart": c,
+            "version": v,
+        },
+        label,
+        st.from_regex(r"[0-9]\.[0-9]\.[0-9]", fullmatch=True),
+    ),
 )
 
 
@@ -38,26 +53,41 @@ def catalogs(draw: Any) -> Catalog:
     apps = []
     for i, name in enumerate(names):
         team = draw(st.sampled_from(teams))
-        definition = AppDefinition.model_validate({
-            "team": team,
-            "namespace": f"{team}-ns{i % 2}",  # namespaces owned by one team only
-            "image": {"repository": f"ghcr.io/example/{name}"},
-            "source": draw(sources),
-            "environments": draw(envs),
-        })
-        apps.append(App(name=f"app-{name}", file=f"apps/app-{name}/app.yaml",
-                        folder=f"apps/app-{name}", definition=definition))
+        definition = AppDefinition.model_validate(
+            {
+                "team": team,
+                "namespace": f"{team}-ns{i % 2}",  # namespaces owned by one team only
+                "image": {"repository": f"ghcr.io/example/{name}"},
+                "source": draw(sources),
+                "environments": draw(envs),
+            }
+        )
+        apps.append(
+            App(
+                name=f"app-{name}",
+                file=f"apps/app-{name}/app.yaml",
+                folder=f"apps/app-{name}",
+                definition=definition,
+            )
+        )
     return Catalog(apps=tuple(apps))
 
 
 stack_settings = st.builds(
-    lambda env, automated, prune, heal: parse_settings(env, {
-        "cluster": {"provider": "kwok"},
-        "git": {"repoURL": "https://git.example.com/platform.git"},
-        "sync": {"automated": automated, "prune": prune, "selfHeal": heal},
-        "catalog": {"allowEmpty": True},
-    }, "Pulumi.x.yaml"),
-    st.sampled_from(["dev", "prod"]), st.booleans(), st.booleans(), st.booleans(),
+    lambda env, automated, prune, heal: parse_settings(
+        env,
+        {
+            "cluster": {"provider": "kwok"},
+            "git": {"repoURL": "https://git.example.com/platform.git"},
+            "sync": {"automated": automated, "prune": prune, "selfHeal": heal},
+            "catalog": {"allowEmpty": True},
+        },
+        "Pulumi.x.yaml",
+    ),
+    st.sampled_from(["dev", "prod"]),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
 )
 
 
@@ -82,7 +112,10 @@ def test_generated_applications_keep_the_invariants(catalog: Catalog, s: Any) ->
         project = projects[spec["project"]]["spec"]
         assert spec["project"] == definition.team
         assert spec["destination"]["namespace"] == definition.namespace
-        assert {"server": spec["destination"]["server"], "namespace": definition.namespace} in project["destinations"]
+        assert {
+            "server": spec["destination"]["server"],
+            "namespace": definition.namespace,
+        } in project["destinations"]
         for source in spec.get("sources") or [spec["source"]]:
             assert source["repoURL"] in project["sourceRepos"]
             if "chart" not in source:

@@ -49,24 +49,49 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(
     ("values", "expected"),
     [
-        ({**MINIMAL, "colour": "blue"},
-         "Pulumi.x.yaml: gitops-platform:colour: unknown key; expected one of"),
-        ({"git": MINIMAL["git"]}, "Pulumi.x.yaml: gitops-platform:cluster: required key is missing"),
-        ({**MINIMAL, "cluster": {"provider": "eks"}},
-         "Pulumi.x.yaml: gitops-platform:cluster: unknown provider 'eks'; expected one of kind, kwok, existing"),
-        ({**MINIMAL, "cluster": {"provider": "existing"}},
-         "Pulumi.x.yaml: gitops-platform:cluster.context: required key is missing"),
-        ({**MINIMAL, "cluster": {"provider": "kind", "nodes": 0}},
-         "Pulumi.x.yaml: gitops-platform:cluster.nodes: Input should be greater than or equal to 1"),
-        ({**MINIMAL, "argocd": {"chart": {"version": "10.x"}}},
-         "Pulumi.x.yaml: gitops-platform:argocd.chart.version: String should match pattern"),
-        ({**MINIMAL, "sync": {"automated": "yes"}},
-         "Pulumi.x.yaml: gitops-platform:sync.automated: Input should be a valid boolean"),
-        ({**MINIMAL, "sync": {"selfheal": True}},
-         "Pulumi.x.yaml: gitops-platform:sync.selfheal: unknown key"),
+        (
+            {**MINIMAL, "colour": "blue"},
+            "Pulumi.x.yaml: gitops-platform:colour: unknown key; expected one of",
+        ),
+        (
+            {"git": MINIMAL["git"]},
+            "Pulumi.x.yaml: gitops-platform:cluster: required key is missing",
+        ),
+        (
+            {**MINIMAL, "cluster": {"provider": "eks"}},
+            "Pulumi.x.yaml: gitops-platform:cluster: unknown provider 'eks'; expected one of kind, kwok, existing",
+        ),
+        (
+            {**MINIMAL, "cluster": {"provider": "existing"}},
+            "Pulumi.x.yaml: gitops-platform:cluster.context: required key is missing",
+        ),
+        (
+            {**MINIMAL, "cluster": {"provider": "kind", "nodes": 0}},
+            "Pulumi.x.yaml: gitops-platform:cluster.nodes: Input should be greater than or equal to 1",
+        ),
+        (
+            {**MINIMAL, "argocd": {"chart": {"version": "10.x"}}},
+            "Pulumi.x.yaml: gitops-platform:argocd.chart.version: String should match pattern",
+        ),
+        (
+            {**MINIMAL, "sync": {"automated": "yes"}},
+            "Pulumi.x.yaml: gitops-platform:sync.automated: Input should be a valid boolean",
+        ),
+        (
+            {**MINIMAL, "sync": {"selfheal": True}},
+            "Pulumi.x.yaml: gitops-platform:sync.selfheal: unknown key",
+        ),
     ],
-    ids=["unknown-top-key", "missing-cluster", "bad-provider", "existing-needs-context",
-         "nodes-range", "chart-version", "bool-type", "misspelt-key"],
+    ids=[
+        "unknown-top-key",
+        "missing-cluster",
+        "bad-provider",
+        "existing-needs-context",
+        "nodes-range",
+        "chart-version",
+        "bool-type",
+        "misspelt-key",
+    ],
 )
 def test_bad_settings(values: dict[str, object], expected: str) -> None:
     found = messages("dev", values)
@@ -91,7 +116,9 @@ def test_engine_config_matches_stack_file() -> None:
 
 
 def test_missing_stack_file(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match="Pulumi.nope.yaml: \\(file\\): stack file not found"):
+    with pytest.raises(
+        ValidationError, match=r"Pulumi\.nope\.yaml: \(file\): stack file not found"
+    ):
         load_stack_file(tmp_path, "nope")
 
 

@@ -40,7 +40,9 @@ def test_rendered_objects_validate_strictly_against_the_chart_crds(stack: str) -
 def test_strict_schema_check_catches_unknown_fields() -> None:
     appset = copy.deepcopy(by_kind(objects("dev"), "ApplicationSet")["web"])
     appset["spec"]["template"]["spec"]["destination"]["cluster"] = "typo"
-    assert any("Additional properties are not allowed ('cluster'" in e for e in schema_errors(appset))
+    assert any(
+        "Additional properties are not allowed ('cluster'" in e for e in schema_errors(appset)
+    )
 
 
 def test_projects_are_least_privilege() -> None:
@@ -54,8 +56,9 @@ def test_projects_are_least_privilege() -> None:
     for project in projects.values():
         namespaces = {d["namespace"] for d in project["spec"]["destinations"]}
         assert not namespaces & {"argocd", "kube-system", "*"}
-        assert all(d["server"] == "https://kubernetes.default.svc"
-                   for d in project["spec"]["destinations"])
+        assert all(
+            d["server"] == "https://kubernetes.default.svc" for d in project["spec"]["destinations"]
+        )
 
 
 def test_prod_only_gets_prod_enabled_apps_and_namespaces() -> None:
@@ -78,9 +81,15 @@ def test_every_application_tracks_its_stack_branch(stack: str) -> None:
 
 def test_sync_policy_per_environment_and_override() -> None:
     dev, prod = applications("dev"), applications("prod")
-    assert dev["payments-api"]["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
+    assert dev["payments-api"]["spec"]["syncPolicy"]["automated"] == {
+        "prune": True,
+        "selfHeal": True,
+    }
     # experiments overrides prune for dev only.
-    assert dev["experiments"]["spec"]["syncPolicy"]["automated"] == {"prune": False, "selfHeal": True}
+    assert dev["experiments"]["spec"]["syncPolicy"]["automated"] == {
+        "prune": False,
+        "selfHeal": True,
+    }
     assert all("automated" not in a["spec"]["syncPolicy"] for a in prod.values())
 
 
@@ -90,7 +99,8 @@ def test_applicationset_guards() -> None:
     assert dev["goTemplate"] is True and dev["goTemplateOptions"] == ["missingkey=error"]
     assert dev["syncPolicy"] == {"preserveResourcesOnDeletion": True}
     assert prod["syncPolicy"] == {
-        "preserveResourcesOnDeletion": True, "applicationsSync": "create-update"
+        "preserveResourcesOnDeletion": True,
+        "applicationsSync": "create-update",
     }
     # The project is a literal, never templated from an element.
     assert dev["template"]["spec"]["project"] == "web"
@@ -108,8 +118,11 @@ def test_helm_app_takes_values_from_this_repo() -> None:
     chart, values = spec["sources"]
     assert chart["helm"]["valueFiles"] == ["$values/apps/metrics-cache/values/dev.yaml"]
     assert chart["helm"]["parameters"] == [{"name": "replica.replicaCount", "value": "1"}]
-    assert values == {"repoURL": "https://github.com/example-org/gitops-platform.git",
-                      "targetRevision": "dev", "ref": "values"}
+    assert values == {
+        "repoURL": "https://github.com/example-org/gitops-platform.git",
+        "targetRevision": "dev",
+        "ref": "values",
+    }
 
 
 def test_emptied_catalog_is_refused(tmp_path: Any) -> None:
@@ -148,13 +161,18 @@ def test_chart_values_per_environment() -> None:
     for values in (dev, prod):
         assert values["configs"]["secret"]["createSecret"] is False
         assert values["redisSecretInit"]["enabled"] is False
-        assert values["configs"]["params"][
-            "applicationsetcontroller.enable.policy.override"] is True
+        assert (
+            values["configs"]["params"]["applicationsetcontroller.enable.policy.override"] is True
+        )
 
 
 def test_argocd_secret_is_labelled_for_argocd() -> None:
-    secret = argocd_secret(settings("dev"), password_hash="$2b$...", password_mtime="t",
-                           server_secret_key="k")
+    secret = argocd_secret(
+        settings("dev"), password_hash="$2b$...", password_mtime="t", server_secret_key="k"
+    )
     assert secret["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"
-    assert set(secret["stringData"]) == {"admin.password", "admin.passwordMtime",
-                                         "server.secretkey"}
+    assert set(secret["stringData"]) == {
+        "admin.password",
+        "admin.passwordMtime",
+        "server.secretkey",
+    }

@@ -19,17 +19,26 @@ def read_kubeconfig(path: str, context: str, stack_file: str) -> str:
     field = "gitops-platform:cluster"
     file = Path(path).expanduser()
     if not file.is_file():
-        raise ValidationError([Problem(stack_file, f"{field}.kubeconfig",
-                                       f"kubeconfig file {file} does not exist")])
+        raise ValidationError(
+            [Problem(stack_file, f"{field}.kubeconfig", f"kubeconfig file {file} does not exist")]
+        )
     loaded = load_file(file, str(file), 4 * 1024 * 1024)
     if loaded.problems or not isinstance(loaded.data, dict):
-        raise ValidationError([Problem(stack_file, f"{field}.kubeconfig",
-                                       f"{file} is not a readable kubeconfig")])
+        raise ValidationError(
+            [Problem(stack_file, f"{field}.kubeconfig", f"{file} is not a readable kubeconfig")]
+        )
     contexts = [c.get("name") for c in loaded.data.get("contexts") or [] if isinstance(c, dict)]
     if context not in contexts:
-        raise ValidationError([Problem(stack_file, f"{field}.context",
-                                       f"context {context!r} not in {file} (has: "
-                                       f"{', '.join(str(c) for c in contexts) or 'none'})")])
+        raise ValidationError(
+            [
+                Problem(
+                    stack_file,
+                    f"{field}.context",
+                    f"context {context!r} not in {file} (has: "
+                    f"{', '.join(str(c) for c in contexts) or 'none'})",
+                )
+            ]
+        )
     return file.read_text()
 
 

@@ -22,8 +22,12 @@ _HINT = (
 
 def kind_config(nodes: int) -> str:
     """kind's cluster config: one control plane, ``nodes - 1`` workers (pure)."""
-    lines = ["kind: Cluster", "apiVersion: kind.x-k8s.io/v1alpha4", "nodes:",
-             "  - role: control-plane"]
+    lines = [
+        "kind: Cluster",
+        "apiVersion: kind.x-k8s.io/v1alpha4",
+        "nodes:",
+        "  - role: control-plane",
+    ]
     lines += ["  - role: worker"] * (nodes - 1)
     return "\n".join(lines) + "\n"
 
@@ -36,9 +40,24 @@ class KindProvider(LocalClusterProvider):
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "kind.yaml"
             config.write_text(kind_config(int(props["nodes"])))
-            run([kind, "create", "cluster", "--name", str(props["name"]),
-                 "--image", str(props["nodeImage"]), "--config", str(config),
-                 "--kubeconfig", str(Path(tmp) / "kubeconfig"), "--wait", "5m"], timeout=900)
+            run(
+                [
+                    kind,
+                    "create",
+                    "cluster",
+                    "--name",
+                    str(props["name"]),
+                    "--image",
+                    str(props["nodeImage"]),
+                    "--config",
+                    str(config),
+                    "--kubeconfig",
+                    str(Path(tmp) / "kubeconfig"),
+                    "--wait",
+                    "5m",
+                ],
+                timeout=900,
+            )
 
     def kubeconfig(self, name: str) -> str:
         return run([which("kind", _HINT), "get", "kubeconfig", "--name", name])

@@ -65,8 +65,18 @@ class KwokProvider(LocalClusterProvider):
         self.resize(props)
 
     def resize(self, props: dict[str, Any]) -> None:
-        run([self._kwokctl(), "--name", str(props["name"]), "scale", "node", "--replicas",
-             str(int(props["nodes"]))], timeout=120)
+        run(
+            [
+                self._kwokctl(),
+                "--name",
+                str(props["name"]),
+                "scale",
+                "node",
+                "--replicas",
+                str(int(props["nodes"])),
+            ],
+            timeout=120,
+        )
 
     def kubeconfig(self, name: str) -> str:
         return run([self._kwokctl(), "--name", name, "get", "kubeconfig"])

@@ -46,9 +46,7 @@ def run(argv: list[str], *, timeout: int = 600, env: dict[str, str] | None = Non
         raise ClusterCommandError(f"`{' '.join(argv[:4])} ...` timed out after {timeout}s") from exc
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise ClusterCommandError(
-            f"`{' '.join(argv[:4])} ...` exited {proc.returncode}:\n{tail}"
-        )
+        raise ClusterCommandError(f"`{' '.join(argv[:4])} ...` exited {proc.returncode}:\n{tail}")
     return proc.stdout
 
 
