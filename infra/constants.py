@@ -37,6 +37,11 @@ LABEL_ENV: Final = "platform.gitops/environment"
 ANNOTATION_SOURCE: Final = "platform.gitops/source"
 MANAGED_BY: Final = "gitops-platform"
 
+ANNOTATION_PATCH_FORCE: Final = "pulumi.com/patchForce"
+"""On objects the stack owns: its server-side apply takes back fields another manager
+changed (drift is reverted by `pulumi up --refresh` instead of failing on a conflict)."""
+OWNED_ANNOTATIONS: Final = {ANNOTATION_PATCH_FORCE: "true"}
+
 # Argo CD secret keys and labels (Argo CD reads secrets labelled part-of=argocd).
 ARGOCD_SECRET: Final = "argocd-secret"
 ARGOCD_REDIS_SECRET: Final = "argocd-redis"

@@ -44,7 +44,10 @@ class AppCatalog(pulumi.ComponentResource):
                     api_version=obj["apiVersion"],
                     kind=kind,
                     metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=meta["name"], namespace=meta["namespace"], labels=meta["labels"]
+                        name=meta["name"],
+                        namespace=meta["namespace"],
+                        labels=meta["labels"],
+                        annotations=meta.get("annotations"),
                     ),
                     spec=obj["spec"],
                     opts=pulumi.ResourceOptions(

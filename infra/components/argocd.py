@@ -50,7 +50,10 @@ def chart_source(settings: StackSettings, project_root: str) -> dict[str, Any]:
 def _meta(obj: dict[str, Any]) -> k8s.meta.v1.ObjectMetaArgs:
     m = obj["metadata"]
     return k8s.meta.v1.ObjectMetaArgs(
-        name=m["name"], namespace=m.get("namespace"), labels=m.get("labels")
+        name=m["name"],
+        namespace=m.get("namespace"),
+        labels=m.get("labels"),
+        annotations=m.get("annotations"),
     )
 
 

@@ -36,7 +36,11 @@ def argocd_namespace(settings: StackSettings) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": settings.argocd.namespace, "labels": platform_labels(settings)},
+        "metadata": {
+            "name": settings.argocd.namespace,
+            "labels": platform_labels(settings),
+            "annotations": dict(constants.OWNED_ANNOTATIONS),
+        },
     }
 
 
@@ -63,6 +67,7 @@ def argocd_secret(
                 constants.LABEL_PART_OF: "argocd",
                 **platform_labels(settings),
             },
+            "annotations": dict(constants.OWNED_ANNOTATIONS),
         },
         "type": "Opaque",
         "stringData": {
@@ -81,6 +86,7 @@ def redis_secret(settings: StackSettings, *, password: Any) -> dict[str, Any]:
             "name": constants.ARGOCD_REDIS_SECRET,
             "namespace": settings.argocd.namespace,
             "labels": {constants.LABEL_PART_OF: "argocd", **platform_labels(settings)},
+            "annotations": dict(constants.OWNED_ANNOTATIONS),
         },
         "type": "Opaque",
         "stringData": {"auth": password},

@@ -145,6 +145,7 @@ def project(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[s
             "name": team,
             "namespace": settings.argocd.namespace,
             "labels": _labels(settings, team),
+            "annotations": dict(constants.OWNED_ANNOTATIONS),
         },
         "spec": {
             "description": f"Apps of team {team} ({settings.environment}), managed by "
@@ -181,7 +182,12 @@ def application_set(team: str, apps: tuple[App, ...], settings: StackSettings) -
     return {
         "apiVersion": constants.ARGOCD_API_VERSION,
         "kind": "ApplicationSet",
-        "metadata": {"name": team, "namespace": settings.argocd.namespace, "labels": labels},
+        "metadata": {
+            "name": team,
+            "namespace": settings.argocd.namespace,
+            "labels": labels,
+            "annotations": dict(constants.OWNED_ANNOTATIONS),
+        },
         "spec": {
             "goTemplate": True,
             "goTemplateOptions": ["missingkey=error"],

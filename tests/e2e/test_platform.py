@@ -95,6 +95,29 @@ def test_fresh_stack_previews_then_creates_cluster_and_argocd(project: Project) 
 
 
 def test_objects_in_the_cluster_are_what_platformctl_renders(project: Project) -> None:
+    # The API server accepts the render under strict field validation (the CRDs of the chart).
+    render = project.root / "render.yaml"
+    render.write_text(project.platformctl("render", "--stack", project.stack).stdout)
+    kubeconfig = project.root / "check.kubeconfig"
+    kubeconfig.write_text(project.output("kubeconfig", secret=True))
+    try:
+        project.run(
+            [
+                "kubectl",
+                "--kubeconfig",
+                str(kubeconfig),
+                "apply",
+                "--server-side",
+                "--dry-run=server",
+                "--validate=strict",
+                "--field-manager=e2e-check",
+                "--force-conflicts",
+                "-f",
+                str(render),
+            ]
+        )
+    finally:
+        kubeconfig.unlink()
     objects = rendered(project)
     assert [o["kind"] for o in objects].count("ApplicationSet") == 3
     for obj in objects:
@@ -102,6 +125,7 @@ def test_objects_in_the_cluster_are_what_platformctl_renders(project: Project) -
         assert found is not None, f"{obj['kind']}/{obj['metadata']['name']} missing"
         assert found["spec"] == obj["spec"], obj["metadata"]["name"]
         assert obj["metadata"]["labels"].items() <= found["metadata"]["labels"].items()
+        assert obj["metadata"]["annotations"].items() <= found["metadata"]["annotations"].items()
 
 
 def test_second_up_changes_nothing(project: Project) -> None:
