@@ -23,7 +23,7 @@ export CGO_ENABLED=0
 export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
 
 # component -> binaries it produces (the `tool` lines of its go.mod, plus extras).
-components=(pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube kwok actionlint)
+components=(pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube kwok kind actionlint)
 
 go_version() { go env GOVERSION; }
 
@@ -56,11 +56,11 @@ on_error() {
 	tail -n 30 "$cache/logs/$current_step.log" >&2 2>/dev/null || true
 }
 
-# build_tool WORKDIR OUTDIR PACKAGE LDFLAGS
+# build_tool WORKDIR OUTDIR PACKAGE LDFLAGS [NAME]
 build_tool() {
-	local work="$1" out="$2" pkg="$3" ldflags="$4" name start
-	name="$(basename "$pkg")"
-	[[ "$pkg" == "." ]] && name="$(basename "$work")"
+	local work="$1" out="$2" pkg="$3" ldflags="$4" name="${5:-}" start
+	[[ -n "$name" ]] || name="$(basename "$pkg")"
+	[[ "$pkg" == "." && -z "${5:-}" ]] && name="$(basename "$work")"
 	start=$SECONDS
 	log "  building $name ..."
 	(cd "$work" && go build -ldflags "-s -w $ldflags" -o "$out/$name" "$pkg") \
@@ -126,14 +126,17 @@ build_component() {
 		;;
 	etcd)
 		v="$(module_version "$work" go.etcd.io/etcd/server/v3)"
-		build_tool "$work" "$out" go.etcd.io/etcd/server/v3 ""
-		mv "$out/v3" "$out/etcd"
+		build_tool "$work" "$out" go.etcd.io/etcd/server/v3 "" etcd
 		;;
 	kwok)
 		local t
 		for t in kwok kwokctl; do
 			build_tool "$work" "$out" "sigs.k8s.io/kwok/cmd/$t" ""
 		done
+		;;
+	kind)
+		# The kind CLI for the dev stack's default cluster (it needs Docker to run).
+		build_tool "$work" "$out" sigs.k8s.io/kind ""
 		;;
 	actionlint)
 		v="$(module_version "$work" github.com/rhysd/actionlint)"
