@@ -1,0 +1,317 @@
+"""Where an app's image tag lives in one environment, what it is, and the edit that changes it.
+
+The handoff contract (``apps/README.md``):
+
+* ``kustomize``: ``apps/<app>/<path>/overlays/<env>/kustomization.yaml``, the ``images:`` entry
+  whose ``name`` is the app's ``image.repository``: its ``newTag``;
+* ``helm``: ``apps/<app>/values/<env>.yaml``, at the dotted key ``source.imageTagKey``;
+* ``directory``: the ``image:`` of every container (``containers``, ``initContainers``,
+  ``ephemeralContainers``) in the manifests under ``apps/<app>/<path>/`` whose repository is
+  the app's ``image.repository`` (``repo:tag``).
+
+Pure apart from reading through a :class:`~infra.delivery.tree.Tree`: nothing here writes.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+
+from infra import constants
+from infra.catalog.loader import KUSTOMIZATION_FILES
+from infra.catalog.models import DNS1123_LABEL, App, AppDefinition, DirectorySource, HelmSource
+from infra.delivery.errors import InputError
+from infra.delivery.image_ref import parse_image_ref
+from infra.delivery.tree import Tree, clean_path
+from infra.delivery.yaml_scalar import (
+    NULL_WORDS,
+    Located,
+    YamlDocument,
+    display_path,
+    verify_edit,
+)
+from infra.errors import Problem, ValidationError
+from infra.yamlio import load_strict
+
+__all__ = ["FileEdit", "TagPlan", "TagSite", "load_app", "locate_tag"]
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
+
+
+@dataclass(frozen=True)
+class TagSite:
+    """One place the tag is written."""
+
+    file: str
+    located: Located
+    tag: str
+    """The tag written there now (``""`` when the value is null)."""
+    repository: str | None = None
+    """For ``repo:tag`` values (directory sources): the repository part, kept on edit."""
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}: {display_path(self.located.path)} (line {self.located.line})"
+
+    def new_value(self, tag: str) -> str:
+        return tag if self.repository is None else f"{self.repository}:{tag}"
+
+
+@dataclass(frozen=True)
+class FileEdit:
+    """The new text of one file, and the lines it changes."""
+
+    file: str
+    old_text: str
+    new_text: str
+    lines: tuple[int, ...]
+    old_tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TagPlan:
+    """Every place an app's tag is written for one environment, in one tree."""
+
+    app: App
+    env: str
+    tree_label: str
+    documents: dict[str, YamlDocument]
+    sites: tuple[TagSite, ...]
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(site.file for site in self.sites))
+
+    def current_tag(self) -> str:
+        """The one tag the environment runs; an error when its places disagree."""
+        tags = sorted({site.tag for site in self.sites})
+        if len(tags) != 1:
+            places = "; ".join(f"{site.where}: {site.tag or '(empty)'}" for site in self.sites)
+            raise InputError(
+                f"{self.app.name} has different image tags in {self.env} ({self.tree_label}): "
+                f"{places}"
+            )
+        return tags[0]
+
+    def edits(self, tag: str) -> tuple[FileEdit, ...]:
+        """The edits that set every place to ``tag``; empty when all already hold it."""
+        out = []
+        for file in self.files:
+            sites = [s for s in self.sites if s.file == file and s.tag != tag]
+            if not sites:
+                continue
+            document = self.documents[file]
+            targets = [(site.located, site.new_value(tag)) for site in sites]
+            new_text = document.replaced(targets)
+            verify_edit(document, new_text, targets)
+            out.append(
+                FileEdit(
+                    file=file,
+                    old_text=document.text,
+                    new_text=new_text,
+                    lines=tuple(sorted({s.located.line for s in sites})),
+                    old_tags=tuple(s.tag for s in sites),
+                )
+            )
+        return tuple(out)
+
+
+def load_app(tree: Tree, name: str) -> App:
+    """Read and validate ``apps/<name>/app.yaml`` from ``tree``."""
+    file = f"{constants.APPS_DIR}/{name}/{constants.APP_FILE}"
+    text = tree.read(file) if DNS1123_LABEL.match(name) and len(name) <= 63 else None
+    if text is None:
+        known = _known_apps(tree)
+        listing = ", ".join(known) if known else "none"
+        raise InputError(
+            f"--app: unknown app {name!r}: {file} does not exist in {tree.label} "
+            f"(apps there: {listing})"
+        )
+    loaded = load_strict(text, file)
+    if loaded.problems:
+        raise ValidationError(loaded.problems)
+    if not isinstance(loaded.data, dict):
+        raise ValidationError([Problem(file, "", "must be a mapping of fields", 1)])
+    try:
+        definition = AppDefinition.model_validate(loaded.data)
+    except PydanticValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            problems.append(Problem(file, field, str(error["msg"]), loaded.lines.get(field)))
+        raise ValidationError(problems) from None
+    return App(
+        name=name,
+        file=file,
+        folder=f"{constants.APPS_DIR}/{name}",
+        definition=definition,
+    )
+
+
+def locate_tag(tree: Tree, app: App, env: str, flag: str = "--env") -> TagPlan:
+    """Find every place ``app``'s image tag is written for ``env`` in ``tree`` (``flag``: the
+    option that named the environment, for the message when the app is not enabled there)."""
+    if app.environment(env) is None:
+        raise InputError(
+            f"{flag}: app {app.name!r} is not enabled in {env} "
+            f"({app.file}: environments.{env} is missing or has enabled: false)"
+        )
+    source = app.definition.source
+    repository = app.definition.image.repository
+    documents: dict[str, YamlDocument] = {}
+    sites: list[TagSite] = []
+    if isinstance(source, HelmSource):
+        file = f"{app.folder}/{constants.HELM_VALUES_DIR}/{env}.yaml"
+        document = _parse(tree, file, documents, what="values file")
+        sites.append(_helm_site(document, source.imageTagKey))
+    elif isinstance(source, DirectorySource):
+        folder = _join(app, source.path)
+        manifests = [
+            f for f in tree.files(folder, recursive=source.recurse) if f.endswith(MANIFEST_SUFFIXES)
+        ]
+        for file in manifests:
+            document = _parse(tree, file, documents, what="manifest")
+            sites.extend(_container_sites(document, repository))
+        if not sites:
+            raise InputError(
+                f"{app.file}: no container in {folder}/ ({len(manifests)} manifest file(s) in "
+                f"{tree.label}) uses image {repository}:<tag>"
+            )
+    else:
+        overlay = _join(app, source.path, constants.OVERLAYS_DIR, env)
+        file = next(
+            (
+                f"{overlay}/{name}"
+                for name in KUSTOMIZATION_FILES
+                if tree.read(f"{overlay}/{name}") is not None
+            ),
+            f"{overlay}/{KUSTOMIZATION_FILES[0]}",
+        )
+        document = _parse(tree, file, documents, what="kustomization")
+        sites.append(_kustomize_site(document, repository))
+    return TagPlan(app, env, tree.label, documents, tuple(sites))
+
+
+# -- internals ---------------------------------------------------------------------------------
+
+
+def _known_apps(tree: Tree) -> list[str]:
+    suffix = f"/{constants.APP_FILE}"
+    return sorted(
+        path.split("/")[1]
+        for path in tree.files(constants.APPS_DIR, recursive=True)
+        if path.endswith(suffix) and path.count("/") == 2
+    )
+
+
+def _join(app: App, *parts: str) -> str:
+    joined = clean_path(posixpath.join(app.folder, *parts))
+    if joined != app.folder and not joined.startswith(app.folder + "/"):
+        raise InputError(f"{app.file}: source.path {parts[0]!r} leaves the app folder")
+    return joined
+
+
+def _parse(tree: Tree, file: str, documents: dict[str, YamlDocument], *, what: str) -> YamlDocument:
+    text = tree.read(file)
+    if text is None:
+        raise InputError(f"{what} {file} does not exist in {tree.label} (it holds the image tag)")
+    document = YamlDocument(text, file)
+    documents[file] = document
+    return document
+
+
+def _site(document: YamlDocument, located: Located, repository: str | None = None) -> TagSite:
+    if document.shared(located):
+        raise InputError(
+            f"{document.file}: {display_path(located.path)} (line {located.line}) is shared "
+            "through a YAML anchor (&/*/<<); changing it would change the other places too. "
+            "Write the tag there literally."
+        )
+    value = located.value
+    tag = "" if located.node.style is None and value in NULL_WORDS else value
+    if repository is not None:
+        tag = parse_image_ref(value).tag or ""
+    return TagSite(document.file, located, tag, repository)
+
+
+def _helm_site(document: YamlDocument, key: str) -> TagSite:
+    path = tuple(key.split("."))
+    found = [
+        located
+        for index in range(len(document.documents))
+        if (located := document.lookup(index, path)) is not None
+    ]
+    if len(found) != 1:
+        why = "is not set" if not found else f"is set in {len(found)} YAML documents"
+        hint = ""
+        if not found and any(document.has_merge_key(node) for node in _mappings(document)):
+            hint = " directly (a merge key << does not count)"
+        raise InputError(
+            f"{document.file}: {key} {why}{hint}; the handoff changes that one value "
+            "(source.imageTagKey in app.yaml names it)"
+        )
+    return _site(document, found[0])
+
+
+def _kustomize_site(document: YamlDocument, repository: str) -> TagSite:
+    entries: list[tuple[int, int]] = []
+    names: list[str] = []
+    for index in range(len(document.documents)):
+        images = document.lookup(index, ("images",))
+        if images is None or not isinstance(images.node.value, list):
+            continue
+        for position in range(len(images.node.value)):
+            name = document.lookup(index, ("images", position, "name"))
+            if name is None:
+                continue
+            names.append(name.value)
+            if name.value == repository:
+                entries.append((index, position))
+    if len(entries) != 1:
+        listed = ", ".join(names) if names else "none"
+        why = "has no" if not entries else f"has {len(entries)}"
+        raise InputError(
+            f"{document.file}: images {why} entry with name: {repository} (names there: {listed})"
+        )
+    index, position = entries[0]
+    if document.lookup(index, ("images", position, "digest")) is not None:
+        raise InputError(
+            f"{document.file}: images[{position}] ({repository}) pins a digest, which wins over "
+            "newTag; remove the digest to deploy by tag"
+        )
+    located = document.lookup(index, ("images", position, "newTag"))
+    if located is None:
+        raise InputError(
+            f"{document.file}: images[{position}] ({repository}) has no newTag; add "
+            "`newTag: <current tag>` once, the handoff changes that line"
+        )
+    return _site(document, located)
+
+
+def _container_sites(document: YamlDocument, repository: str) -> list[TagSite]:
+    sites = []
+    for located in document.walk():
+        path = located.path
+        if len(path) < 3 or path[-1] != "image" or path[-3] not in CONTAINER_LISTS:
+            continue
+        if not located.is_scalar:
+            continue
+        ref = parse_image_ref(located.value)
+        if ref.repository != repository:
+            continue
+        if ref.digest is not None:
+            raise InputError(
+                f"{document.file}: {display_path(path)} (line {located.line}) pins {repository} "
+                "by digest; remove @sha256:... to deploy by tag"
+            )
+        sites.append(_site(document, located, repository))
+    return sites
+
+
+def _mappings(document: YamlDocument) -> Iterable[Any]:
+    return (located.node for located in document.walk())

@@ -1,0 +1,549 @@
+"""platformctl bump against real git repositories: a bare remote, clones, the real git CLI.
+
+Covers the round trip on tricky YAML (the commit changes exactly one line), idempotency, every
+error path (exit code, message, no commit), pushing when the branch moved meanwhile, and twenty
+pipelines bumping at once (the same app, and different apps): nothing is lost and the end state
+is deterministic.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from infra.cli.app import app as cli
+from infra.delivery.bump import Backoff, BumpRequest, BumpResult, bump
+from infra.delivery.git import BOT_EMAIL, BOT_NAME, Git, GitResult
+from tests.unit.gitrepo import (
+    TEST_EMAIL,
+    TEST_NAME,
+    Remote,
+    cache_values,
+    changed_lines,
+    git,
+    isolate_git,
+    make_remote,
+    numstat,
+    refs,
+    service_app_files,
+    static_manifests,
+    web_api_overlay,
+)
+
+WEB_DEV = "apps/web-api/overlays/dev/kustomization.yaml"
+CACHE_DEV = "apps/cache/values/dev.yaml"
+STATIC = "apps/static/manifests/site.yaml"
+FAST = Backoff(base=0.005, cap=0.1)
+
+
+@pytest.fixture
+def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Remote:
+    isolate_git(monkeypatch, tmp_path)
+    return make_remote(tmp_path)
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_bump(repo: Path, app: str, env: str, tag: str, **kwargs: object) -> BumpResult:
+    request = BumpRequest(app=app, env=env, tag=tag, repo=repo, **kwargs)  # type: ignore[arg-type]
+    return bump(request, backoff=FAST)
+
+
+# --- round trip: exactly one line ---------------------------------------------------------------
+
+
+def test_kustomize_bump_changes_only_the_tag_line(remote: Remote) -> None:
+    clone = remote.clone()
+    before = (clone / WEB_DEV).read_bytes()
+
+    code, out, err = run_cli(
+        "bump", "--app", "web-api", "--env", "dev", "--tag", "1.1.0", "--repo", str(clone)
+    )
+
+    assert (code, err) == (0, ""), err
+    assert "web-api dev: 1.0.0 -> 1.1.0" in out
+    after = (clone / WEB_DEV).read_bytes()
+    # Byte for byte the old file with the one value replaced: comments, the four-space indent,
+    # the quotes, the flow mapping and the other image entry are untouched.
+    assert after == before.replace(b'newTag: "1.0.0"', b'newTag: "1.1.0"')
+    assert after.decode() == web_api_overlay("1.1.0")
+    assert numstat(clone) == [f"1\t1\t{WEB_DEV}"]
+    assert changed_lines(clone) == [
+        (
+            '      newTag: "1.0.0"  # set by platformctl bump',
+            '      newTag: "1.1.0"  # set by platformctl bump',
+        ),
+    ]
+    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "dev"
+    author = git(clone, "log", "-1", "--format=%an <%ae>|%cn <%ce>").strip()
+    assert author == f"{BOT_NAME} <{BOT_EMAIL}>|{BOT_NAME} <{BOT_EMAIL}>"
+    # The user's identity is not changed: it is passed per command, never written.
+    assert git(clone, "config", "user.name").strip() == TEST_NAME
+    assert git(clone, "config", "user.email").strip() == TEST_EMAIL
+    assert "user.name" not in (clone / ".git" / "config").read_text()
+
+
+def test_helm_values_with_anchors_keep_everything_but_the_tag(remote: Remote) -> None:
+    clone = remote.clone()
+
+    result = run_bump(clone, "cache", "dev", "7.4.2")
+
+    assert result.changed and result.old_tag == "7.4.1"
+    assert (clone / CACHE_DEV).read_text() == cache_values("7.4.2")
+    assert "defaults: &resources" in (clone / CACHE_DEV).read_text()
+    assert numstat(clone) == [f"1\t1\t{CACHE_DEV}"]
+    assert changed_lines(clone) == [
+        (
+            "  tag: '7.4.1'   # the line the handoff bumps",
+            "  tag: '7.4.2'   # the line the handoff bumps",
+        ),
+    ]
+
+
+def test_multi_document_crlf_manifest_keeps_crlf_and_other_images(remote: Remote) -> None:
+    clone = remote.clone()
+    sha = "3f9c2a1b7d4e5f60718293a4b5c6d7e8f9012345"
+
+    result = run_bump(clone, "static", "prod", sha)
+
+    assert result.changed and result.files == (STATIC,)
+    raw = (clone / STATIC).read_bytes()
+    assert raw == static_manifests(sha).encode()
+    assert raw.count(b"\r\n") == static_manifests("x").count("\r\n")
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert b"image: docker.io/library/busybox:1.36\r\n" in raw
+    assert numstat(clone) == [f"1\t1\t{STATIC}"]
+    [(removed, added)] = changed_lines(clone)
+    assert removed == "          image: ghcr.io/example-org/static:1.0.0\r"
+    assert added == f"          image: ghcr.io/example-org/static:{sha}\r"
+
+
+@pytest.mark.parametrize(
+    ("written", "tag", "expected"),
+    [
+        ("1.0.0", "1.10", '"1.10"'),  # plain 1.10 would read back as the float 1.1
+        ("1.0.0", "true", '"true"'),
+        ("1.0.0", "20250101", '"20250101"'),
+        ("1.0.0", "1e5", '"1e5"'),
+        ("1.0.0", "v2.0.0-rc.1", "v2.0.0-rc.1"),
+        ('"1.0.0"', "1.10", '"1.10"'),
+        ("'1.0.0'", "2.0.0", "'2.0.0'"),
+    ],
+)
+def test_quoting_keeps_the_style_unless_the_value_would_change_type(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written: str, tag: str, expected: str
+) -> None:
+    isolate_git(monkeypatch, tmp_path)
+    overlay = "apps/svc-a/overlays/dev/kustomization.yaml"
+    files = service_app_files("svc-a")
+    files[overlay] = files[overlay].replace("newTag: 0.0.1", f"newTag: {written}")
+    remote = make_remote(tmp_path, files)
+    clone = remote.clone()
+
+    run_bump(clone, "svc-a", "dev", tag)
+
+    assert f"    newTag: {expected}\n" in (clone / overlay).read_text()
+    assert numstat(clone) == [f"1\t1\t{overlay}"]
+
+
+def test_same_tag_again_is_a_no_op(remote: Remote) -> None:
+    clone = remote.clone()
+    run_bump(clone, "web-api", "dev", "1.1.0", push=True)
+    head = git(clone, "rev-parse", "HEAD")
+
+    for extra in ([], ["--push"]):
+        code, out, err = run_cli(
+            "bump",
+            "--app",
+            "web-api",
+            "--env",
+            "dev",
+            "--tag",
+            "1.1.0",
+            "--repo",
+            str(clone),
+            *extra,
+        )
+
+        assert code == 0, err
+        assert "already at 1.1.0" in out and "nothing to commit" in out
+        assert git(clone, "rev-parse", "HEAD") == head
+        assert git(clone, "status", "--porcelain") == ""
+    # Nothing more was pushed: one bump commit on top of the seed.
+    assert remote.log("dev") == ["deploy(dev): web-api 1.1.0", "catalog"]
+
+
+def test_custom_message_and_local_branch_created_from_remote(remote: Remote) -> None:
+    clone = remote.clone()
+    assert "prod" not in git(clone, "branch", "--list")
+
+    run_bump(clone, "web-api", "prod", "0.9.1", message="deploy web-api 0.9.1")
+
+    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "prod"
+    assert git(clone, "log", "-1", "--format=%B").strip() == "deploy web-api 0.9.1"
+    assert git(clone, "rev-parse", "--abbrev-ref", "prod@{upstream}").strip() == "origin/prod"
+
+
+# --- error paths: exit code, message naming the problem, no commit -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--tag", "-bad"], 1, "--tag: '-bad' is not a valid image tag"),
+        (["--tag", ".hidden"], 1, "is not a valid image tag"),
+        (["--tag", "a" * 129], 1, "is not a valid image tag"),
+        (["--tag", "has space"], 1, "is not a valid image tag"),
+        (["--tag", "tag:colon"], 1, "is not a valid image tag"),
+        (["--tag", ""], 1, "is not a valid image tag"),
+        (["--app", "nope"], 1, "--app: unknown app 'nope': apps/nope/app.yaml does not exist"),
+        (["--app", "Bad_Name"], 1, "unknown app 'Bad_Name'"),
+        (
+            ["--env", "staging"],
+            1,
+            "--env: unknown environment 'staging'; expected one of dev, prod",
+        ),
+        (["--app", "lab", "--env", "prod"], 1, "app 'lab' is not enabled in prod"),
+        (["--push", "--remote", "upstream"], 3, "--remote: "),
+    ],
+)
+def test_invalid_requests_fail_clearly_without_a_commit(
+    remote: Remote, args: list[str], code: int, message: str
+) -> None:
+    clone = remote.clone()
+    options = {"--app": "web-api", "--env": "dev", "--tag": "1.2.3"}
+    flags = []
+    rest = list(args)
+    while rest:
+        item = rest.pop(0)
+        if item in options:
+            options[item] = rest.pop(0)
+        else:
+            flags.append(item)
+            if item == "--remote":
+                flags.append(rest.pop(0))
+    before = refs(clone)
+
+    exit_code, out, err = run_cli(
+        "bump", *[part for pair in options.items() for part in pair], *flags, "--repo", str(clone)
+    )
+
+    assert exit_code == code, (out, err)
+    assert message in err
+    assert "Traceback" not in err + out
+    assert refs(clone) == before
+    assert git(clone, "status", "--porcelain") == ""
+
+
+def test_unknown_app_lists_the_apps_there(remote: Remote) -> None:
+    code, _, err = run_cli(
+        "bump", "--app", "nope", "--env", "dev", "--tag", "1.0.0", "--repo", str(remote.clone())
+    )
+    assert code == 1
+    assert "(apps there: cache, lab, static, web-api)" in err
+
+
+def test_dirty_working_tree_is_refused(remote: Remote) -> None:
+    clone = remote.clone()
+    (clone / "apps/web-api/app.yaml").write_text(
+        (clone / "apps/web-api/app.yaml").read_text() + "# local edit\n"
+    )
+    before = refs(clone)
+
+    code, _, err = run_cli(
+        "bump", "--app", "web-api", "--env", "dev", "--tag", "1.0.1", "--repo", str(clone)
+    )
+
+    assert code == 3
+    assert "uncommitted changes (apps/web-api/app.yaml)" in err
+    assert refs(clone) == before
+    assert (clone / WEB_DEV).read_text() == web_api_overlay("1.0.0")
+
+
+def test_missing_branch_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_git(monkeypatch, tmp_path)
+    repo = tmp_path / "only-dev"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch=dev")
+    remote = make_remote(tmp_path)
+    git(repo, "pull", "--quiet", str(remote.bare), "dev")
+    before = refs(repo)
+
+    code, _, err = run_cli(
+        "bump", "--app", "web-api", "--env", "prod", "--tag", "1.0.1", "--repo", str(repo)
+    )
+
+    assert code == 3
+    assert "branch 'prod' does not exist" in err
+    assert refs(repo) == before
+
+
+def test_not_a_git_working_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_git(monkeypatch, tmp_path)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    code, _, err = run_cli(
+        "bump", "--app", "web-api", "--env", "dev", "--tag", "1.0.1", "--repo", str(plain)
+    )
+    assert code == 3
+    assert "is not a git working copy (--repo)" in err
+
+
+def test_local_commits_are_not_pushed_along(remote: Remote) -> None:
+    clone = remote.clone()
+    (clone / "NOTES.md").write_text("local work\n")
+    git(clone, "add", "NOTES.md")
+    git(clone, "commit", "--quiet", "-m", "local work")
+    before = refs(clone)
+
+    code, _, err = run_cli(
+        "bump", "--app", "web-api", "--env", "dev", "--tag", "1.0.1", "--repo", str(clone), "--push"
+    )
+
+    assert code == 3
+    assert "has 1 commit(s) that are not on origin/dev" in err
+    assert refs(clone) == before
+    assert remote.log("dev") == ["catalog"]
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "message"),
+    [
+        (
+            WEB_DEV,
+            web_api_overlay("1.0.0").replace("example-org/web-api", "example-org/other"),
+            "images has no entry with name: ghcr.io/example-org/web-api (names there: "
+            "ghcr.io/example-org/log-shipper, ghcr.io/example-org/other)",
+        ),
+        (
+            WEB_DEV,
+            web_api_overlay("1.0.0").replace(
+                '      newTag: "1.0.0"  # set by platformctl bump\n', ""
+            ),
+            "has no newTag",
+        ),
+        (
+            WEB_DEV,
+            web_api_overlay("1.0.0").replace(
+                '      newTag: "1.0.0"', '      digest: sha256:abc\n      newTag: "1.0.0"'
+            ),
+            "pins a digest",
+        ),
+        (
+            CACHE_DEV,
+            cache_values("7.4.1").replace("  tag: '7.4.1'", "  version: '7.4.1'"),
+            "apps/cache/values/dev.yaml: image.tag is not set",
+        ),
+        (
+            CACHE_DEV,
+            "image: &img\n  tag: '1'\nsidecar: *img\n",
+            "image.tag (line 2) is shared through a YAML anchor",
+        ),
+        (CACHE_DEV, "image:\n  tag: |\n    1.0\n", "is a block scalar"),
+        (CACHE_DEV, "image:\n  tag:\n", "has no value"),
+        (CACHE_DEV, "image: [unclosed\n", "apps/cache/values/dev.yaml: invalid YAML"),
+        (STATIC, "kind: Deployment\nspec: {}\n", "uses image ghcr.io/example-org/static:<tag>"),
+        ("apps/web-api/app.yaml", "team: web\n", "apps/web-api/app.yaml: "),
+    ],
+)
+def test_files_that_do_not_hold_one_tag_are_refused(
+    remote: Remote, path: str, text: str, message: str
+) -> None:
+    clone = remote.clone()
+    (clone / path).write_text(text)
+    git(clone, "commit", "--quiet", "-am", "break it")
+    before = refs(clone)
+    app = path.split("/")[1]
+
+    code, _, err = run_cli(
+        "bump", "--app", app, "--env", "dev", "--tag", "9.9.9", "--repo", str(clone)
+    )
+
+    assert code == 1, err
+    assert message in err
+    assert "Traceback" not in err
+    assert refs(clone) == before
+
+
+# --- pushing -------------------------------------------------------------------------------------
+
+
+def test_push_lands_on_the_remote(remote: Remote) -> None:
+    clone = remote.clone()
+    result = run_bump(clone, "web-api", "dev", "1.5.0", push=True)
+    assert result.pushed and result.attempts == 1
+    assert remote.rev("dev") == result.commit
+    assert remote.read("dev", WEB_DEV).decode() == web_api_overlay("1.5.0")
+    assert remote.read("prod", "apps/web-api/overlays/prod/kustomization.yaml").decode() == (
+        web_api_overlay("0.9.0")
+    )
+
+
+def push_first(monkeypatch: pytest.MonkeyPatch, other: Path) -> None:
+    """Make the branch move between the bump's fetch and its first push: just before that push,
+    ``other`` (a clone holding an unpushed bump commit) pushes its dev branch."""
+    original = Git.push
+    calls = []
+
+    def push(self: Git, remote: str, local: str, branch: str) -> GitResult:
+        if not calls:
+            git(other, "push", "--quiet", "origin", "dev")
+        calls.append(branch)
+        return original(self, remote, local, branch)
+
+    monkeypatch.setattr(Git, "push", push)
+
+
+def test_push_after_the_branch_moved_rebases_onto_it(
+    remote: Remote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = remote.clone("other")
+    first = run_bump(other, "cache", "dev", "7.5.0")  # committed, not pushed yet
+    push_first(monkeypatch, other)
+
+    second = run_bump(remote.clone("mine"), "web-api", "dev", "2.0.0", push=True)
+
+    # The first push was refused (the branch moved); the commit was rebased and landed.
+    assert second.pushed and second.attempts == 2
+    assert second.old_tag == "1.0.0"
+    assert git(remote.bare, "rev-parse", "dev~1").strip() == first.commit
+    assert remote.read("dev", CACHE_DEV).decode() == cache_values("7.5.0")
+    assert remote.read("dev", WEB_DEV).decode() == web_api_overlay("2.0.0")
+    assert numstat(remote.bare, "dev") == [f"1\t1\t{WEB_DEV}"]
+
+
+def test_conflicting_bump_of_the_same_line_is_redone_and_the_last_push_wins(
+    remote: Remote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = remote.clone("other")
+    run_bump(other, "web-api", "dev", "2.0.0")
+    push_first(monkeypatch, other)
+
+    result = run_bump(remote.clone("mine"), "web-api", "dev", "3.0.0", push=True)
+
+    assert result.pushed and result.attempts == 2
+    assert result.old_tag == "2.0.0"  # redone on top of the other bump, not rebased
+    assert remote.log("dev") == [
+        "deploy(dev): web-api 3.0.0",
+        "deploy(dev): web-api 2.0.0",
+        "catalog",
+    ]
+    assert remote.read("dev", WEB_DEV).decode() == web_api_overlay("3.0.0")
+    assert changed_lines(remote.bare, "dev") == [
+        (
+            '      newTag: "2.0.0"  # set by platformctl bump',
+            '      newTag: "3.0.0"  # set by platformctl bump',
+        ),
+    ]
+
+
+def test_bump_that_another_pipeline_already_made_is_not_duplicated(
+    remote: Remote, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = remote.clone("other")
+    run_bump(other, "web-api", "dev", "2.0.0", message="other pipeline: web-api 2.0.0")
+    push_first(monkeypatch, other)
+
+    result = run_bump(remote.clone("mine"), "web-api", "dev", "2.0.0", push=True)
+
+    assert not result.changed and not result.pushed
+    assert "already at 2.0.0" in result.summary()
+    assert remote.log("dev") == ["other pipeline: web-api 2.0.0", "catalog"]
+
+
+def test_push_gives_up_after_the_attempts_with_exit_3(remote: Remote) -> None:
+    clone = remote.clone()
+    hook = remote.bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'temporarily unavailable' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = remote.rev("dev")
+
+    with pytest.raises(Exception) as caught:
+        bump(
+            BumpRequest(app="web-api", env="dev", tag="4.0.0", repo=clone, push=True),
+            attempts=3,
+            backoff=FAST,
+        )
+
+    assert type(caught.value).__name__ == "GitError"
+    assert caught.value.exit_code == 3  # type: ignore[attr-defined]
+    assert "failed after 3 attempt(s)" in str(caught.value)
+    assert "temporarily unavailable" in str(caught.value)
+    assert remote.rev("dev") == before
+
+
+# --- twenty pipelines at once --------------------------------------------------------------------
+
+PIPELINES = 20
+
+
+def _race(clones: list[Path], jobs: list[tuple[str, str]]) -> list[BumpResult]:
+    """Run one bump per clone, all released at the same moment, each with --push."""
+    start = threading.Barrier(len(clones))
+
+    def pipeline(index: int) -> BumpResult:
+        app, tag = jobs[index]
+        start.wait()
+        backoff = Backoff(base=0.01, cap=0.3, rng=random.Random(index))
+        return bump(
+            BumpRequest(app=app, env="dev", tag=tag, repo=clones[index], push=True),
+            backoff=backoff,
+        )
+
+    with ThreadPoolExecutor(max_workers=len(clones)) as pool:
+        return list(pool.map(pipeline, range(len(clones))))
+
+
+def test_twenty_pipelines_bumping_the_same_app_all_land(remote: Remote) -> None:
+    clones = [remote.clone(f"p{i:02d}") for i in range(PIPELINES)]
+    tags = [f"3.{i}.0" for i in range(PIPELINES)]
+
+    results = _race(clones, [("web-api", tag) for tag in tags])
+
+    assert all(r.changed and r.pushed for r in results), [r for r in results if not r.pushed]
+    subjects = remote.log("dev")
+    # Every bump is one commit in the remote history, none lost, none duplicated.
+    assert sorted(subjects[:-1]) == sorted(f"deploy(dev): web-api {tag}" for tag in tags)
+    assert subjects[-1] == "catalog"
+    assert {r.commit for r in results} <= set(git(remote.bare, "rev-list", "dev").split())
+    # Deterministic end state: the tag of the last commit (the last push) wins.
+    last_tag = subjects[0].rsplit(" ", 1)[1]
+    assert remote.read("dev", WEB_DEV).decode() == web_api_overlay(last_tag)
+    # Every commit of the race changed exactly the one line.
+    for rev in git(remote.bare, "rev-list", "dev", f"^dev~{PIPELINES}").split():
+        assert numstat(remote.bare, rev) == [f"1\t1\t{WEB_DEV}"]
+    assert max(r.attempts for r in results) <= PIPELINES
+
+
+def test_twenty_pipelines_bumping_different_apps_all_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate_git(monkeypatch, tmp_path)
+    names = [f"svc-{i:02d}" for i in range(PIPELINES)]
+    extra: dict[str, str] = {}
+    for name in names:
+        extra.update(service_app_files(name))
+    remote = make_remote(tmp_path, extra)
+    clones = [remote.clone(f"p{i:02d}") for i in range(PIPELINES)]
+
+    results = _race(clones, [(name, f"2.{i}.0") for i, name in enumerate(names)])
+
+    assert all(r.changed and r.pushed for r in results), [r for r in results if not r.pushed]
+    subjects = remote.log("dev")
+    assert len(subjects) == PIPELINES + 1
+    assert sorted(subjects[:-1]) == sorted(
+        f"deploy(dev): {name} 2.{i}.0" for i, name in enumerate(names)
+    )
+    for i, name in enumerate(names):
+        overlay = remote.read("dev", f"apps/{name}/overlays/dev/kustomization.yaml").decode()
+        assert f"    newTag: 2.{i}.0\n" in overlay
+    # prod was never touched.
+    assert remote.log("prod") == ["catalog"]
