@@ -71,8 +71,8 @@ render: install ## Print the Argo CD objects of STACK
 
 .PHONY: lint
 lint: install ## ruff check + format check
-	$(VENV)/bin/ruff check infra tests
-	$(VENV)/bin/ruff format --check infra tests
+	$(VENV)/bin/ruff check infra tests benchmarks
+	$(VENV)/bin/ruff format --check infra tests benchmarks
 
 .PHONY: typecheck
 typecheck: install ## mypy --strict on infra/
@@ -86,8 +86,12 @@ test-unit: install ## The fast, offline tier: pure functions, Pulumi mocks, prop
 e2e: install toolchain ## The real engine against a local kwok cluster, dev and prod configs
 	$(VENV)/bin/pytest -m e2e -q
 
+.PHONY: actionlint
+actionlint: toolchain ## Lint the GitHub workflows (actionlint from the toolchain)
+	actionlint .github/workflows/*.yml examples/hello-api/.github/workflows/*.yml
+
 .PHONY: test
-test: install toolchain lint typecheck ## Everything this machine can run (what CI runs)
+test: install toolchain lint typecheck actionlint ## Everything this machine can run (what CI runs)
 	$(VENV)/bin/pytest -q
 
 .PHONY: goldens

@@ -1,0 +1,214 @@
+"""Benchmarks: wall time and peak memory of the platform's operations; writes docs/benchmarks.md.
+
+    make bench    # or: .venv/bin/python benchmarks/run.py [--stacks dev prod] [--apps 10 1000]
+
+Measures, per stack (the real stack file with a kwok cluster and the local chart archive, as
+the end-to-end suite does): preview of a fresh stack, up, a no-op up, a no-op preview, and
+destroy; `pulumi up` against `kubectl apply --server-side` of the same rendered objects; and
+preview time with 10 and 1,000 apps in the catalog. Peak memory is the largest resident set of
+any process the command started (getrusage RUSAGE_CHILDREN), so the engine, the language host
+and the providers are all covered, one at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.harness import Project  # noqa: E402
+
+
+@dataclass
+class Measure:
+    label: str
+    seconds: float
+    peak_mib: float
+    command: str
+
+
+def measured(project: Project, label: str, argv: list[str]) -> Measure:
+    # A fresh process per measurement: RUSAGE_CHILDREN's max is over every waited child.
+    code = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.monotonic()\n"
+        "rc = subprocess.run(sys.argv[1:]).returncode\n"
+        "e = time.monotonic() - t\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(f'{e:.3f} {peak}', file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        cwd=project.root,
+        env=project.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    last = proc.stderr.strip().splitlines()[-1]
+    if proc.returncode != 0:
+        raise SystemExit(f"{label}: `{' '.join(argv)}` failed:\n{proc.stderr[-3000:]}")
+    seconds, kib = last.split()
+    shown = " ".join(a if not a.startswith("/") else Path(a).name for a in argv)
+    return Measure(label, float(seconds), int(kib) / 1024, shown)
+
+
+def synthetic_catalog(apps_dir: Path, count: int, teams: int = 5) -> None:
+    shutil.rmtree(apps_dir)
+    apps_dir.mkdir()
+    for i in range(count):
+        folder = apps_dir / f"svc-{i:04d}"
+        (folder / "manifests").mkdir(parents=True)
+        team = f"team-{i % teams}"
+        (folder / "app.yaml").write_text(
+            f"team: {team}\nnamespace: {team}-ns\n"
+            f"image:\n  repository: ghcr.io/example/svc-{i:04d}\n"
+            "source:\n  type: directory\nenvironments:\n  dev: {}\n  prod: {}\n"
+        )
+        (folder / "manifests" / "cm.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: svc-{i:04d}\n"
+        )
+
+
+def bench_stack(stack: str, app_counts: list[int], work: Path) -> list[Measure]:
+    project = Project.create(stack, work / stack, nodes=3 if stack == "prod" else 1)
+    pulumi = ["pulumi", "--stack", stack, "--non-interactive"]
+    out: list[Measure] = []
+    try:
+        out.append(measured(project, "preview (fresh stack)", [*pulumi, "preview"]))
+        out.append(
+            measured(
+                project,
+                "up (cluster + Argo CD + catalog)",
+                [*pulumi, "up", "--yes", "--skip-preview"],
+            )
+        )
+        out.append(
+            measured(project, "preview (no changes)", [*pulumi, "preview", "--expect-no-changes"])
+        )
+        out.append(measured(project, "up (no changes)", [*pulumi, "up", "--yes", "--skip-preview"]))
+        render = project.root / "render.yaml"
+        render.write_text(project.platformctl("render", "--stack", stack).stdout)
+        kubeconfig = project.root / "bench.kubeconfig"
+        kubeconfig.write_text(project.output("kubeconfig", secret=True))
+        out.append(
+            measured(
+                project,
+                "kubectl apply --server-side (same objects, no changes)",
+                [
+                    "kubectl",
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "apply",
+                    "--server-side",
+                    "--field-manager",
+                    "bench",
+                    "--force-conflicts",
+                    "-f",
+                    str(render),
+                ],
+            )
+        )
+        for count in app_counts:
+            synthetic_catalog(project.root / "apps", count)
+            out.append(
+                measured(project, f"preview with {count} apps in the catalog", [*pulumi, "preview"])
+            )
+            out.append(
+                measured(
+                    project,
+                    f"platformctl validate, {count} apps",
+                    [str(REPO / ".venv" / "bin" / "platformctl"), "validate"],
+                )
+            )
+        shutil.rmtree(project.root / "apps")
+        shutil.copytree(REPO / "apps", project.root / "apps")
+        out.append(
+            measured(
+                project, "destroy (everything, cluster included)", [*pulumi, "destroy", "--yes"]
+            )
+        )
+    finally:
+        if project.cluster_name in project.clusters():
+            project.kwokctl("delete", "cluster", check=False)
+    return out
+
+
+def machine() -> str:
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
+        f"{mem:.0f} GiB RAM, Python {platform.python_version()}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stacks", nargs="+", default=["dev", "prod"])
+    parser.add_argument("--apps", nargs="+", type=int, default=[10, 1000])
+    parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    results: dict[str, list[Measure]] = {}
+    with tempfile.TemporaryDirectory(prefix="gitops-bench-") as tmp:
+        for stack in args.stacks:
+            results[stack] = bench_stack(stack, args.apps, Path(tmp))
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Produced by `make bench` (`.venv/bin/python benchmarks/run.py`) on "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.",
+        f"Machine: {machine()}. Cluster: kwok (local control plane, fake nodes); chart: the local "
+        "argo-cd 10.1.1 archive; state: local file backend. One run each: expect a few percent "
+        "of noise between runs.",
+        "",
+        "Peak memory: the largest resident set of any single process the command started.",
+        "",
+    ]
+    for stack, measures in results.items():
+        lines += [
+            f"## Stack `{stack}`",
+            "",
+            "| operation | wall time (s) | peak memory (MiB) | command |",
+            "|---|---:|---:|---|",
+        ]
+        for m in measures:
+            lines.append(f"| {m.label} | {m.seconds:.1f} | {m.peak_mib:.0f} | `{m.command}` |")
+        by = {m.label: m for m in measures}
+        noop_up, noop_preview = by["up (no changes)"], by["preview (no changes)"]
+        lines += [
+            "",
+            f"- no-op `up` / no-op `preview`: {noop_up.seconds / noop_preview.seconds:.2f}x "
+            "(goal: within 1.2x).",
+        ]
+        counts = sorted(int(k.split()[2]) for k in by if k.startswith("preview with"))
+        if len(counts) >= 2:
+            lo, hi = (by[f"preview with {c} apps in the catalog"] for c in (counts[0], counts[-1]))
+            lines.append(
+                f"- preview at {counts[-1]} apps / at {counts[0]} apps: "
+                f"{hi.seconds / lo.seconds:.2f}x for {counts[-1] // counts[0]}x the apps "
+                "(apps are list-generator elements: Pulumi resources grow per team, not per app)."
+            )
+        lines.append("")
+    args.output.write_text("\n".join(lines))
+    print(args.output.read_text())
+
+
+if __name__ == "__main__":
+    main()
