@@ -17,6 +17,7 @@ from infra.catalog import load_catalog
 from infra.components.app_catalog import AppCatalog
 from infra.components.argocd import ArgoCD
 from infra.components.cluster import Cluster
+from infra.components.cluster.preflight import preflight
 from infra.errors import PlatformError
 from infra.project import find_project_root
 from infra.settings import StackSettings, settings_from_engine
@@ -49,6 +50,7 @@ def main() -> None:
     try:
         root = find_project_root(pulumi.get_root_directory())
         settings, objects = plan(pulumi.get_stack(), _engine_config(), root)
+        preflight(settings, creating=not pulumi.runtime.is_dry_run())
     except PlatformError as exc:
         # RunError: the engine prints the message alone, no traceback.
         raise pulumi.RunError(f"invalid configuration:\n{exc}") from None

@@ -91,6 +91,10 @@ def run_program(
 
     import infra.program
 
+    # Provider prerequisites (Docker for kind, ...) are tested in test_preflight.py; under
+    # mocks nothing is created, so the program's preflight is not the subject here.
+    original_preflight = infra.program.preflight
+    infra.program.preflight = lambda settings, creating: None  # type: ignore[assignment]
     original_export = pulumi.export
 
     def capture(name: str, value: Any) -> None:
@@ -102,6 +106,7 @@ def run_program(
         infra.program.main()
     finally:
         pulumi.export = original_export  # type: ignore[assignment]
+        infra.program.preflight = original_preflight
     return mocks, exports
 
 
