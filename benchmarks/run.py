@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,6 +147,46 @@ def bench_stack(stack: str, app_counts: list[int], work: Path) -> list[Measure]:
     return out
 
 
+BROKEN = {
+    "unknown key": lambda text: text + "colour: blue\n",
+    "tab indentation": lambda text: "team: web\n\tnamespace: web\n",
+    "duplicate key": lambda text: text + "team: other\n",
+    "YAML syntax error": lambda text: text + "description: [unclosed\n",
+    "alias bomb": lambda text: "\n".join(
+        ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+        + [
+            f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join(["*" + chr(96 + i)] * 9) + "]"
+            for i in range(1, 9)
+        ]
+    ),
+    "10 MiB file": lambda text: text + "#" * (10 * 1024 * 1024),
+}
+
+
+def bench_validation(work: Path) -> list[tuple[str, float, int, str]]:
+    """Wall time of `platformctl validate` (a whole process) rejecting each broken kind."""
+    out = []
+    for label, breaker in BROKEN.items():
+        root = work / "validate" / label.replace(" ", "-")
+        root.mkdir(parents=True)
+        for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
+            shutil.copy(REPO / name, root / name)
+        shutil.copytree(REPO / "apps", root / "apps")
+        target = root / "apps" / "hello-web" / "app.yaml"
+        target.write_text(breaker(target.read_text()))
+        started = time.monotonic()
+        proc = subprocess.run(
+            [str(REPO / ".venv" / "bin" / "platformctl"), "validate"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        elapsed = time.monotonic() - started
+        out.append((label, elapsed, proc.returncode, proc.stderr.strip().splitlines()[0]))
+    return out
+
+
 def machine() -> str:
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     cpu = "unknown"
@@ -167,6 +208,7 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, list[Measure]] = {}
     with tempfile.TemporaryDirectory(prefix="gitops-bench-") as tmp:
+        validation = bench_validation(Path(tmp))
         for stack in args.stacks:
             results[stack] = bench_stack(stack, args.apps, Path(tmp))
     lines = [
@@ -206,6 +248,18 @@ def main() -> None:
                 "(apps are list-generator elements: Pulumi resources grow per team, not per app)."
             )
         lines.append("")
+    lines += [
+        "## Rejecting broken app definitions",
+        "",
+        "`platformctl validate` in a copy of the project with `apps/hello-web/app.yaml` broken "
+        "one way; wall time of the whole process (Python start-up included).",
+        "",
+        "| broken by | wall time (s) | exit | first line on stderr |",
+        "|---|---:|---:|---|",
+    ]
+    for label, seconds, code, first in validation:
+        lines.append(f"| {label} | {seconds:.2f} | {code} | `{first}` |")
+    lines.append("")
     args.output.write_text("\n".join(lines))
     print(args.output.read_text())
 

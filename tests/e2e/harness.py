@@ -21,9 +21,14 @@ from typing import Any
 
 import yaml
 
-from tests.support import ARGOCD_CHART, REPO
+from tests.support import ARGOCD_CHART, REPO, SHARED_CHARTS
 
 PROJECT = "gitops-platform"
+LOCAL_CHARTS = {
+    "argocd": ARGOCD_CHART,
+    "rollouts": SHARED_CHARTS / "argo-rollouts-2.41.0.tgz",
+    "sealedSecrets": SHARED_CHARTS / "sealed-secrets-2.18.5.tgz",
+}
 
 
 class CommandFailed(AssertionError):
@@ -77,9 +82,13 @@ class Project:
         project = cls(stack=stack, root=root, env=env, cluster_name=name)
         project.pulumi("stack", "init")
         project.set_config("cluster", {"provider": "kwok", "name": name, "nodes": nodes})
-        argocd = project.config("argocd")
-        argocd["chart"]["path"] = str(ARGOCD_CHART)
-        project.set_config("argocd", argocd)
+        # Every chart the stack installs comes from its local archive (no chart repository
+        # is reachable here); everything else is the real stack file.
+        for key, archive in LOCAL_CHARTS.items():
+            section = project.config(key)
+            if section is not None:
+                section.setdefault("chart", {})["path"] = str(archive)
+                project.set_config(key, section)
         return project
 
     # -- commands -------------------------------------------------------------------------
@@ -131,7 +140,7 @@ class Project:
 
     def config(self, key: str) -> Any:
         document = yaml.safe_load((self.root / f"Pulumi.{self.stack}.yaml").read_text())
-        return document["config"][f"{PROJECT}:{key}"]
+        return document["config"].get(f"{PROJECT}:{key}")
 
     def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.pulumi("up", "--yes", "--skip-preview", *extra, check=check)
