@@ -16,10 +16,13 @@
 //   - the virtualenv comes from the `virtualenv` runtime option in Pulumi.yaml, relative to the
 //     project root, else python3 from PATH;
 //   - GetRequiredPackages answers an empty list: this toolchain puts every provider binary on
-//     PATH and disables plugin downloads, so there is nothing to install.
+//     PATH and disables plugin downloads, so there is nothing to install;
+//   - RunPlugin: runs a policy pack written in Python (`pulumi preview --policy-pack DIR`, where
+//     DIR/PulumiPolicy.yaml says `runtime: python`), see RunPlugin below.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,11 +33,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 
-	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -138,7 +144,9 @@ func python(info *pulumirpc.ProgramInfo) (string, error) {
 	}
 	py := filepath.Join(venv, "bin", "python")
 	if _, err := os.Stat(py); err != nil {
-		return "", fmt.Errorf("the virtualenv %s named in Pulumi.yaml does not exist; run `make install`", venv)
+		return "", fmt.Errorf(
+			"the virtualenv %s named in %s/Pulumi.yaml (or PulumiPolicy.yaml) does not exist; run `make install`",
+			venv, info.GetRootDirectory())
 	}
 	return py, nil
 }
@@ -221,4 +229,98 @@ func (h *host) About(context.Context, *pulumirpc.AboutRequest) (*pulumirpc.About
 		return &pulumirpc.AboutResponse{Executable: "python3"}, nil
 	}
 	return &pulumirpc.AboutResponse{Executable: "python3", Version: string(out)}, nil
+}
+
+// analyzerKind is RunPluginRequest.kind for a policy pack (apitype.AnalyzerPlugin).
+const analyzerKind = "analyzer"
+
+// RunPlugin runs a policy pack written in Python.
+//
+// Why: for `pulumi preview/up --policy-pack DIR`, engine v3.274 loads DIR/PulumiPolicy.yaml and,
+// because a language host for its runtime (`python`) is on PATH, asks that host to run the
+// pack with RunPlugin (pkg/v3/resource/plugin: NewPolicyAnalyzer -> newPlugin -> RunPlugin);
+// there is no fallback to a `pulumi-analyzer-policy-python` executable in this engine version.
+//
+// What, like the upstream host: `<venv>/bin/python -u -m pulumi.policy ENGINE_ADDRESS DIR`. The
+// `pulumi.policy` module of the Python SDK runs DIR/__main__.py, whose pulumi_policy.PolicyPack
+// serves the Analyzer gRPC service and prints its port on stdout. The virtualenv is the
+// `virtualenv` runtime option of PulumiPolicy.yaml, relative to DIR. The child's stdout and
+// stderr are streamed back as they come (the engine reads the port from them); the last message
+// is the exit code. The engine ends the plugin by cancelling the call, which kills the child.
+//
+// Other plugin kinds (providers written in Python, PulumiPlugin.yaml) are not served.
+func (h *host) RunPlugin(
+	req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse],
+) error {
+	if req.GetKind() != analyzerKind {
+		return status.Errorf(codes.Unimplemented,
+			"this language host runs only Python policy packs (kind %q), not plugins of kind %q",
+			analyzerKind, req.GetKind())
+	}
+	info := req.GetInfo()
+	if info == nil {
+		return errors.New("RunPluginRequest carries no ProgramInfo; this host needs Pulumi CLI 3.100 or newer")
+	}
+	py, err := python(info)
+	if err != nil {
+		return err
+	}
+
+	args := []string{"-u", "-m", "pulumi.policy"}
+	args = append(args, req.GetArgs()...) // the engine address
+	args = append(args, info.GetProgramDirectory())
+
+	stream := &pluginStream{server: server}
+	cmd := exec.CommandContext(server.Context(), py, args...)
+	cmd.Dir = req.GetPwd()
+	cmd.Env = req.GetEnv()
+	if len(cmd.Env) == 0 {
+		cmd.Env = os.Environ()
+	}
+	cmd.Stdout = pluginOutput{stream: stream, stderr: false}
+	cmd.Stderr = pluginOutput{stream: stream, stderr: true}
+
+	code := 0
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return fmt.Errorf("starting policy pack %s with %s: %w", info.GetProgramDirectory(), py, err)
+		}
+		code = exitErr.ExitCode()
+	}
+	return stream.send(&pulumirpc.RunPluginResponse{
+		Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: int32(code)},
+	})
+}
+
+// pluginStream serialises messages on a RunPlugin stream: stdout and stderr are copied by two
+// goroutines, and a gRPC stream's Send must not be called concurrently.
+type pluginStream struct {
+	mu     sync.Mutex
+	server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse]
+}
+
+func (s *pluginStream) send(msg *pulumirpc.RunPluginResponse) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.server.Send(msg)
+}
+
+// pluginOutput is an io.Writer that forwards one of the child's output streams.
+type pluginOutput struct {
+	stream *pluginStream
+	stderr bool
+}
+
+func (w pluginOutput) Write(p []byte) (int, error) {
+	// A copy: the caller reuses p, and gRPC may read a sent message after Send returns.
+	data := bytes.Clone(p)
+	msg := &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: data}}
+	if w.stderr {
+		msg = &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: data}}
+	}
+	if err := w.stream.send(msg); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

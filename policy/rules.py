@@ -1,0 +1,260 @@
+"""The platform's policies as pure functions of plain data (no Pulumi, no pulumi_policy).
+
+Each ``*_violations`` function takes the parts of one resource it needs (plain dicts, lists,
+strings) and returns one message per violation, empty when the resource complies. The adapter
+in :mod:`policy.pack` only picks the resource's properties and reports these messages.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import yaml
+
+from infra.policy_checks import chart_pin_violation
+
+__all__ = [
+    "ARGOCD_NAMESPACE",
+    "PROD_STACK",
+    "PROTECTED_IN_PROD",
+    "SYSTEM_NAMESPACES",
+    "WORKLOAD_POD_SPEC_PATHS",
+    "appproject_destination_violations",
+    "auto_prune_violations",
+    "chart_version_violations",
+    "image_violation",
+    "protection_violations",
+    "resource_kind",
+    "stack_from_urn",
+    "workload_image_violations",
+]
+
+PROD_STACK = "prod"
+"""The stack the prod-only policies apply to."""
+
+ARGOCD_NAMESPACE = "argocd"
+SYSTEM_NAMESPACES = frozenset({ARGOCD_NAMESPACE, "kube-system"})
+"""Namespaces no AppProject may target (besides the namespace the AppProject itself lives in,
+which is Argo CD's own)."""
+
+PROTECTED_IN_PROD = ("argocd-namespace", "argocd-chart")
+"""Resource names (``infra.components.argocd.ArgoCD`` named ``argocd``) that must be
+``protect``-ed on the prod stack: deleting either deletes Argo CD and every Application."""
+
+WORKLOAD_POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "PodTemplate": ("template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    # Argo Rollouts (a CustomResource): same pod template as a Deployment.
+    "Rollout": ("spec", "template", "spec"),
+}
+"""Workload kind -> where its pod spec is, from the top of the object."""
+
+_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def resource_kind(resource_type: str) -> str:
+    """The kind of a Kubernetes provider type token: ``kubernetes:apps/v1:Deployment`` ->
+    ``Deployment``; any other token -> ``""``."""
+    parts = resource_type.split(":")
+    if len(parts) != 3 or parts[0] != "kubernetes":
+        return ""
+    return parts[2]
+
+
+def stack_from_urn(urn: str) -> str:
+    """The stack of a resource URN (``urn:pulumi:<stack>::<project>::<type>::<name>``).
+
+    The policy pack learns the stack from here: pulumi-policy 1.21 does not expose the stack
+    name (the engine's ConfigureStack request carries it, but the SDK keeps only the tags, and
+    ``PULUMI_STACK`` is not set for a policy pack run by a language host).
+    """
+    prefix = "urn:pulumi:"
+    if not urn.startswith(prefix) or "::" not in urn:
+        raise ValueError(f"not a Pulumi resource URN: {urn!r}")
+    return urn[len(prefix) :].split("::", 1)[0]
+
+
+# -- no :latest or untagged images ------------------------------------------------------------
+
+
+def image_violation(image: str) -> str | None:
+    """Why ``image`` is not pinned, or None: it must carry a tag other than ``latest``, or a
+    digest (``@sha256:...``)."""
+    if not image.strip():
+        return "image is empty"
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]  # a registry port (host:5000/x) is not a tag
+    _, colon, tag = last.partition(":")
+    if colon and tag == "latest":
+        return f"image {image!r} uses the mutable tag `latest`; pin a version tag or a digest"
+    if colon and not tag:
+        return f"image {image!r} has an empty tag; pin a version tag or a digest"
+    if not colon and not digest:
+        return f"image {image!r} has no tag (so it is `latest`); pin a version tag or a digest"
+    return None
+
+
+def _get_path(obj: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = obj
+    for key in path:
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def workload_image_violations(kind: str, obj: Mapping[str, Any]) -> list[str]:
+    """Every container of a workload (``obj`` = the object's properties) whose image is not
+    pinned. Kinds that are not workloads have none."""
+    path = WORKLOAD_POD_SPEC_PATHS.get(kind)
+    if path is None:
+        return []
+    pod_spec = _get_path(obj, path)
+    if not isinstance(pod_spec, Mapping):
+        return []
+    out: list[str] = []
+    for list_name in _CONTAINER_LISTS:
+        containers = pod_spec.get(list_name) or []
+        for index, container in enumerate(containers):
+            if not isinstance(container, Mapping):
+                continue
+            name = container.get("name") or f"#{index}"
+            image = container.get("image")
+            where = f"{'.'.join(path)}.{list_name}[{index}] ({name})"
+            if not isinstance(image, str):
+                out.append(f"{where}: no image set; pin a version tag or a digest")
+                continue
+            problem = image_violation(image)
+            if problem:
+                out.append(f"{where}: {problem}")
+    return out
+
+
+# -- chart versions pinned ------------------------------------------------------------------
+
+
+def chart_version_violations(chart: str | None, version: str | None) -> list[str]:
+    """A Helm chart is pinned by an exact ``version``, or by being a local chart archive.
+
+    The rule itself is :func:`infra.policy_checks.chart_pin_violation`, which the program also
+    applies to Chart v4 registrations (the engine shows a policy pack no Chart v4 inputs).
+    """
+    problem = chart_pin_violation(chart, version)
+    return [problem] if problem else []
+
+
+# -- prod protects its Argo CD install ------------------------------------------------------
+
+
+def protection_violations(stack: str, name: str, protect: bool) -> list[str]:
+    """On the prod stack, the Argo CD namespace and chart must be ``protect``-ed."""
+    if stack != PROD_STACK or name not in PROTECTED_IN_PROD or protect:
+        return []
+    return [
+        f"resource {name!r} is not protected on stack {stack!r}: `pulumi destroy` or a rename "
+        "would delete Argo CD and every Application; set gitops-platform:argocd.protect: true "
+        f"in Pulumi.{stack}.yaml"
+    ]
+
+
+# -- no AppProject targets Argo CD's or the system's namespaces -----------------------------
+
+
+def appproject_destination_violations(project: Mapping[str, Any]) -> list[str]:
+    """No destination of an AppProject may match (as an Argo CD glob) ``argocd``,
+    ``kube-system`` or the namespace the AppProject lives in (Argo CD's own)."""
+    metadata = project.get("metadata") or {}
+    own = metadata.get("namespace") if isinstance(metadata, Mapping) else None
+    forbidden = sorted(SYSTEM_NAMESPACES | ({own} if isinstance(own, str) and own else set()))
+    spec = project.get("spec")
+    destinations = (spec.get("destinations") if isinstance(spec, Mapping) else None) or []
+    out: list[str] = []
+    for index, destination in enumerate(destinations):
+        if not isinstance(destination, Mapping):
+            continue
+        pattern = destination.get("namespace")
+        if not isinstance(pattern, str) or not pattern or pattern.startswith("!"):
+            continue  # no namespace, or a deny entry
+        hits = [ns for ns in forbidden if fnmatch.fnmatchcase(ns, pattern)]
+        if hits:
+            matched = "matches" if pattern not in hits else "is"
+            out.append(
+                f"spec.destinations[{index}].namespace {pattern!r} {matched} "
+                f"{', '.join(hits)}: apps may never deploy into Argo CD's or the system's "
+                "namespaces"
+            )
+    return out
+
+
+# -- prod never auto-prunes ------------------------------------------------------------------
+
+
+def _is_true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _auto_prunes(node: Any, path: str) -> Iterator[str]:
+    """Paths of every ``syncPolicy.automated.prune`` that is true under ``node``."""
+    if isinstance(node, Mapping):
+        policy = node.get("syncPolicy")
+        if isinstance(policy, Mapping):
+            automated = policy.get("automated")
+            if (
+                isinstance(automated, Mapping)
+                and _is_true(automated.get("prune"))
+                and automated.get("enabled") is not False
+            ):
+                yield f"{path}.syncPolicy.automated.prune"
+        for key, value in node.items():
+            yield from _auto_prunes(value, f"{path}.{key}")
+    elif isinstance(node, list | tuple):
+        for index, value in enumerate(node):
+            label = f"[{index}]"
+            if isinstance(value, Mapping) and isinstance(value.get("name"), str):
+                label = f"[{index}]({value['name']})"
+            yield from _auto_prunes(value, f"{path}{label}")
+
+
+def _literal_template_patch(text: Any) -> Any:
+    """A ``templatePatch`` without template actions, parsed; None otherwise (a templated patch
+    takes its values from the generator elements, which are checked themselves)."""
+    if not isinstance(text, str) or "{{" in text:
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+
+
+def auto_prune_violations(stack: str, kind: str, obj: Mapping[str, Any]) -> list[str]:
+    """On the prod stack, no Application or ApplicationSet (its template, templatePatch or any
+    generator element's patch) may set ``syncPolicy.automated.prune: true``: in prod a human
+    decides what gets deleted."""
+    if stack != PROD_STACK or kind not in ("Application", "ApplicationSet"):
+        return []
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        return []
+    paths = list(_auto_prunes(spec, "spec"))
+    patch = _literal_template_patch(spec.get("templatePatch"))
+    if patch is not None:
+        paths.extend(_auto_prunes(patch, "spec.templatePatch"))
+    return [
+        f"{path} is true on stack {stack!r}: prod never prunes automatically (set "
+        "environments.prod.sync.prune to false in the app's app.yaml, and "
+        f"gitops-platform:sync.prune to false in Pulumi.{stack}.yaml)"
+        for path in paths
+    ]
