@@ -1,0 +1,96 @@
+"""Argo Rollouts: its namespace and the pinned argo-rollouts chart (Chart v4, like Argo CD).
+
+The values are :func:`infra.specs.addons.rollouts_values`. The chart has no Helm hooks, so
+Chart v4 (which runs none) installs all of it. Its CRDs carry ``helm.sh/resource-policy: keep``
+(``keepCRDs``), which Chart v4 turns into ``retainOnDelete``: disabling the add-on or destroying
+the stack leaves the CRDs, and with them every app's Rollouts, in the cluster.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.settings import StackSettings
+from infra.specs.addons import ROLLOUTS_CHART, addon_namespace, rollouts_values
+
+__all__ = ["Rollouts", "RolloutsArgs", "addon_chart_source", "namespace_resource"]
+
+
+class _ChartSettings(Protocol):
+    @property
+    def version(self) -> str: ...
+    @property
+    def repository(self) -> str: ...
+    @property
+    def path(self) -> str | None: ...
+
+
+def addon_chart_source(chart: _ChartSettings, name: str, project_root: str) -> dict[str, Any]:
+    """Chart v4 arguments naming an add-on's chart: the pinned repository, or a local archive
+    (resolved against the project root), exactly as for the argo-cd chart."""
+    if chart.path:
+        path = Path(chart.path)
+        resolved = path if path.is_absolute() else Path(project_root) / path
+        return {"chart": str(resolved.resolve())}
+    return {
+        "chart": name,
+        "version": chart.version,
+        "repository_opts": k8s.helm.v4.RepositoryOptsArgs(repo=chart.repository),
+    }
+
+
+def namespace_resource(
+    name: str, spec: dict[str, Any], opts: pulumi.ResourceOptions
+) -> k8s.core.v1.Namespace:
+    meta = spec["metadata"]
+    return k8s.core.v1.Namespace(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=meta["name"], labels=meta["labels"], annotations=meta["annotations"]
+        ),
+        opts=opts,
+    )
+
+
+class RolloutsArgs(TypedDict):
+    settings: StackSettings
+    """Validated stack settings (the ``rollouts`` section and the environment are used)."""
+    provider: k8s.Provider
+    """Kubernetes provider of the target cluster."""
+    project_root: str
+    """Directory of Pulumi.yaml; a local chart path is resolved against it."""
+
+
+class Rollouts(pulumi.ComponentResource):
+    """The Argo Rollouts controller and CRDs from the pinned chart."""
+
+    namespace: pulumi.Output[str]
+    chart: k8s.helm.v4.Chart
+
+    def __init__(
+        self, name: str, args: RolloutsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gitops-platform:index:Rollouts", name, None, opts)
+        settings = args["settings"]
+        section = settings.rollouts
+        child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
+
+        depends_on: list[pulumi.Resource] = []
+        ns_spec = addon_namespace(settings, section.namespace)
+        if ns_spec is not None:
+            depends_on.append(namespace_resource(f"{name}-namespace", ns_spec, child))
+
+        self.chart = k8s.helm.v4.Chart(
+            f"{name}-chart",
+            name=ROLLOUTS_CHART,
+            namespace=section.namespace,
+            values=rollouts_values(settings),
+            **addon_chart_source(section.chart, ROLLOUTS_CHART, args["project_root"]),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends_on)),
+        )
+        self.namespace = pulumi.Output.from_input(section.namespace)
+        self.register_outputs({"namespace": self.namespace})
