@@ -14,6 +14,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CHARTS = (REPO / ".." / "shared" / "charts").resolve()
 ARGOCD_CHART = SHARED_CHARTS / "argo-cd-10.1.1.tgz"
+ROLLOUTS_CHART = SHARED_CHARTS / "argo-rollouts-2.41.0.tgz"
+"""Argo Rollouts v1.9.0: the Rollout, AnalysisTemplate... CRDs (templates/crds)."""
 
 
 def copy_example_catalog(dest: Path) -> Path:
@@ -68,11 +70,12 @@ def strict_json_schema(node: Any) -> Any:
     return out
 
 
-def schema_errors(obj: dict[str, Any]) -> list[str]:
-    """Every violation of ``obj`` against its CRD (strict), as readable lines."""
+def schema_errors(obj: dict[str, Any], archive: Path = ARGOCD_CHART) -> list[str]:
+    """Every violation of ``obj`` against its CRD (strict), as readable lines. The CRD comes
+    from ``archive`` (default: the argo-cd chart; ``ROLLOUTS_CHART`` for Rollouts kinds)."""
     import jsonschema
 
-    schema = strict_json_schema(crd_schemas()[obj["kind"]])
+    schema = strict_json_schema(crd_schemas(archive)[obj["kind"]])
     # metadata is validated by the API server itself, not by the CRD schema.
     validator = jsonschema.Draft7Validator(schema)
     return [

@@ -9,16 +9,30 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 __all__ = [
     "DNS1123_LABEL",
+    "AnalysisStep",
     "AppDefinition",
+    "CanaryStep",
+    "Checks",
     "DirectorySource",
     "EnvironmentSettings",
     "HelmSource",
+    "HttpCheck",
+    "IgnoreDifference",
     "Image",
     "KustomizeSource",
+    "Pause",
+    "SmokeJob",
     "Source",
     "Strategy",
     "SyncOverride",
@@ -99,11 +113,162 @@ class HelmSource(_Strict):
 Source = Annotated[KustomizeSource | DirectorySource | HelmSource, Field(discriminator="type")]
 
 
+# A Service name is a DNS-1035 label: like a DNS-1123 label, but it starts with a letter.
+ServiceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+]
+# An absolute request path with an optional query: no spaces, no fragment.
+HttpPath = Annotated[
+    str, StringConstraints(max_length=512, pattern=r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*(\?\S*)?$")
+]
+# A pinned image: <repository>:<tag>, optionally @sha256:<digest>.
+TaggedImage = Annotated[
+    str,
+    StringConstraints(
+        max_length=400,
+        pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+        r":[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[a-f0-9]{64})?$",
+    ),
+]
+PauseDuration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,5}[smh]$")]
+
+
+def _success_status(status: int) -> int:
+    if not 200 <= status <= 299:
+        raise ValueError(
+            f"{status} cannot be checked: the web metric provider counts every non-2xx "
+            "response as an error; check other statuses in strategy.checks.smokeJob"
+        )
+    return status
+
+
+def _not_latest(image: str) -> str:
+    tag = image.split("@", 1)[0].rsplit(":", 1)[-1]
+    if tag == "latest":
+        raise ValueError(f"{image!r}: pin a version tag, not :latest")
+    return image
+
+
+class HttpCheck(_Strict):
+    """One HTTP sanity check: the new version must answer ``method path`` with a 2xx."""
+
+    path: HttpPath
+    """Request path (and query), starting with ``/``."""
+    expectedStatus: Annotated[int, Field(ge=100, le=599), AfterValidator(_success_status)] = 200
+    """Expected status; the web metric provider passes any 2xx and fails everything else."""
+    method: Literal["GET", "POST", "PUT"] = "GET"
+    """The methods the web metric provider supports."""
+
+
+class SmokeJob(_Strict):
+    """A Job run against the new version (CRUD checks); it passes when it exits 0."""
+
+    image: Annotated[TaggedImage, AfterValidator(_not_latest)]
+    """Image with a pinned tag (``:latest`` is refused)."""
+    args: Annotated[
+        list[Annotated[str, StringConstraints(max_length=1000)]], Field(max_length=50)
+    ] = []
+    """Container arguments; the target's base URL is in the ``BASE_URL`` environment variable."""
+
+
+class Checks(_Strict):
+    """Sanity checks of a new version before it takes traffic (blueGreen) or more traffic
+    (canary ``analysis`` steps). A failing check aborts the rollout (Rollouts rolls back)."""
+
+    port: Annotated[int, Field(ge=1, le=65535)]
+    """Container port the app serves HTTP on: the generated preview/canary Services expose it
+    and the checks call it."""
+    http: Annotated[list[HttpCheck], Field(max_length=20)] = []
+    smokeJob: SmokeJob | None = None
+
+    def checks_something(self) -> bool:
+        """Whether anything is checked (the port alone checks nothing)."""
+        return bool(self.http) or self.smokeJob is not None
+
+
+class Pause(_Strict):
+    duration: PauseDuration | None = None
+    """``30s``, ``5m``, ``1h``; without it the rollout waits for a human
+    (``kubectl argo rollouts promote``)."""
+
+
+class AnalysisStep(_Strict):
+    """``analysis: {}``: run ``strategy.checks`` against the canary; the platform fills in the
+    AnalysisTemplate."""
+
+
+class CanaryStep(_Strict):
+    """One canary step: exactly one of ``setWeight``, ``pause``, ``analysis``."""
+
+    setWeight: Annotated[int, Field(ge=1, le=100)] | None = None
+    """Percentage of replicas running the new version."""
+    pause: Pause | None = None
+    analysis: AnalysisStep | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CanaryStep:
+        given = [k for k in ("setWeight", "pause", "analysis") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a step is exactly one of setWeight, pause, analysis")
+        return self
+
+
 class Strategy(_Strict):
-    """How a new version replaces the old one. ``blueGreen`` and ``canary`` are reserved for
-    the progressive-delivery golden path and refused until a stack enables Argo Rollouts."""
+    """How a new version replaces the old one. ``rolling``: the Deployment's own rolling
+    update. ``blueGreen`` and ``canary``: an Argo Rollouts ``Rollout`` generated by
+    ``platformctl generate`` (``apps/<app>/generated/<env>/``) takes over the app's Deployment.
+    Which fields apply to which type is checked by the loader."""
 
     type: Literal["rolling", "blueGreen", "canary"] = "rolling"
+    activeService: ServiceName | None = None
+    """blueGreen: the Service that takes live traffic; default ``<app>`` (the app's own)."""
+    previewService: ServiceName | None = None
+    """blueGreen: the generated Service selecting the new version; default ``<app>-preview``."""
+    autoPromotionEnabled: bool = False
+    """blueGreen: promote by itself once the checks pass (default: a human promotes)."""
+    scaleDownDelaySeconds: Annotated[int, Field(ge=0, le=86400)] | None = None
+    """blueGreen: keep the old version this long after promotion (Rollouts default 30)."""
+    steps: Annotated[list[CanaryStep], Field(min_length=1, max_length=30)] | None = None
+    """canary: the steps, in order."""
+    checks: Checks | None = None
+
+    @property
+    def progressive(self) -> bool:
+        """Whether the app's Deployment is driven by a generated Argo Rollouts ``Rollout``."""
+        return self.type != "rolling"
+
+
+class IgnoreDifference(_Strict):
+    """A field Argo CD neither reports as drift nor resets on sync (another controller, an
+    autoscaler or an operator owns it)."""
+
+    group: Annotated[
+        str, StringConstraints(max_length=253, pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$")
+    ] = ""
+    """API group; ``""`` for the core group (Service, ConfigMap...)."""
+    kind: Annotated[str, StringConstraints(max_length=63, pattern=r"^[A-Z][A-Za-z0-9]*$")]
+    name: (
+        Annotated[
+            str, StringConstraints(max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+        ]
+        | None
+    ) = None
+    """Only the object of this name (default: every object of the kind)."""
+    jsonPointers: Annotated[
+        list[Annotated[str, StringConstraints(max_length=500, pattern=r"^(/([^/~]|~[01])*)+$")]],
+        Field(max_length=20),
+    ] = []
+    """RFC 6901 pointers, e.g. ``/spec/replicas``."""
+    jqPathExpressions: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=500)]], Field(max_length=20)
+    ] = []
+    """jq paths, e.g. ``.spec.template.spec.containers[].resources``."""
+
+    @model_validator(mode="after")
+    def _some_path(self) -> IgnoreDifference:
+        if not self.jsonPointers and not self.jqPathExpressions:
+            raise ValueError("give jsonPointers or jqPathExpressions (what to ignore)")
+        return self
 
 
 class SyncOverride(_Strict):
@@ -132,6 +297,8 @@ class AppDefinition(_Strict):
     image: Image
     source: Source
     strategy: Strategy = Strategy()
+    ignoreDifferences: Annotated[list[IgnoreDifference], Field(max_length=50)] = []
+    """Fields Argo CD ignores when comparing git with the cluster (and on sync)."""
     environments: dict[Literal["dev", "prod"], EnvironmentSettings]
     """Settings per environment; an environment not listed is not deployed."""
 

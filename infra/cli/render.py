@@ -1,4 +1,9 @@
-"""platformctl render / expand: the Argo CD objects a stack declares, and what they generate."""
+"""platformctl render / expand: the Argo CD objects a stack declares, and what they generate.
+
+``render --with-generated`` appends, for every blueGreen/canary app enabled in the stack's
+environment, the objects of ``apps/<app>/generated/<env>/rollout.yaml`` (Argo CD applies
+those from git; `pulumi up` does not, which is why they are not in the default output).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import typer
 
 from infra.cli.common import handle_errors, load_inputs
 from infra.specs import argocd_objects, expand
+from infra.specs.rollout import rollout_objects
 from infra.yamlio import dump_all
 
 StackOption = Annotated[
@@ -20,10 +26,26 @@ AppsDirOption = Annotated[
 
 
 @handle_errors
-def render(stack: StackOption, apps_dir: AppsDirOption = None) -> None:
+def render(
+    stack: StackOption,
+    apps_dir: AppsDirOption = None,
+    with_generated: Annotated[
+        bool,
+        typer.Option(
+            "--with-generated",
+            help="Append the generated Rollout objects of blueGreen/canary apps (applied by "
+            "Argo CD from apps/<app>/generated/<env>/, not by `pulumi up`).",
+        ),
+    ] = False,
+) -> None:
     """Print every Argo CD object the stack declares (what `pulumi up` applies), as YAML."""
     _, settings, catalog = load_inputs(stack, apps_dir)
-    typer.echo(dump_all(argocd_objects(catalog, settings)), nl=False)
+    objects = argocd_objects(catalog, settings)
+    if with_generated:
+        for app in catalog.enabled_in(settings.environment):
+            if app.definition.strategy.progressive:
+                objects.extend(rollout_objects(app, settings.environment))
+    typer.echo(dump_all(objects), nl=False)
 
 
 @handle_errors

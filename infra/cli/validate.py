@@ -1,4 +1,7 @@
-"""platformctl validate: check the app catalog and every stack file, report every problem."""
+"""platformctl validate: check the app catalog and every stack file, report every problem.
+
+It also runs ``platformctl generate --check``: a stale generated Rollout is a problem.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import typer
 
 from infra.catalog import load_catalog
 from infra.cli.common import handle_errors, project_root
+from infra.cli.generate import generated_problems
 from infra.errors import Problem, ValidationError
 from infra.settings import load_stack_file
 from infra.specs import argocd_objects
@@ -37,6 +41,7 @@ def validate(
     except ValidationError as exc:
         problems.extend(exc.problems)
     else:
+        problems.extend(generated_problems(root, apps, catalog))
         for settings in settings_list:
             try:
                 argocd_objects(catalog, settings)

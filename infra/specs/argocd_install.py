@@ -12,10 +12,16 @@ Why the program owns ``argocd-secret`` and ``argocd-redis`` instead of the chart
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from infra import constants
 from infra.settings import StackSettings
+from infra.specs.catalog_objects import NOTIFICATION_SERVICE
+
+NOTIFICATION_URL_KEY = "platform-webhook-url"
+"""Key of the webhook URL in argocd-notifications-secret (the service config reads
+``$platform-webhook-url``), so the URL stays out of the ConfigMap."""
 
 __all__ = [
     "argocd_namespace",
@@ -97,6 +103,79 @@ def _resources(cpu: str, memory: str) -> dict[str, Any]:
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}
 
 
+_NOTIFICATION_BODY = (
+    "{"
+    '"app": {{ toJson .app.metadata.name }}, '
+    '"project": {{ toJson .app.spec.project }}, '
+    '"namespace": {{ toJson .app.spec.destination.namespace }}, '
+    '"sync": {{ toJson .app.status.sync.status }}, '
+    '"health": {{ toJson .app.status.health.status }}, '
+    '"revision": {{ toJson .app.status.sync.revision }}, '
+    '"event": "EVENT", '
+    '"url": {{ toJson (print .context.argocdUrl "/applications/" .app.metadata.name) }}'
+    "}"
+)
+
+# trigger -> (description, condition, oncePer or None)
+_TRIGGERS: dict[str, tuple[str, str, str | None]] = {
+    "on-sync-status-unknown": (
+        "Argo CD cannot tell whether the Application matches git",
+        "app.status.sync.status == 'Unknown'",
+        None,
+    ),
+    "on-out-of-sync": (
+        "The cluster differs from git (a new commit to sync, or drift)",
+        "app.status.sync.status == 'OutOfSync'",
+        "app.status.sync.revision",
+    ),
+    "on-health-degraded": (
+        "The Application is degraded (for a Rollout: an aborted rollout)",
+        "app.status.health.status == 'Degraded'",
+        None,
+    ),
+    "on-sync-failed": (
+        "A sync failed",
+        "app.status.operationState != nil and "
+        "app.status.operationState.phase in ['Error', 'Failed']",
+        None,
+    ),
+}
+
+
+def notifications_values(settings: StackSettings) -> dict[str, Any]:
+    """Argo CD notifications: off unless ``notifications.webhookURL`` is set; then one webhook
+    service, one template per trigger and the triggers generated Applications subscribe to
+    (``infra.specs.catalog_objects.notification_annotations``)."""
+    url = settings.notifications.webhookURL
+    if url is None:
+        return {"enabled": False}
+    triggers: dict[str, str] = {}
+    templates: dict[str, str] = {}
+    for trigger, (description, condition, once_per) in _TRIGGERS.items():
+        template = f"platform-{trigger}"
+        entry = f"- description: {json.dumps(description)}\n"
+        if once_per is not None:
+            entry += f"  oncePer: {once_per}\n"
+        entry += f"  send: [{template}]\n  when: {json.dumps(condition)}\n"
+        triggers[f"trigger.{trigger}"] = entry
+        body = _NOTIFICATION_BODY.replace("EVENT", trigger)
+        templates[f"template.{template}"] = (
+            f"webhook:\n  {NOTIFICATION_SERVICE}:\n    method: POST\n    body: |\n      {body}\n"
+        )
+    return {
+        "enabled": True,
+        "secret": {"create": True, "items": {NOTIFICATION_URL_KEY: url}},
+        "notifiers": {
+            f"service.webhook.{NOTIFICATION_SERVICE}": (
+                f"url: ${NOTIFICATION_URL_KEY}\n"
+                "headers:\n- name: Content-Type\n  value: application/json\n"
+            )
+        },
+        "templates": templates,
+        "triggers": triggers,
+    }
+
+
 def chart_values(settings: StackSettings) -> dict[str, Any]:
     """Values for the argo-cd chart. Fully known at preview time, by construction."""
     ha = settings.argocd.ha
@@ -125,7 +204,7 @@ def chart_values(settings: StackSettings) -> dict[str, Any]:
         "redisSecretInit": {"enabled": False},
         # No SSO is configured by the platform; the admin account is the way in.
         "dex": {"enabled": False},
-        "notifications": {"enabled": False},
+        "notifications": notifications_values(settings),
         "controller": {"replicas": 1},
         "server": {"replicas": replicas},
         "repoServer": {"replicas": replicas},

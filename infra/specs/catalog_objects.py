@@ -7,10 +7,16 @@ outage cannot change what is generated (git generators read the repo at run time
 not). Each element carries the app's ``name``, ``namespace`` and a ``patch`` (its source and
 sync policy), applied through ``templatePatch``: Go templates only fill strings, and sources
 of different kinds (kustomize, directory, helm) have different shapes.
+
+Per app, the patch also carries its drift policy (``ignoreDifferences``: the app's own plus,
+for a blueGreen/canary app, the fields the Rollouts controller owns). A blueGreen/canary app's
+source is its generated folder (``apps/<app>/generated/<env>``, see ``infra.specs.rollout``).
+Per stack: sync windows on every AppProject, notification subscriptions on every Application.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from infra import constants
@@ -18,17 +24,31 @@ from infra.catalog import App, Catalog
 from infra.catalog.models import DirectorySource, HelmSource, KustomizeSource
 from infra.errors import Problem, ValidationError
 from infra.settings import StackSettings
+from infra.specs import rollout as rollout_specs
 
 __all__ = [
+    "NOTIFICATION_SERVICE",
+    "NOTIFICATION_TRIGGERS",
     "TEMPLATE_PATCH",
     "app_source_patch",
     "application_set",
     "argocd_objects",
+    "notification_annotations",
     "project",
 ]
 
 TEMPLATE_PATCH = "{{ toJson .patch }}"
 """The templatePatch of every ApplicationSet: the element's ``patch`` verbatim."""
+
+NOTIFICATION_SERVICE = "platform"
+"""The webhook notification service (``service.webhook.platform`` in argocd-notifications-cm)."""
+NOTIFICATION_TRIGGERS = (
+    "on-sync-status-unknown",
+    "on-out-of-sync",
+    "on-health-degraded",
+    "on-sync-failed",
+)
+"""Triggers every generated Application subscribes to when notifications are enabled."""
 
 _RETRY = {
     "limit": 5,
@@ -58,8 +78,30 @@ def sync_policy(app: App, settings: StackSettings) -> dict[str, Any]:
     policy["syncOptions"] = ["CreateNamespace=true", "ServerSideApply=true"]
     if prune:
         policy["syncOptions"].append("PruneLast=true")
-    policy["retry"] = _RETRY
+    if _ignore_differences(app):
+        # Ignored fields are not drift, and a sync does not reset them either.
+        policy["syncOptions"].append("RespectIgnoreDifferences=true")
+    # A copy per Application: a shared dict would be dumped as a YAML anchor and alias.
+    policy["retry"] = copy.deepcopy(_RETRY)
     return policy
+
+
+def _ignore_differences(app: App) -> list[dict[str, Any]]:
+    """The Rollouts-owned fields first (blueGreen/canary), then the app's own entries."""
+    out = rollout_specs.ignore_differences(app)
+    for entry in app.definition.ignoreDifferences:
+        item: dict[str, Any] = {}
+        if entry.group:
+            item["group"] = entry.group
+        item["kind"] = entry.kind
+        if entry.name is not None:
+            item["name"] = entry.name
+        if entry.jsonPointers:
+            item["jsonPointers"] = list(entry.jsonPointers)
+        if entry.jqPathExpressions:
+            item["jqPathExpressions"] = list(entry.jqPathExpressions)
+        out.append(item)
+    return out
 
 
 def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
@@ -69,7 +111,17 @@ def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
     assert env is not None
     source = app.definition.source
     spec: dict[str, Any]
-    if isinstance(source, KustomizeSource):
+    if app.definition.strategy.progressive:
+        # The generated kustomization: the overlay plus the Rollout objects. Replicas are the
+        # Rollout's (generated from the same definition), not the Deployment's.
+        spec = {
+            "source": {
+                "repoURL": settings.git.repoURL,
+                "targetRevision": settings.branch,
+                "path": _join(app.folder, rollout_specs.generated_path(app, env_name)),
+            }
+        }
+    elif isinstance(source, KustomizeSource):
         path = _join(app.folder, source.path, constants.OVERLAYS_DIR, env_name)
         kustomize: dict[str, Any] = {}
         if env.replicas is not None:
@@ -116,6 +168,9 @@ def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
                 },
             ]
         }
+    ignore = _ignore_differences(app)
+    if ignore:
+        spec["ignoreDifferences"] = ignore
     spec["syncPolicy"] = sync_policy(app, settings)
     return {"spec": spec}
 
@@ -162,7 +217,34 @@ def project(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[s
                 {"group": "", "kind": "LimitRange"},
             ],
             "orphanedResources": {"warn": True},
+            **_sync_windows(settings),
         },
+    }
+
+
+def _sync_windows(settings: StackSettings) -> dict[str, Any]:
+    windows = [
+        {
+            "kind": window.kind,
+            "schedule": window.schedule.strip(),
+            "duration": window.duration,
+            "applications": ["*"],
+            "manualSync": window.manualSync,
+            "timeZone": window.timeZone,
+        }
+        for window in settings.sync.windows
+    ]
+    return {"syncWindows": windows} if windows else {}
+
+
+def notification_annotations(settings: StackSettings) -> dict[str, str]:
+    """Subscriptions of every generated Application to the platform webhook (empty when
+    notifications are off). Webhook subscriptions need no recipient."""
+    if settings.notifications.webhookURL is None:
+        return {}
+    return {
+        f"notifications.argoproj.io/subscribe.{trigger}.{NOTIFICATION_SERVICE}": ""
+        for trigger in NOTIFICATION_TRIGGERS
     }
 
 
@@ -179,6 +261,13 @@ def application_set(team: str, apps: tuple[App, ...], settings: StackSettings) -
     if settings.sync.applicationsSync != "sync":
         appset_sync["applicationsSync"] = settings.sync.applicationsSync
     labels = _labels(settings, team)
+    template_metadata: dict[str, Any] = {
+        "name": "{{ .name }}",
+        "labels": {**labels, constants.LABEL_APP: "{{ .name }}"},
+    }
+    annotations = notification_annotations(settings)
+    if annotations:
+        template_metadata["annotations"] = annotations
     return {
         "apiVersion": constants.ARGOCD_API_VERSION,
         "kind": "ApplicationSet",
@@ -194,10 +283,7 @@ def application_set(team: str, apps: tuple[App, ...], settings: StackSettings) -
             "generators": [{"list": {"elements": elements}}],
             "syncPolicy": appset_sync,
             "template": {
-                "metadata": {
-                    "name": "{{ .name }}",
-                    "labels": {**labels, constants.LABEL_APP: "{{ .name }}"},
-                },
+                "metadata": template_metadata,
                 "spec": {
                     # A literal, never templated: the project is fixed per team.
                     "project": team,
@@ -227,6 +313,20 @@ def argocd_objects(catalog: Catalog, settings: StackSettings) -> list[dict[str, 
                 )
             ]
         )
+    if not settings.rollouts.enabled:
+        progressive = [
+            Problem(
+                app.file,
+                "strategy.type",
+                f"{app.definition.strategy.type} needs Argo Rollouts, which stack "
+                f"{settings.stack!r} does not install (set gitops-platform:rollouts.enabled)",
+            )
+            for apps in by_team.values()
+            for app in apps
+            if app.definition.strategy.progressive
+        ]
+        if progressive:
+            raise ValidationError(progressive)
     projects = [project(team, apps, settings) for team, apps in by_team.items()]
     appsets = [application_set(team, apps, settings) for team, apps in by_team.items()]
     return projects + appsets

@@ -52,12 +52,14 @@ def problems(repo: Path) -> list[str]:
 def test_example_catalog_is_valid() -> None:
     catalog = load_catalog(REPO)
     assert [a.name for a in catalog.apps] == [
+        "checkout-web",
         "experiments",
         "hello-web",
         "metrics-cache",
         "payments-api",
     ]
     assert [a.name for a in catalog.enabled_in("prod")] == [
+        "checkout-web",
         "hello-web",
         "metrics-cache",
         "payments-api",
@@ -110,7 +112,7 @@ def test_good_definition_loads(repo: Path) -> None:
         ),
         (
             GOOD + "strategy:\n  type: canary\n",
-            "apps/shop/app.yaml: strategy.type: 'canary' is reserved",
+            "apps/shop/app.yaml: strategy.steps: required for type canary: at least one step",
         ),
         (
             GOOD.replace("repository: ghcr.io/example-org/shop", "repository: ghcr.io/Shop:latest"),
@@ -141,7 +143,7 @@ def test_good_definition_loads(repo: Path) -> None:
         "missing-field",
         "reserved-namespace",
         "argocd-namespace",
-        "reserved-strategy",
+        "canary-without-steps",
         "bad-image",
         "yaml-syntax",
         "tabs",
@@ -282,7 +284,7 @@ def test_stray_file_in_apps(repo: Path) -> None:
 
 def test_catalog_copy_helper_is_valid(tmp_path: Path) -> None:
     copy_example_catalog(tmp_path)
-    assert len(load_catalog(tmp_path).apps) == 4
+    assert len(load_catalog(tmp_path).apps) == 5
 
 
 def test_every_schema_field_is_documented_in_apps_readme() -> None:
@@ -308,3 +310,65 @@ def test_every_schema_field_is_documented_in_apps_readme() -> None:
             forms = (f"`{name}`", f".{name}`", f"`{name}.")
             assert any(form in readme for form in forms), f"{model.__name__}.{name}"
     assert "replicas" in documented
+
+
+def test_every_strategy_and_drift_field_is_documented_in_apps_readme() -> None:
+    from infra.catalog import models
+
+    readme = (REPO / "apps" / "README.md").read_text()
+    for model in (
+        models.Strategy,
+        models.Checks,
+        models.HttpCheck,
+        models.SmokeJob,
+        models.CanaryStep,
+        models.Pause,
+        models.IgnoreDifference,
+    ):
+        for name in model.model_fields:
+            forms = (f"`{name}`", f".{name}`", f"`{name}.", f".{name} ")
+            assert any(form in readme for form in forms), f"{model.__name__}.{name}"
+    assert "`ignoreDifferences`" in readme
+
+
+def test_example_catalog_shows_every_strategy() -> None:
+    catalog = load_catalog(REPO)
+    strategies = {app.name: app.definition.strategy.type for app in catalog.apps}
+    assert strategies == {
+        "checkout-web": "canary",
+        "experiments": "rolling",
+        "hello-web": "rolling",
+        "metrics-cache": "rolling",
+        "payments-api": "blueGreen",
+    }
+    # experiments stays a dev-only playground.
+    assert [a.name for a in catalog.enabled_in("prod")].count("experiments") == 0
+
+
+def test_ignore_differences_shape_is_validated(repo: Path) -> None:
+    add_app(
+        repo,
+        "shop",
+        GOOD.replace(
+            "environments:",
+            "ignoreDifferences:\n"
+            "  - kind: Deployment\n"
+            "  - kind: service\n"
+            "    jsonPointers: [spec/replicas]\n"
+            "  - group: apps\n"
+            "    kind: Deployment\n"
+            "    managedFieldsManagers: [kube-controller-manager]\n"
+            "environments:",
+        ),
+    )
+    found = problems(repo)
+    for expected in (
+        "apps/shop/app.yaml: ignoreDifferences[0]: give jsonPointers or jqPathExpressions "
+        "(what to ignore) (line 8)",
+        "apps/shop/app.yaml: ignoreDifferences[1].kind: 'service' is not valid here (expected a "
+        "kind such as Deployment)",
+        "apps/shop/app.yaml: ignoreDifferences[1].jsonPointers[0]: 'spec/replicas' is not valid "
+        "here (expected a JSON pointer such as /spec/replicas)",
+        "apps/shop/app.yaml: ignoreDifferences[2].managedFieldsManagers: unknown field",
+    ):
+        assert any(p.startswith(expected) for p in found), (expected, found)

@@ -65,8 +65,19 @@ def test_prod_only_gets_prod_enabled_apps_and_namespaces() -> None:
     prod = objects("prod")
     web = by_kind(prod, "AppProject")["web"]["spec"]
     assert [d["namespace"] for d in web["destinations"]] == ["web"]
-    assert set(applications("prod")) == {"hello-web", "metrics-cache", "payments-api"}
-    assert set(applications("dev")) == {"experiments", "hello-web", "metrics-cache", "payments-api"}
+    assert set(applications("prod")) == {
+        "checkout-web",
+        "hello-web",
+        "metrics-cache",
+        "payments-api",
+    }
+    assert set(applications("dev")) == {
+        "checkout-web",
+        "experiments",
+        "hello-web",
+        "metrics-cache",
+        "payments-api",
+    }
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -108,9 +119,10 @@ def test_applicationset_guards() -> None:
 
 
 def test_kustomize_overlay_path_and_replicas() -> None:
-    spec = applications("prod")["payments-api"]["spec"]
-    assert spec["source"]["path"] == "apps/payments-api/overlays/prod"
-    assert spec["source"]["kustomize"]["replicas"] == [{"name": "payments-api", "count": 3}]
+    # A rolling kustomize app (blueGreen/canary apps point at generated/: test_rollout.py).
+    spec = applications("dev")["experiments"]["spec"]
+    assert spec["source"]["path"] == "apps/experiments/overlays/dev"
+    assert spec["source"]["kustomize"]["replicas"] == [{"name": "experiments", "count": 1}]
 
 
 def test_helm_app_takes_values_from_this_repo() -> None:
@@ -176,3 +188,136 @@ def test_argocd_secret_is_labelled_for_argocd() -> None:
         "admin.passwordMtime",
         "server.secretkey",
     }
+
+
+def with_sync_and_notifications(stack: str) -> StackSettings:
+    base = settings(stack)
+    windows = [
+        {"kind": "allow", "schedule": "0 22 * * 1-5", "duration": "2h", "manualSync": True},
+        {"kind": "deny", "schedule": "0 0 24 12 *", "duration": "24h", "timeZone": "Europe/Berlin"},
+    ]
+    from infra.settings import NotificationsSettings, SyncWindow
+
+    return base.model_copy(
+        update={
+            "sync": base.sync.model_copy(
+                update={"windows": [SyncWindow.model_validate(w) for w in windows]}
+            ),
+            "notifications": NotificationsSettings(webhookURL="https://hooks.example.com/argo"),
+        }
+    )
+
+
+def test_sync_windows_apply_to_every_project() -> None:
+    objs = argocd_objects(load_catalog(REPO), with_sync_and_notifications("prod"))
+    projects = by_kind(objs, "AppProject")
+    assert set(projects) == {"data", "payments", "web"}
+    for project in projects.values():
+        assert project["spec"]["syncWindows"] == [
+            {
+                "kind": "allow",
+                "schedule": "0 22 * * 1-5",
+                "duration": "2h",
+                "applications": ["*"],
+                "manualSync": True,
+                "timeZone": "UTC",
+            },
+            {
+                "kind": "deny",
+                "schedule": "0 0 24 12 *",
+                "duration": "24h",
+                "applications": ["*"],
+                "manualSync": False,
+                "timeZone": "Europe/Berlin",
+            },
+        ]
+        assert schema_errors(project) == []
+    # Without windows the field is absent (no empty list to diff against).
+    assert all(
+        "syncWindows" not in p["spec"] for p in by_kind(objects("prod"), "AppProject").values()
+    )
+
+
+@pytest.mark.parametrize(
+    ("window", "field"),
+    [
+        ({"kind": "sometimes", "schedule": "* * * * *", "duration": "1h"}, "kind"),
+        ({"kind": "allow", "schedule": "every night", "duration": "1h"}, "schedule"),
+        ({"kind": "allow", "schedule": "0 22 * *", "duration": "1h"}, "schedule"),
+        ({"kind": "allow", "schedule": "0 22 * * *", "duration": "1 hour"}, "duration"),
+        ({"kind": "allow", "schedule": "0 22 * * *"}, "duration"),
+    ],
+    ids=["kind", "schedule-words", "schedule-four-fields", "duration", "duration-missing"],
+)
+def test_bad_sync_window_names_the_key(window: dict[str, Any], field: str) -> None:
+    from infra.settings import parse_settings
+
+    values = {
+        "cluster": {"provider": "kwok"},
+        "git": {"repoURL": "https://example.com/r.git"},
+        "sync": {"windows": [window]},
+    }
+    with pytest.raises(ValidationError) as info:
+        parse_settings("prod", values, "Pulumi.prod.yaml")
+    assert [p.field for p in info.value.problems] == [f"gitops-platform:sync.windows[0].{field}"]
+
+
+def test_notifications_subscribe_every_application() -> None:
+    configured = with_sync_and_notifications("dev")
+    objs = argocd_objects(load_catalog(REPO), configured)
+    subscriptions = {
+        "notifications.argoproj.io/subscribe.on-sync-status-unknown.platform": "",
+        "notifications.argoproj.io/subscribe.on-out-of-sync.platform": "",
+        "notifications.argoproj.io/subscribe.on-health-degraded.platform": "",
+        "notifications.argoproj.io/subscribe.on-sync-failed.platform": "",
+    }
+    for appset in by_kind(objs, "ApplicationSet").values():
+        assert schema_errors(appset) == []
+        for application in expand(appset):
+            assert application["metadata"]["annotations"] == subscriptions
+            assert schema_errors(application) == []
+    # Off by default: no annotations, and the chart's notifications controller is disabled.
+    for appset in by_kind(objects("dev"), "ApplicationSet").values():
+        assert "annotations" not in appset["spec"]["template"]["metadata"]
+    assert chart_values(settings("dev"))["notifications"] == {"enabled": False}
+
+
+def test_notifications_chart_values() -> None:
+    import yaml
+
+    values = chart_values(with_sync_and_notifications("prod"))["notifications"]
+    assert values["enabled"] is True
+    # The URL lives in argocd-notifications-secret, the service config references it.
+    assert values["secret"] == {
+        "create": True,
+        "items": {"platform-webhook-url": "https://hooks.example.com/argo"},
+    }
+    service = yaml.safe_load(values["notifiers"]["service.webhook.platform"])
+    assert service["url"] == "$platform-webhook-url"
+    triggers = {k: yaml.safe_load(v) for k, v in values["triggers"].items()}
+    assert set(triggers) == {
+        "trigger.on-sync-status-unknown",
+        "trigger.on-out-of-sync",
+        "trigger.on-health-degraded",
+        "trigger.on-sync-failed",
+    }
+    assert triggers["trigger.on-health-degraded"][0]["when"] == (
+        "app.status.health.status == 'Degraded'"
+    )
+    for name, (trigger,) in triggers.items():
+        template = f"template.{trigger['send'][0]}"
+        body = yaml.safe_load(values["templates"][template])["webhook"]["platform"]
+        assert body["method"] == "POST"
+        assert f'"event": "{name.removeprefix("trigger.")}"' in body["body"]
+
+
+def test_app_ignore_differences_reach_the_application() -> None:
+    spec = applications("prod")["metrics-cache"]["spec"]
+    assert spec["ignoreDifferences"] == [
+        {
+            "group": "apps",
+            "kind": "StatefulSet",
+            "jqPathExpressions": [".spec.volumeClaimTemplates[]?.status"],
+        }
+    ]
+    assert "RespectIgnoreDifferences=true" in spec["syncPolicy"]["syncOptions"]
