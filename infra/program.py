@@ -1,4 +1,7 @@
-"""The Pulumi program: settings -> cluster -> Argo CD -> app catalog.
+"""The Pulumi program: settings -> cluster -> Argo CD -> app catalog, and the add-ons.
+
+The add-ons (Argo Rollouts, Sealed Secrets; each when its stack section enables it) need only
+the cluster's provider, so the engine installs them in parallel with Argo CD.
 
 Everything that can be wrong with the inputs (stack config, app definitions) is checked
 before the first resource is registered, and reported as one error naming every file and
@@ -18,6 +21,8 @@ from infra.components.app_catalog import AppCatalog
 from infra.components.argocd import ArgoCD
 from infra.components.cluster import Cluster
 from infra.components.cluster.preflight import preflight
+from infra.components.rollouts import Rollouts, RolloutsArgs
+from infra.components.sealed_secrets import SealedSecrets
 from infra.errors import PlatformError
 from infra.project import find_project_root
 from infra.settings import StackSettings, settings_from_engine
@@ -60,6 +65,15 @@ def main() -> None:
         "argocd",
         {"settings": settings, "provider": cluster.provider, "project_root": str(root)},
     )
+    addon_args: RolloutsArgs = {
+        "settings": settings,
+        "provider": cluster.provider,
+        "project_root": str(root),
+    }
+    rollouts = Rollouts("rollouts", addon_args) if settings.rollouts.enabled else None
+    sealed_secrets = (
+        SealedSecrets("sealed-secrets", addon_args) if settings.sealedSecrets.enabled else None
+    )
     catalog = AppCatalog(
         "catalog",
         {"objects": objects, "provider": cluster.provider, "install": argocd.chart},
@@ -73,3 +87,7 @@ def main() -> None:
     pulumi.export("adminPassword", argocd.admin_password)
     pulumi.export("adminPasswordMtime", argocd.admin_password_mtime)
     pulumi.export("argocdObjects", catalog.names)
+    if rollouts is not None:
+        pulumi.export("rolloutsNamespace", rollouts.namespace)
+    if sealed_secrets is not None:
+        pulumi.export("sealedSecretsNamespace", sealed_secrets.namespace)

@@ -27,7 +27,11 @@ __all__ = [
     "ExistingCluster",
     "KindCluster",
     "KwokCluster",
+    "NotificationsSettings",
+    "RolloutsSettings",
+    "SealedSecretsSettings",
     "StackSettings",
+    "SyncWindow",
     "load_stack_file",
     "parse_settings",
 ]
@@ -41,6 +45,14 @@ DEFAULT_KUBERNETES_VERSION = "v1.34.3"
 DEFAULT_KIND_NODE_IMAGE = "kindest/node:v1.34.3"
 DEFAULT_CHART_VERSION = "10.1.1"
 DEFAULT_CHART_REPOSITORY = "https://argoproj.github.io/argo-helm"
+DEFAULT_ROLLOUTS_CHART_VERSION = "2.41.0"
+"""argo-rollouts chart 2.41.0 = Argo Rollouts v1.9.0."""
+DEFAULT_ROLLOUTS_NAMESPACE = "argo-rollouts"
+DEFAULT_SEALED_SECRETS_CHART_VERSION = "2.18.5"
+"""sealed-secrets chart 2.18.5 = Sealed Secrets controller 0.36.6."""
+DEFAULT_SEALED_SECRETS_CHART_REPOSITORY = "https://bitnami-labs.github.io/sealed-secrets"
+DEFAULT_SEALED_SECRETS_NAMESPACE = "kube-system"
+"""kubeseal's default ``--controller-namespace`` (see infra/specs/addons.py)."""
 
 
 class _Strict(BaseModel):
@@ -86,12 +98,14 @@ ClusterSettings = Annotated[
 ]
 
 
+ChartVersion = Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")]
+ChartRepository = Annotated[str, StringConstraints(pattern=r"^https://\S+$")]
+
+
 class ChartSettings(_Strict):
-    version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = DEFAULT_CHART_VERSION
+    version: ChartVersion = DEFAULT_CHART_VERSION
     """argo-cd chart version, exact."""
-    repository: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] = (
-        DEFAULT_CHART_REPOSITORY
-    )
+    repository: ChartRepository = DEFAULT_CHART_REPOSITORY
     path: str | None = None
     """A local chart archive used instead of the repository (air-gapped installs, tests),
     relative to the project root, e.g. ``../shared/charts/argo-cd-10.1.1.tgz``."""
@@ -106,11 +120,72 @@ class ArgoCDSettings(_Strict):
     """Mark the namespace and chart `protect` so `pulumi destroy` refuses to remove them."""
 
 
+class RolloutsChartSettings(_Strict):
+    version: ChartVersion = DEFAULT_ROLLOUTS_CHART_VERSION
+    """argo-rollouts chart version, exact."""
+    repository: ChartRepository = DEFAULT_CHART_REPOSITORY
+    path: str | None = None
+    """A local chart archive instead of the repository, relative to the project root, e.g.
+    ``../shared/charts/argo-rollouts-2.41.0.tgz``."""
+
+
+class RolloutsSettings(_Strict):
+    """Argo Rollouts (the controller and its CRDs), installed when ``enabled``."""
+
+    enabled: bool = False
+    namespace: DnsLabel = DEFAULT_ROLLOUTS_NAMESPACE
+    chart: RolloutsChartSettings = RolloutsChartSettings()
+
+
+class SealedSecretsChartSettings(_Strict):
+    version: ChartVersion = DEFAULT_SEALED_SECRETS_CHART_VERSION
+    """sealed-secrets chart version, exact."""
+    repository: ChartRepository = DEFAULT_SEALED_SECRETS_CHART_REPOSITORY
+    path: str | None = None
+    """A local chart archive instead of the repository, relative to the project root, e.g.
+    ``../shared/charts/sealed-secrets-2.18.5.tgz``."""
+
+
+class SealedSecretsSettings(_Strict):
+    """The Sealed Secrets controller, installed when ``enabled``."""
+
+    enabled: bool = False
+    namespace: DnsLabel = DEFAULT_SEALED_SECRETS_NAMESPACE
+    """Where the controller and its sealing keys live; ``kube-system`` is where ``kubeseal``
+    looks by default."""
+    chart: SealedSecretsChartSettings = SealedSecretsChartSettings()
+
+
 class GitSettings(_Strict):
     repoURL: Annotated[str, StringConstraints(pattern=r"^(https://|ssh://|git@)\S+$")]
     """This repository's URL as Argo CD reaches it."""
     branch: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,100}$")] | None = None
     """Branch the stack tracks; default: the environment name (dev or prod)."""
+
+
+CronSchedule = Annotated[
+    str,
+    StringConstraints(
+        max_length=100, pattern=r"^\s*[0-9A-Za-z*,/?-]+(\s+[0-9A-Za-z*,/?-]+){4}\s*$"
+    ),
+]
+"""Five cron fields: minute hour day-of-month month day-of-week (``0 22 * * 1-5``)."""
+GoDuration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(h|m|s))+$", max_length=20)]
+
+
+class SyncWindow(_Strict):
+    """An Argo CD sync window, applied to every Application of every AppProject of the stack."""
+
+    kind: Literal["allow", "deny"]
+    """``allow``: syncs only inside the window; ``deny``: no sync inside the window."""
+    schedule: CronSchedule
+    """When the window opens (cron, five fields)."""
+    duration: GoDuration
+    """How long it stays open: ``1h``, ``30m``, ``1h30m``."""
+    manualSync: bool = False
+    """Whether a human may still sync while the window blocks automated syncs."""
+    timeZone: Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)*$")] = "UTC"
+    """IANA time zone of the schedule."""
 
 
 class SyncSettings(_Strict):
@@ -125,6 +200,18 @@ class SyncSettings(_Strict):
     )
     """What the ApplicationSet controller may do to generated Applications; the default never
     deletes an Application when an app disappears from the generator."""
+    windows: Annotated[list[SyncWindow], Field(max_length=20)] = []
+    """Maintenance windows (AppProject ``syncWindows``) of every team's AppProject."""
+
+
+class NotificationsSettings(_Strict):
+    """Argo CD notifications: enabled when ``webhookURL`` is set."""
+
+    webhookURL: (
+        Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048)] | None
+    ) = None
+    """Where Argo CD POSTs a JSON message when an Application goes OutOfSync/Unknown, degraded,
+    or fails to sync."""
 
 
 class AdminPasswordSettings(_Strict):
@@ -148,6 +235,9 @@ class StackSettings(_Strict):
     sync: SyncSettings = SyncSettings()
     adminPassword: AdminPasswordSettings = AdminPasswordSettings()
     catalog: CatalogSettings = CatalogSettings()
+    rollouts: RolloutsSettings = RolloutsSettings()
+    sealedSecrets: SealedSecretsSettings = SealedSecretsSettings()
+    notifications: NotificationsSettings = NotificationsSettings()
 
     @property
     def branch(self) -> str:
@@ -159,7 +249,21 @@ class StackSettings(_Strict):
         return name or f"gitops-{self.stack}"
 
 
-KNOWN_KEYS = ("environment", "cluster", "argocd", "git", "sync", "adminPassword", "catalog")
+KNOWN_KEYS = (
+    "environment",
+    "cluster",
+    "argocd",
+    "git",
+    "sync",
+    "adminPassword",
+    "catalog",
+    "rollouts",
+    "sealedSecrets",
+    "notifications",
+)
+
+SHARED_NAMESPACES = frozenset({"kube-system", "kube-public", "default"})
+"""Namespaces every cluster has: an add-on installed there never creates or deletes them."""
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
@@ -217,11 +321,40 @@ def parse_settings(stack: str, values: Mapping[str, Any], file: str) -> StackSet
     if problems:
         raise ValidationError(problems)
     try:
-        return StackSettings.model_validate(data)
+        settings = StackSettings.model_validate(data)
     except PydanticValidationError as exc:
         raise ValidationError(
             Problem(file, _field(tuple(e["loc"])), _message(e)) for e in exc.errors()
         ) from None
+    problems = _namespace_problems(settings, file)
+    if problems:
+        raise ValidationError(problems)
+    return settings
+
+
+def _namespace_problems(settings: StackSettings, file: str) -> list[Problem]:
+    """Each namespace the stack creates has exactly one owner: Argo CD's and an enabled
+    add-on's must differ (the first `destroy` of one would delete the other's objects)."""
+    owners: dict[str, str] = {}
+    if settings.argocd.namespace not in SHARED_NAMESPACES:
+        owners[settings.argocd.namespace] = "argocd.namespace"
+    problems = []
+    for key, addon in (("rollouts", settings.rollouts), ("sealedSecrets", settings.sealedSecrets)):
+        namespace = addon.namespace
+        if not addon.enabled or namespace in SHARED_NAMESPACES:
+            continue
+        if namespace in owners:
+            problems.append(
+                Problem(
+                    file,
+                    f"{constants.PROJECT}:{key}.namespace",
+                    f"{namespace!r} is already the namespace of {owners[namespace]}; "
+                    "give each its own",
+                )
+            )
+        else:
+            owners[namespace] = f"{key}.namespace"
+    return problems
 
 
 def _decode_engine_value(raw: str) -> Any:

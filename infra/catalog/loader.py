@@ -15,10 +15,13 @@ from infra.catalog.models import (
     DNS1123_LABEL,
     App,
     AppDefinition,
+    CanaryStep,
+    Checks,
     DirectorySource,
     HelmSource,
     KustomizeSource,
 )
+from infra.catalog.secrets_scan import plain_secret_problems
 from infra.errors import Problem, ValidationError
 from infra.yamlio import load_file
 
@@ -72,13 +75,35 @@ def _loc(loc: Sequence[int | str]) -> str:
     return out
 
 
+# Readable rules for patterns users get wrong most, by the last part of the field.
+_PATTERN_HINTS = {
+    "image": "expected <repository>:<tag> (optionally @sha256:<digest>), lower-case repository",
+    "path": "expected an absolute request path such as /healthz (no spaces, no fragment)",
+    "duration": "expected a number and a unit: 30s, 5m, 1h",
+    "activeService": "expected a Service name (DNS-1035: starts with a letter)",
+    "previewService": "expected a Service name (DNS-1035: starts with a letter)",
+    "jsonPointers": "expected a JSON pointer such as /spec/replicas",
+    "kind": "expected a kind such as Deployment",
+    "group": "expected an API group such as apps, or empty for the core group",
+}
+
+
 def _message(error: Any) -> str:
     kind = error["type"]
+    loc = error["loc"]
     if kind == "extra_forbidden":
         return "unknown field"
     if kind == "missing":
         return "required field is missing"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
     if kind == "string_pattern_mismatch":
+        key = next((str(part) for part in reversed(loc) if isinstance(part, str)), "")
+        hint = (
+            _PATTERN_HINTS.get(key) if loc and loc[0] in ("strategy", "ignoreDifferences") else None
+        )
+        if hint:
+            return f"{error['input']!r} is not valid here ({hint})"
         return f"{error['input']!r} is not valid here (expected pattern {error['ctx']['pattern']})"
     if kind == "union_tag_invalid":
         return f"unknown type {error['ctx']['tag']!r}; expected one of kustomize, directory, helm"
@@ -241,19 +266,126 @@ def _load_app(
                 _line_for(loaded.lines, "namespace"),
             )
         )
-    if definition.strategy.type != "rolling":
-        problems.append(
-            Problem(
-                display,
-                "strategy.type",
-                f"{definition.strategy.type!r} is reserved for the progressive-delivery "
-                "golden path, which is not available yet; use 'rolling'",
-                _line_for(loaded.lines, "strategy.type"),
-            )
-        )
+    problems.extend(
+        Problem(display, field, message, _line_for(loaded.lines, field))
+        for field, message in _strategy_problems(name, definition)
+    )
     app = App(name=name, file=display, folder=_display(app_dir, root), definition=definition)
     problems.extend(_check_paths(app, root, app_dir, loaded.lines))
     return (None if problems else app), loaded.lines, problems
+
+
+_BLUE_GREEN_ONLY = (
+    "activeService",
+    "previewService",
+    "autoPromotionEnabled",
+    "scaleDownDelaySeconds",
+)
+_CANARY_ONLY = ("steps",)
+_MAX_NAME = 63
+
+
+def _strategy_problems(name: str, definition: AppDefinition) -> list[tuple[str, str]]:
+    """What the schema cannot say about ``strategy``: which fields go with which type, the
+    canary step order, and what the generated Rollout needs. ``(field, message)`` pairs."""
+    strategy = definition.strategy
+    given = strategy.model_fields_set
+    out: list[tuple[str, str]] = []
+    kind = strategy.type
+    for field in _BLUE_GREEN_ONLY:
+        if field in given and kind != "blueGreen":
+            out.append((f"strategy.{field}", f"only for type blueGreen, not {kind}"))
+    for field in _CANARY_ONLY:
+        if field in given and kind != "canary":
+            out.append((f"strategy.{field}", f"only for type canary, not {kind}"))
+    if not strategy.progressive:
+        if "checks" in given:
+            out.append(("strategy.checks", "only for types blueGreen and canary, not rolling"))
+        return out
+    if not isinstance(definition.source, KustomizeSource):
+        out.append(
+            (
+                "strategy.type",
+                f"{kind} needs a kustomize source (the generated kustomization wraps "
+                f"overlays/<env>); this app's source is {definition.source.type}",
+            )
+        )
+    checks = strategy.checks
+    generated: list[tuple[str, str]] = []
+    if kind == "blueGreen":
+        active = strategy.activeService or name
+        preview = strategy.previewService or f"{name}-preview"
+        if active == preview:
+            out.append(("strategy.previewService", f"must differ from activeService ({active!r})"))
+        if checks is None and strategy.previewService is not None:
+            out.append(
+                (
+                    "strategy.previewService",
+                    "needs strategy.checks.port: the generated preview Service exposes that port",
+                )
+            )
+        if checks is not None:
+            generated.append(("strategy.previewService", preview))
+    else:
+        out.extend(_canary_step_problems(strategy.steps, checks))
+        if checks is not None:
+            generated += [("strategy.type", f"{name}-canary"), ("strategy.type", f"{name}-stable")]
+    for field, service in generated:
+        if len(service) > _MAX_NAME or not service[0].isalpha():
+            out.append(
+                (
+                    field,
+                    f"the generated Service name {service!r} is not a valid Service name "
+                    f"(DNS-1035 label, at most {_MAX_NAME} characters); use a shorter app name"
+                    + (" or set previewService" if kind == "blueGreen" else ""),
+                )
+            )
+    return out
+
+
+def _canary_step_problems(
+    steps: Sequence[CanaryStep] | None, checks: Checks | None
+) -> list[tuple[str, str]]:
+    if steps is None:
+        return [("strategy.steps", "required for type canary: at least one step")]
+    out: list[tuple[str, str]] = []
+    last_weight: int | None = None
+    analysis_steps = 0
+    for index, step in enumerate(steps):
+        where = f"strategy.steps[{index}]"
+        if step.setWeight is not None:
+            if last_weight is not None and step.setWeight <= last_weight:
+                out.append(
+                    (
+                        f"{where}.setWeight",
+                        f"weights must increase: {step.setWeight} comes after {last_weight}",
+                    )
+                )
+            last_weight = step.setWeight
+        if step.analysis is not None:
+            analysis_steps += 1
+            if checks is None or not checks.checks_something():
+                out.append(
+                    (
+                        f"{where}.analysis",
+                        "needs strategy.checks with http checks or a smokeJob (what to run)",
+                    )
+                )
+            elif last_weight is None:
+                out.append(
+                    (
+                        f"{where}.analysis",
+                        "comes before any setWeight: no canary pod exists yet to check",
+                    )
+                )
+    if checks is not None and checks.checks_something() and analysis_steps == 0:
+        out.append(
+            (
+                "strategy.checks",
+                "declared but never run: a canary runs its checks in `analysis: {}` steps",
+            )
+        )
+    return out
 
 
 def _ownership_problems(apps: Iterable[tuple[App, dict[str, int]]]) -> list[Problem]:
@@ -316,6 +448,7 @@ def load_catalog(
         if app is not None:
             loaded.append((app, lines))
     problems.extend(_ownership_problems(loaded))
+    problems.extend(plain_secret_problems(root, apps_path))
     if problems:
         raise ValidationError(problems)
     return Catalog(apps=tuple(app for app, _ in loaded))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from infra.cli import admin_password, appdiff, bump, promote, render, validate
+from infra.cli import admin_password, appdiff, bump, generate, promote, render, seal, validate
 
 app = typer.Typer(
     name="platformctl",
@@ -17,9 +17,11 @@ app = typer.Typer(
 app.command("validate")(validate.validate)
 app.command("render")(render.render)
 app.command("expand")(render.expand_cmd)
+app.command("generate")(generate.generate)
 app.command("bump")(bump.bump_cmd)
 app.command("promote")(promote.promote_cmd)
 app.command("app-diff")(appdiff.app_diff)
+app.command("seal")(seal.seal_cmd)
 app.add_typer(admin_password.app, name="admin-password")
 
 

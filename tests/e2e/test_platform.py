@@ -132,6 +132,84 @@ def test_second_up_changes_nothing(project: Project) -> None:
     project.pulumi("preview", "--expect-no-changes")
 
 
+def test_addons_are_installed(project: Project) -> None:
+    """Argo Rollouts and Sealed Secrets (both stacks enable them): CRDs, controllers, the
+    CRDs kept on destroy, and `platformctl seal` reaching the controller through the API."""
+    from kubernetes import client
+
+    api = project.api()
+    crds = {
+        c.metadata.name
+        for c in client.ApiextensionsV1Api(api).list_custom_resource_definition().items
+    }
+    assert {"rollouts.argoproj.io", "analysistemplates.argoproj.io"} <= crds, sorted(crds)
+    assert "sealedsecrets.bitnami.com" in crds
+
+    rollouts_ns = project.output("rolloutsNamespace")
+    sealed_ns = project.output("sealedSecretsNamespace")
+    assert (rollouts_ns, sealed_ns) == ("argo-rollouts", "kube-system")
+    apps = client.AppsV1Api(api)
+    for namespace, name in (
+        (rollouts_ns, "argo-rollouts"),
+        (sealed_ns, "sealed-secrets-controller"),
+    ):
+        deployment = apps.read_namespaced_deployment(name, namespace)
+        conditions = {c.type: c.status for c in deployment.status.conditions or []}
+        assert conditions.get("Available") == "True", (name, conditions)
+        assert (deployment.status.available_replicas or 0) == deployment.spec.replicas >= 1
+    rollouts = apps.read_namespaced_deployment("argo-rollouts", rollouts_ns)
+    assert rollouts.spec.replicas == (2 if project.stack == "prod" else 1)
+    assert not [
+        d.metadata.name
+        for d in apps.list_namespaced_deployment(rollouts_ns).items
+        if "dashboard" in d.metadata.name
+    ]
+
+    # The controller generates its key Secret on start-up. On kwok containers never run, so
+    # it never does: the key is required only on a cluster that runs containers.
+    keys = (
+        client.CoreV1Api(api)
+        .list_namespaced_secret(
+            sealed_ns, label_selector="sealedsecrets.bitnami.com/sealed-secrets-key"
+        )
+        .items
+    )
+    if project.config("cluster")["provider"] != "kwok":
+        assert keys, "the sealed-secrets controller created no key Secret"
+
+    # Destroy and disable keep the CRDs (every app's Rollouts and SealedSecrets live in them).
+    state = json.loads(project.pulumi("stack", "export").stdout)["deployment"]["resources"]
+    retained = {
+        r["inputs"]["metadata"]["name"]: r.get("retainOnDelete", False)
+        for r in state
+        if r["type"] == "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+    }
+    for crd in (
+        "rollouts.argoproj.io",
+        "analysistemplates.argoproj.io",
+        "sealedsecrets.bitnami.com",
+    ):
+        assert retained.get(crd) is True, (crd, retained)
+
+    # `platformctl seal --context` finds the controller's Service and asks the API server's
+    # proxy for /v1/cert.pem; the controller is not running here, so: a clear error, exit 1.
+    kubeconfig = project.root / "seal.kubeconfig"
+    kubeconfig.write_text(project.output("kubeconfig", secret=True))
+    try:
+        context = yaml.safe_load(kubeconfig.read_text())["current-context"]
+        sealed = project.platformctl(
+            "seal", "--app", "payments-api", "--env", project.stack, "--name", "db",
+            "--from-literal", "a=b", "--kubeconfig", str(kubeconfig), "--context", context,
+            check=False,
+        )  # fmt: skip
+    finally:
+        kubeconfig.unlink()
+    assert sealed.returncode == 1, sealed.stdout + sealed.stderr
+    assert sealed.stderr.startswith("error: "), sealed.stderr
+    assert "Traceback" not in sealed.stdout + sealed.stderr
+    assert not list((project.root / "apps").rglob("sealed-*.yaml"))
+
+
 def test_admin_password_is_stable_secret_and_verifiable(project: Project) -> None:
     password = project.output("adminPassword", secret=True)
     api = project.api()

@@ -262,3 +262,137 @@ def test_local_chart_path_is_resolved_against_the_project_root() -> None:
     )
     source = chart_source(local, str(REPO))
     assert source == {"chart": str((REPO / "../shared/charts/argo-cd-10.1.1.tgz").resolve())}
+
+
+@pulumi.runtime.test
+def test_addon_charts_are_registered_when_enabled() -> Any:
+    """dev enables Argo Rollouts and Sealed Secrets: each is a component with its pinned chart
+    and the values of infra.specs.addons, in parallel with Argo CD (it needs only the provider)."""
+    from infra.specs.addons import rollouts_values, sealed_secrets_values
+
+    mocks, exports = run_program("dev")
+    settings = load_stack_file(REPO, "dev")
+
+    async def check() -> None:
+        assert mocks.resources["rollouts"].type_ == "gitops-platform:index:Rollouts"
+        assert mocks.resources["sealed-secrets"].type_ == "gitops-platform:index:SealedSecrets"
+
+        rollouts = mocks.resources["rollouts-chart"]
+        assert rollouts.type_ == "kubernetes:helm.sh/v4:Chart" and rollouts.parent == "rollouts"
+        assert rollouts.inputs["chart"] == "argo-rollouts"
+        assert rollouts.inputs["version"] == "2.41.0"
+        assert rollouts.inputs["repositoryOpts"]["repo"] == "https://argoproj.github.io/argo-helm"
+        assert rollouts.inputs["namespace"] == "argo-rollouts"
+        assert rollouts.inputs["values"] == json.loads(json.dumps(rollouts_values(settings)))
+        assert rollouts.depends_on == ["rollouts-namespace"]
+        namespace = mocks.resources["rollouts-namespace"]
+        assert namespace.type_ == "kubernetes:core/v1:Namespace"
+        assert namespace.inputs["metadata"]["name"] == "argo-rollouts"
+
+        sealed = mocks.resources["sealed-secrets-chart"]
+        assert sealed.parent == "sealed-secrets"
+        assert sealed.inputs["chart"] == "sealed-secrets"
+        assert sealed.inputs["version"] == "2.18.5"
+        assert (
+            sealed.inputs["repositoryOpts"]["repo"]
+            == "https://bitnami-labs.github.io/sealed-secrets"
+        )
+        assert sealed.inputs["namespace"] == "kube-system"
+        assert sealed.inputs["values"] == json.loads(json.dumps(sealed_secrets_values(settings)))
+        # kube-system is never owned by the stack (its destroy would delete it).
+        assert "sealed-secrets-namespace" not in mocks.resources
+        assert sealed.depends_on == []
+
+        # Parallel with Argo CD: neither waits for the argo-cd chart.
+        assert "argocd-chart" not in rollouts.depends_on + sealed.depends_on
+        assert exports["rolloutsNamespace"] is not None
+        assert (await resolved(exports["rolloutsNamespace"]))[0] == "argo-rollouts"
+        assert (await resolved(exports["sealedSecretsNamespace"]))[0] == "kube-system"
+
+    return mocks.registered().apply(lambda _: check())
+
+
+def _rolling_only_catalog(root: Path) -> str:
+    """One plain app (rolling updates): a catalog a stack without Argo Rollouts accepts."""
+    app = root / "apps" / "solo"
+    (app / "manifests").mkdir(parents=True)
+    (app / "app.yaml").write_text(
+        "team: solo\nnamespace: solo\nimage: {repository: ghcr.io/example-org/solo}\n"
+        "source: {type: directory}\nenvironments: {dev: {enabled: true}}\n"
+    )
+    (app / "manifests" / "configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: solo}\n"
+    )
+    return str(root / "apps")
+
+
+@pulumi.runtime.test
+def test_addon_charts_are_not_registered_when_disabled(tmp_path: Path) -> Any:
+    mocks, exports = run_program(
+        "dev",
+        {
+            "rollouts": {"enabled": False},
+            "sealedSecrets": {"enabled": False},
+            "catalog": {"appsDir": _rolling_only_catalog(tmp_path)},
+        },
+    )
+
+    async def check() -> None:
+        types = {r.type_ for r in mocks.resources.values()}
+        assert "gitops-platform:index:Rollouts" not in types
+        assert "gitops-platform:index:SealedSecrets" not in types
+        charts = [n for n, r in mocks.resources.items() if r.type_ == "kubernetes:helm.sh/v4:Chart"]
+        assert charts == ["argocd-chart"]
+        assert "rolloutsNamespace" not in exports and "sealedSecretsNamespace" not in exports
+
+    return mocks.registered().apply(lambda _: check())
+
+
+@pulumi.runtime.test
+def test_addon_in_its_own_namespace_and_local_chart_archives() -> Any:
+    """A sealed-secrets namespace other than kube-system is created (and kept on destroy: the
+    controller's keys live there); a local archive replaces the repository."""
+    mocks, _ = run_program(
+        "dev",
+        {
+            "sealedSecrets": {
+                "enabled": True,
+                "namespace": "sealed-secrets",
+                "chart": {"path": "../shared/charts/sealed-secrets-2.18.5.tgz"},
+            },
+            "rollouts": {
+                "enabled": True,
+                "chart": {"path": "../shared/charts/argo-rollouts-2.41.0.tgz"},
+            },
+        },
+    )
+
+    async def check() -> None:
+        sealed = mocks.resources["sealed-secrets-chart"]
+        assert sealed.inputs["chart"] == str(
+            (REPO / "../shared/charts/sealed-secrets-2.18.5.tgz").resolve()
+        )
+        assert "version" not in sealed.inputs and "repositoryOpts" not in sealed.inputs
+        assert sealed.depends_on == ["sealed-secrets-namespace"]
+        namespace = mocks.resources["sealed-secrets-namespace"].inputs
+        assert namespace["metadata"]["name"] == "sealed-secrets"
+        rollouts = mocks.resources["rollouts-chart"]
+        assert rollouts.inputs["chart"] == str(
+            (REPO / "../shared/charts/argo-rollouts-2.41.0.tgz").resolve()
+        )
+
+    return mocks.registered().apply(lambda _: check())
+
+
+def test_sealed_secrets_crds_are_retained_on_delete() -> None:
+    """The SealedSecret CRD has no keep annotation in the chart; the component's transform
+    marks it retainOnDelete (deleting it would delete every app's SealedSecrets and Secrets)."""
+    from infra.components.sealed_secrets import CRD_TYPE, retain_crds
+
+    opts = pulumi.ResourceOptions(protect=False)
+    crd = pulumi.ResourceTransformArgs(True, CRD_TYPE, "crd", {"spec": {}}, opts)
+    result = retain_crds(crd)
+    assert result is not None and result.opts.retain_on_delete is True
+    assert result.props == {"spec": {}}
+    other = pulumi.ResourceTransformArgs(True, "kubernetes:apps/v1:Deployment", "d", {}, opts)
+    assert retain_crds(other) is None
