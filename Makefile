@@ -51,11 +51,11 @@ stack: install toolchain $(PASSPHRASE_FILE)
 
 .PHONY: preview
 preview: stack ## pulumi preview of STACK (default dev)
-	pulumi preview --stack $(STACK) --diff
+	pulumi preview --stack $(STACK) --diff --policy-pack policy
 
 .PHONY: up
 up: stack ## Deploy the dev stack (or STACK=...): cluster, Argo CD, AppProjects, ApplicationSets
-	pulumi up --stack $(STACK) --yes --skip-preview=false
+	pulumi up --stack $(STACK) --yes --skip-preview=false --policy-pack policy
 
 .PHONY: destroy
 destroy: stack ## Tear down STACK
@@ -71,12 +71,13 @@ render: install ## Print the Argo CD objects of STACK
 
 .PHONY: lint
 lint: install ## ruff check + format check
-	$(VENV)/bin/ruff check infra tests benchmarks
-	$(VENV)/bin/ruff format --check infra tests benchmarks
+	$(VENV)/bin/ruff check infra tests benchmarks policy
+	$(VENV)/bin/ruff format --check infra tests benchmarks policy
 
 .PHONY: typecheck
-typecheck: install ## mypy --strict on infra/
+typecheck: install ## mypy --strict on infra/ and policy/
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict policy
 
 .PHONY: test-unit
 test-unit: install ## The fast, offline tier: pure functions, Pulumi mocks, properties, goldens

@@ -23,7 +23,8 @@ from infra.components.cluster import Cluster
 from infra.components.cluster.preflight import preflight
 from infra.components.rollouts import Rollouts, RolloutsArgs
 from infra.components.sealed_secrets import SealedSecrets
-from infra.errors import PlatformError
+from infra.errors import PlatformError, ValidationError
+from infra.policy_checks import plaintext_secret_problems
 from infra.project import find_project_root
 from infra.settings import StackSettings, settings_from_engine
 from infra.specs import argocd_objects
@@ -42,11 +43,16 @@ def plan(
     stack: str, config: dict[str, str], root: Path
 ) -> tuple[StackSettings, list[dict[str, Any]]]:
     """Pure: validated settings and every Argo CD object, or a PlatformError."""
-    settings = settings_from_engine(stack, config, f"Pulumi.{stack}.yaml")
+    file = f"Pulumi.{stack}.yaml"
+    secret_keys = pulumi.runtime.config.get_config_secret_keys_env()
+    secrets = plaintext_secret_problems(config, file, secret_keys)
+    if secrets:
+        raise ValidationError(secrets)
+    settings = settings_from_engine(stack, config, file)
     catalog = load_catalog(
         root,
         root / settings.catalog.appsDir,
-        reserved_namespaces={settings.argocd.namespace},
+        reserved_namespaces=settings.platform_namespaces,
     )
     return settings, argocd_objects(catalog, settings)
 
@@ -76,7 +82,12 @@ def main() -> None:
     )
     catalog = AppCatalog(
         "catalog",
-        {"objects": objects, "provider": cluster.provider, "install": argocd.chart},
+        {
+            "objects": objects,
+            "provider": cluster.provider,
+            # The CRDs the objects need: Argo CD's, and Rollouts' for strategy apps.
+            "install": [argocd.chart, *([rollouts.chart] if rollouts is not None else [])],
+        },
     )
 
     pulumi.export("environment", settings.environment)

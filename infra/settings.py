@@ -19,6 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from infra import constants
 from infra.catalog.models import DNS1123_LABEL
 from infra.errors import Problem, ValidationError
+from infra.policy_checks import plaintext_secret_problems
 from infra.yamlio import load_file
 
 __all__ = [
@@ -244,6 +245,16 @@ class StackSettings(_Strict):
         return self.git.branch or self.environment
 
     @property
+    def platform_namespaces(self) -> frozenset[str]:
+        """Namespaces the platform itself uses in this stack: apps may not deploy there."""
+        names = {self.argocd.namespace}
+        if self.rollouts.enabled:
+            names.add(self.rollouts.namespace)
+        if self.sealedSecrets.enabled:
+            names.add(self.sealedSecrets.namespace)
+        return frozenset(names)
+
+    @property
     def cluster_name(self) -> str:
         name = getattr(self.cluster, "name", None)
         return name or f"gitops-{self.stack}"
@@ -397,5 +408,8 @@ def load_stack_file(project_root: Path, stack: str) -> StackSettings:
     if not isinstance(config, dict):
         raise ValidationError([Problem(display, "config", "must be a mapping")])
     prefix = f"{constants.PROJECT}:"
+    secrets = plaintext_secret_problems(config, display)
+    if secrets:
+        raise ValidationError(secrets)
     values = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
     return parse_settings(stack, values, display)

@@ -152,6 +152,23 @@ build_component() {
 	log "$c: done ($key)"
 }
 
+# Remove builds and sets of other version keys (an upgraded or edited component leaves its old
+# binaries behind otherwise). Go's own caches trim themselves.
+prune() {
+	local c d keep current
+	current="$(basename "$(dirname "$(bin_dir)")")"
+	for d in "$cache"/sets/*; do
+		if [[ "$(basename "$d")" != "$current" ]]; then rm -rf "$d"; fi
+	done
+	for c in "${components[@]}"; do
+		keep="$(component_key "$c")"
+		for d in "$cache/builds/$c"/*; do
+			if [[ -d "$d" && "$(basename "$d")" != "$keep" ]]; then rm -rf "$d"; fi
+		done
+	done
+	rm -rf "$cache/work"
+}
+
 main() {
 	case "${1:-}" in
 	--bin-dir)
@@ -196,6 +213,7 @@ main() {
 		done
 		touch "$set/.done"
 	fi
+	prune
 	log "toolchain ready in $((SECONDS - total))s: $(bin_dir)"
 }
 

@@ -33,7 +33,7 @@ def load_inputs(stack: str, apps_dir: Path | None) -> tuple[Path, StackSettings,
     root = project_root()
     settings = load_stack_file(root, stack)
     apps = apps_dir.resolve() if apps_dir else root / settings.catalog.appsDir
-    catalog = load_catalog(root, apps, reserved_namespaces={settings.argocd.namespace})
+    catalog = load_catalog(root, apps, reserved_namespaces=settings.platform_namespaces)
     return root, settings, catalog
 
 

@@ -34,7 +34,7 @@ def validate(
             settings_list.append(load_stack_file(root, stack))
         except ValidationError as exc:
             problems.extend(exc.problems)
-    reserved = {s.argocd.namespace for s in settings_list}
+    reserved = {ns for s in settings_list for ns in s.platform_namespaces}
     apps = apps_dir.resolve() if apps_dir else root / "apps"
     try:
         catalog = load_catalog(root, apps, reserved_namespaces=reserved)

@@ -20,8 +20,8 @@ class AppCatalogArgs(TypedDict):
     """The rendered Argo CD objects (AppProjects, ApplicationSets)."""
     provider: k8s.Provider
     """Kubernetes provider of the target cluster."""
-    install: pulumi.Resource
-    """The Argo CD install; its CRDs must exist before these objects."""
+    install: list[pulumi.Resource]
+    """The installs whose CRDs these objects need (Argo CD, Rollouts): created first."""
 
 
 class AppCatalog(pulumi.ComponentResource):
@@ -51,7 +51,7 @@ class AppCatalog(pulumi.ComponentResource):
                     ),
                     spec=obj["spec"],
                     opts=pulumi.ResourceOptions(
-                        parent=self, provider=args["provider"], depends_on=[args["install"]]
+                        parent=self, provider=args["provider"], depends_on=args["install"]
                     ),
                 )
             )

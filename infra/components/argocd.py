@@ -57,6 +57,22 @@ def _meta(obj: dict[str, Any]) -> k8s.meta.v1.ObjectMetaArgs:
     )
 
 
+def _protect_component(name: str, protect: bool) -> pulumi.ResourceTransform:
+    """Chart v4 is a component the provider registers itself (Construct), and that
+    registration drops the program's ``protect``: put it back (seen with the policy pack's
+    prod-protects-argocd check; the engine log shows ``protect=<nil>`` without this)."""
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if args.type_ == "kubernetes:helm.sh/v4:Chart" and args.name == name and protect:
+            return pulumi.ResourceTransformResult(
+                props=args.props,
+                opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(protect=True)),
+            )
+        return None
+
+    return transform
+
+
 class ArgoCD(pulumi.ComponentResource):
     """Argo CD from its Helm chart, with a stable, rotatable admin password."""
 
@@ -130,6 +146,7 @@ class ArgoCD(pulumi.ComponentResource):
                 pulumi.ResourceOptions(
                     depends_on=[namespace, argocd_secret_resource, redis_secret_resource],
                     protect=protect,
+                    transforms=[_protect_component(f"{name}-chart", protect)],
                 ),
             ),
         )

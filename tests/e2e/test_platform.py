@@ -210,6 +210,55 @@ def test_addons_are_installed(project: Project) -> None:
     assert not list((project.root / "apps").rglob("sealed-*.yaml"))
 
 
+def test_generated_rollouts_and_applications_are_accepted_by_the_api_server(
+    project: Project,
+) -> None:
+    """What Argo CD would apply for blue/green and canary apps (the generated Rollout,
+    Services and AnalysisTemplates with the app's overlay), and the Applications the
+    ApplicationSets expand to, pass the API server's strict server-side dry run against the
+    CRDs the stack installed. (Argo CD itself does not run on kwok: this is the check that
+    stands in for its sync.)"""
+    kubeconfig = project.root / "dry-run.kubeconfig"
+    kubeconfig.write_text(project.output("kubeconfig", secret=True))
+    kubectl = ["kubectl", "--kubeconfig", str(kubeconfig)]
+    dry_run = [
+        *kubectl,
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--validate=strict",
+        "--field-manager=e2e-check",
+        "-f",
+    ]
+    checked = []
+    try:
+        for app_file in sorted((project.root / "apps").glob("*/app.yaml")):
+            definition = yaml.safe_load(app_file.read_text())
+            strategy = (definition.get("strategy") or {}).get("type", "rolling")
+            env = (definition.get("environments") or {}).get(project.stack)
+            if strategy == "rolling" or env is None or env.get("enabled") is False:
+                continue
+            generated = app_file.parent / "generated" / project.stack
+            manifests = project.run([*kubectl, "kustomize", str(generated)]).stdout
+            namespace = definition["namespace"]
+            project.run([*kubectl, "create", "namespace", namespace], check=False)
+            rendered_file = project.root / f"{app_file.parent.name}.rendered.yaml"
+            rendered_file.write_text(manifests)
+            out = project.run([*dry_run, str(rendered_file), "--namespace", namespace]).stdout
+            kinds = {line.split("/")[0] for line in out.splitlines() if "/" in line}
+            assert {"rollout.argoproj.io", "analysistemplate.argoproj.io"} <= kinds, out
+            checked.append(app_file.parent.name)
+        applications = project.root / "applications.yaml"
+        applications.write_text(project.platformctl("expand", "--stack", project.stack).stdout)
+        out = project.run([*dry_run, str(applications)]).stdout
+        assert out.count("application.argoproj.io/") == len(
+            list(yaml.safe_load_all(applications.read_text()))
+        )
+    finally:
+        kubeconfig.unlink()
+    assert checked, "the example catalog has blue/green and canary apps in every stack"
+
+
 def test_admin_password_is_stable_secret_and_verifiable(project: Project) -> None:
     password = project.output("adminPassword", secret=True)
     api = project.api()

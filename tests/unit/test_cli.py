@@ -115,3 +115,27 @@ def test_admin_password_reset_without_cluster_is_a_clear_error(tmp_path: Path) -
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: cannot reach the cluster")
     assert "Traceback" not in proc.stderr
+
+
+def test_plaintext_secret_in_stack_file_is_refused(tmp_path: Path) -> None:
+    copy_example_catalog(tmp_path)
+    stack = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())
+    stack["config"]["gitops-platform:git"]["repoURL"] = "https://bot:s3cret@git.example.com/r.git"
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
+    proc = run(["render", "--stack", "dev"], tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(
+        "Pulumi.dev.yaml: gitops-platform:git.repoURL: looks like a plaintext secret"
+    )
+
+
+def test_apps_may_not_deploy_into_addon_namespaces(tmp_path: Path) -> None:
+    copy_example_catalog(tmp_path)
+    app = tmp_path / "apps" / "hello-web" / "app.yaml"
+    app.write_text(app.read_text().replace("namespace: web", "namespace: argo-rollouts"))
+    proc = run(["validate"], tmp_path)
+    assert proc.returncode == 1
+    assert (
+        "apps/hello-web/app.yaml: namespace: 'argo-rollouts' is reserved for the platform"
+        in proc.stderr
+    )

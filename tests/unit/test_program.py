@@ -204,7 +204,10 @@ def _assert_custom_resources_match_render(
         assert rec.type_ == f"kubernetes:argoproj.io/v1alpha1:{obj['kind']}"
         assert rec.inputs["spec"] == json.loads(json.dumps(obj["spec"]))
         assert rec.inputs["metadata"]["namespace"] == "argocd"
-        assert rec.depends_on == ["argocd-chart"], "must wait for the CRDs in the chart"
+        expected_installs = ["argocd-chart"] + (
+            ["rollouts-chart"] if settings.rollouts.enabled else []
+        )
+        assert rec.depends_on == expected_installs, "must wait for the CRDs in the charts"
         assert rec.parent == "catalog"
 
 
