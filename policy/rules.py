@@ -40,9 +40,10 @@ SYSTEM_NAMESPACES = frozenset({ARGOCD_NAMESPACE, "kube-system"})
 """Namespaces no AppProject may target (besides the namespace the AppProject itself lives in,
 which is Argo CD's own)."""
 
-PROTECTED_IN_PROD = ("argocd-namespace", "argocd-chart")
-"""Resource names (``infra.components.argocd.ArgoCD`` named ``argocd``) that must be
-``protect``-ed on the prod stack: deleting either deletes Argo CD and every Application."""
+PROTECTED_IN_PROD = ("argocd-namespace", "argocd-chart", "cluster-kind", "cluster-kwok")
+"""Resource names that must be ``protect``-ed on the prod stack: the Argo CD namespace and
+chart (``infra.components.argocd.ArgoCD`` named ``argocd``) and a cluster the stack creates
+(``infra.components.cluster``): deleting any deletes Argo CD and every Application."""
 
 WORKLOAD_POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
     "Pod": ("spec",),

@@ -541,3 +541,10 @@ def test_chart_transform_stops_an_unpinned_chart_v4_and_changes_nothing() -> Non
     # The provider's own (input-less) registration of the component, and other types: skipped.
     assert pinned_chart_transform(transform_args(CHART_V4, "argocd-chart", {})) is None
     assert pinned_chart_transform(transform_args(DEPLOYMENT, "d", {"chart": "x"})) is None
+
+
+@pytest.mark.parametrize("name", ["cluster-kind", "cluster-kwok"])
+def test_prod_requires_protection_of_a_cluster_the_stack_creates(name: str) -> None:
+    assert rules.protection_violations("prod", name, protect=False)
+    assert rules.protection_violations("prod", name, protect=True) == []
+    assert rules.protection_violations("dev", name, protect=False) == []

@@ -76,7 +76,8 @@ def connect(name: str, settings: StackSettings, parent: pulumi.Resource) -> Clus
         KindProvider(),
         f"{name}-kind",
         {"name": settings.cluster_name, "nodes": cluster.nodes, "nodeImage": cluster.nodeImage},
-        pulumi.ResourceOptions(parent=parent),
+        # A stack that protects its Argo CD install protects the cluster under it too.
+        pulumi.ResourceOptions(parent=parent, protect=settings.argocd.protect),
     )
     return ClusterConnection(
         kubeconfig=resource.kubeconfig,

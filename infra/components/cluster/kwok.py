@@ -100,7 +100,8 @@ def connect(name: str, settings: StackSettings, parent: pulumi.Resource) -> Clus
             "nodes": cluster.nodes,
             "kubernetesVersion": cluster.kubernetesVersion,
         },
-        pulumi.ResourceOptions(parent=parent),
+        # A stack that protects its Argo CD install protects the cluster under it too.
+        pulumi.ResourceOptions(parent=parent, protect=settings.argocd.protect),
     )
     return ClusterConnection(
         kubeconfig=resource.kubeconfig,
