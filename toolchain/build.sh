@@ -32,7 +32,7 @@ component_key() {
 	local c="$1"
 	{
 		go_version
-		sha256sum "$here/build.sh"
+		sha256sum <"$here/build.sh"
 		(cd "$modules/$c" && find . -type f | LC_ALL=C sort | xargs sha256sum)
 	} | sha256sum | cut -c1-16
 }
