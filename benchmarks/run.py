@@ -136,6 +136,12 @@ def bench_stack(stack: str, app_counts: list[int], work: Path) -> list[Measure]:
             )
         shutil.rmtree(project.root / "apps")
         shutil.copytree(REPO / "apps", project.root / "apps")
+        argocd = project.config("argocd")
+        if argocd and argocd.get("protect"):
+            # prod protects its install: lift that first (not measured), as an operator would.
+            argocd["protect"] = False
+            project.set_config("argocd", argocd)
+            project.up()
         out.append(
             measured(
                 project, "destroy (everything, cluster included)", [*pulumi, "destroy", "--yes"]
