@@ -7,8 +7,8 @@ functions of plain data, for the program and ``platformctl`` to call:
 - **No plaintext secrets in stack config.** The engine sends the stack config to a policy pack
   (``ConfigureStack``), but pulumi-policy 1.21 keeps only the stack tags from it.
 - **Chart versions pinned.** pulumi-kubernetes registers a Chart v4 component without its
-  inputs, so the pack never sees a Chart's ``chart`` and ``version``; the program does (a
-  resource transform sees every Chart registration, see :func:`pinned_chart_transform`).
+  inputs, so the pack never sees a Chart's ``chart`` and ``version``; the program's charts
+  are pinned by the settings schema (``infra.settings``: exact versions only).
 
 ``policy/rules.py`` uses :func:`chart_pin_violation` too, for the chart resources whose inputs
 the engine does show (Helm Release v3): one rule, two places it is enforced.
@@ -21,14 +21,11 @@ import re
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
-import pulumi
-
 from infra.errors import Problem
 
 __all__ = [
     "CHART_TYPES",
     "chart_pin_violation",
-    "pinned_chart_transform",
     "plaintext_secret_problems",
 ]
 
@@ -63,31 +60,6 @@ def chart_pin_violation(chart: str | None, version: str | None) -> str | None:
             f"chart {chart!r} version {version!r} is not an exact version (ranges and wildcards "
             "float); pin an exact version such as 10.1.1"
         )
-    return None
-
-
-def pinned_chart_transform(
-    args: pulumi.ResourceTransformArgs,
-) -> pulumi.ResourceTransformResult | None:
-    """A Pulumi resource transform (``pulumi.runtime.register_resource_transform``) that stops
-    the program when a chart resource is not pinned; it changes nothing.
-
-    Only ``type_``, ``name`` and ``props`` are read. A ``chart``/``version`` that is an Output
-    (not known yet) is not checked.
-    """
-    if args.type_ not in CHART_TYPES:
-        return None
-    props = args.props or {}
-    chart, version = props.get("chart"), props.get("version")
-    if chart is None and version is None:
-        # The transform also sees the provider's own registration of a Chart v4 component,
-        # which carries no inputs; the program's registration (checked) does.
-        return None
-    if not isinstance(chart, str | None) or not isinstance(version, str | None):
-        return None
-    problem = chart_pin_violation(chart, version)
-    if problem:
-        raise ValueError(f"{args.type_} {args.name!r}: {problem}")
     return None
 
 

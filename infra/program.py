@@ -19,9 +19,10 @@ import pulumi.runtime.config
 from infra.catalog import load_catalog
 from infra.components.app_catalog import AppCatalog
 from infra.components.argocd import ArgoCD
+from infra.components.charts import AddonArgs
 from infra.components.cluster import Cluster
 from infra.components.cluster.preflight import preflight
-from infra.components.rollouts import Rollouts, RolloutsArgs
+from infra.components.rollouts import Rollouts
 from infra.components.sealed_secrets import SealedSecrets
 from infra.errors import PlatformError, ValidationError
 from infra.policy_checks import plaintext_secret_problems
@@ -71,7 +72,7 @@ def main() -> None:
         "argocd",
         {"settings": settings, "provider": cluster.provider, "project_root": str(root)},
     )
-    addon_args: RolloutsArgs = {
+    addon_args: AddonArgs = {
         "settings": settings,
         "provider": cluster.provider,
         "project_root": str(root),

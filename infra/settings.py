@@ -121,7 +121,7 @@ class ArgoCDSettings(_Strict):
     """Mark the namespace and chart `protect` so `pulumi destroy` refuses to remove them."""
 
 
-class RolloutsChartSettings(_Strict):
+class RolloutsChartSettings(ChartSettings):
     version: ChartVersion = DEFAULT_ROLLOUTS_CHART_VERSION
     """argo-rollouts chart version, exact."""
     repository: ChartRepository = DEFAULT_CHART_REPOSITORY
@@ -138,7 +138,7 @@ class RolloutsSettings(_Strict):
     chart: RolloutsChartSettings = RolloutsChartSettings()
 
 
-class SealedSecretsChartSettings(_Strict):
+class SealedSecretsChartSettings(ChartSettings):
     version: ChartVersion = DEFAULT_SEALED_SECRETS_CHART_VERSION
     """sealed-secrets chart version, exact."""
     repository: ChartRepository = DEFAULT_SEALED_SECRETS_CHART_REPOSITORY

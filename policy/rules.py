@@ -147,8 +147,9 @@ def workload_image_violations(kind: str, obj: Mapping[str, Any]) -> list[str]:
 def chart_version_violations(chart: str | None, version: str | None) -> list[str]:
     """A Helm chart is pinned by an exact ``version``, or by being a local chart archive.
 
-    The rule itself is :func:`infra.policy_checks.chart_pin_violation`, which the program also
-    applies to Chart v4 registrations (the engine shows a policy pack no Chart v4 inputs).
+    The rule itself is :func:`infra.policy_checks.chart_pin_violation`. The engine shows a
+    policy pack no Chart v4 inputs; the program's Chart v4 installs are pinned by the settings
+    schema, which accepts only exact chart versions.
     """
     problem = chart_pin_violation(chart, version)
     return [problem] if problem else []

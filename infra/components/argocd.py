@@ -11,17 +11,17 @@ release; ``pulumi stack`` is where it lives.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.components.charts import chart_source
 from infra.components.generated_secret import GeneratedSecret
 from infra.settings import StackSettings
 from infra.specs import argocd_namespace, argocd_secret, chart_values, redis_secret
 
-__all__ = ["ArgoCD", "ArgoCDArgs", "chart_source"]
+__all__ = ["ArgoCD", "ArgoCDArgs"]
 
 
 class ArgoCDArgs(TypedDict):
@@ -31,20 +31,6 @@ class ArgoCDArgs(TypedDict):
     """Kubernetes provider of the target cluster."""
     project_root: str
     """Directory of Pulumi.yaml; a local chart path is resolved against it."""
-
-
-def chart_source(settings: StackSettings, project_root: str) -> dict[str, Any]:
-    """Chart v4 arguments naming the chart: the pinned repository, or a local archive."""
-    chart = settings.argocd.chart
-    if chart.path:
-        path = Path(chart.path)
-        resolved = path if path.is_absolute() else Path(project_root) / path
-        return {"chart": str(resolved.resolve())}
-    return {
-        "chart": "argo-cd",
-        "version": chart.version,
-        "repository_opts": k8s.helm.v4.RepositoryOptsArgs(repo=chart.repository),
-    }
 
 
 def _meta(obj: dict[str, Any]) -> k8s.meta.v1.ObjectMetaArgs:
@@ -140,7 +126,7 @@ class ArgoCD(pulumi.ComponentResource):
             name="argocd",
             namespace=settings.argocd.namespace,
             values=chart_values(settings),
-            **chart_source(settings, args["project_root"]),
+            **chart_source(settings.argocd.chart, "argo-cd", args["project_root"]),
             opts=pulumi.ResourceOptions.merge(
                 child,
                 pulumi.ResourceOptions(

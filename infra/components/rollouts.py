@@ -8,39 +8,15 @@ the stack leaves the CRDs, and with them every app's Rollouts, in the cluster.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Protocol, TypedDict
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.settings import StackSettings
+from infra.components.charts import AddonArgs, chart_source
 from infra.specs.addons import ROLLOUTS_CHART, addon_namespace, rollouts_values
 
-__all__ = ["Rollouts", "RolloutsArgs", "addon_chart_source", "namespace_resource"]
-
-
-class _ChartSettings(Protocol):
-    @property
-    def version(self) -> str: ...
-    @property
-    def repository(self) -> str: ...
-    @property
-    def path(self) -> str | None: ...
-
-
-def addon_chart_source(chart: _ChartSettings, name: str, project_root: str) -> dict[str, Any]:
-    """Chart v4 arguments naming an add-on's chart: the pinned repository, or a local archive
-    (resolved against the project root), exactly as for the argo-cd chart."""
-    if chart.path:
-        path = Path(chart.path)
-        resolved = path if path.is_absolute() else Path(project_root) / path
-        return {"chart": str(resolved.resolve())}
-    return {
-        "chart": name,
-        "version": chart.version,
-        "repository_opts": k8s.helm.v4.RepositoryOptsArgs(repo=chart.repository),
-    }
+__all__ = ["Rollouts", "namespace_resource"]
 
 
 def namespace_resource(
@@ -56,15 +32,6 @@ def namespace_resource(
     )
 
 
-class RolloutsArgs(TypedDict):
-    settings: StackSettings
-    """Validated stack settings (the ``rollouts`` section and the environment are used)."""
-    provider: k8s.Provider
-    """Kubernetes provider of the target cluster."""
-    project_root: str
-    """Directory of Pulumi.yaml; a local chart path is resolved against it."""
-
-
 class Rollouts(pulumi.ComponentResource):
     """The Argo Rollouts controller and CRDs from the pinned chart."""
 
@@ -72,7 +39,7 @@ class Rollouts(pulumi.ComponentResource):
     chart: k8s.helm.v4.Chart
 
     def __init__(
-        self, name: str, args: RolloutsArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gitops-platform:index:Rollouts", name, None, opts)
         settings = args["settings"]
@@ -89,7 +56,7 @@ class Rollouts(pulumi.ComponentResource):
             name=ROLLOUTS_CHART,
             namespace=section.namespace,
             values=rollouts_values(settings),
-            **addon_chart_source(section.chart, ROLLOUTS_CHART, args["project_root"]),
+            **chart_source(section.chart, ROLLOUTS_CHART, args["project_root"]),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends_on)),
         )
         self.namespace = pulumi.Output.from_input(section.namespace)

@@ -15,16 +15,14 @@ losing them loses every app's secrets:
 
 from __future__ import annotations
 
-from typing import TypedDict
-
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.components.rollouts import addon_chart_source, namespace_resource
-from infra.settings import StackSettings
+from infra.components.charts import AddonArgs, chart_source
+from infra.components.rollouts import namespace_resource
 from infra.specs.addons import SEALED_SECRETS_CHART, addon_namespace, sealed_secrets_values
 
-__all__ = ["SealedSecrets", "SealedSecretsArgs", "retain_crds"]
+__all__ = ["SealedSecrets", "retain_crds"]
 
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 
@@ -39,15 +37,6 @@ def retain_crds(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformR
     )
 
 
-class SealedSecretsArgs(TypedDict):
-    settings: StackSettings
-    """Validated stack settings (the ``sealedSecrets`` section and the environment are used)."""
-    provider: k8s.Provider
-    """Kubernetes provider of the target cluster."""
-    project_root: str
-    """Directory of Pulumi.yaml; a local chart path is resolved against it."""
-
-
 class SealedSecrets(pulumi.ComponentResource):
     """The Sealed Secrets controller (``sealed-secrets-controller``) and its CRD."""
 
@@ -55,7 +44,7 @@ class SealedSecrets(pulumi.ComponentResource):
     chart: k8s.helm.v4.Chart
 
     def __init__(
-        self, name: str, args: SealedSecretsArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gitops-platform:index:SealedSecrets", name, None, opts)
         settings = args["settings"]
@@ -76,7 +65,7 @@ class SealedSecrets(pulumi.ComponentResource):
             name=SEALED_SECRETS_CHART,
             namespace=section.namespace,
             values=sealed_secrets_values(settings),
-            **addon_chart_source(section.chart, SEALED_SECRETS_CHART, args["project_root"]),
+            **chart_source(section.chart, SEALED_SECRETS_CHART, args["project_root"]),
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(depends_on=depends_on, transforms=[retain_crds])
             ),

@@ -9,11 +9,9 @@ the pack, or no longer mandatory, fails here.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 import yaml
 from google.protobuf import struct_pb2
@@ -31,7 +29,6 @@ from infra.catalog import load_catalog
 from infra.errors import Problem
 from infra.policy_checks import (
     chart_pin_violation,
-    pinned_chart_transform,
     plaintext_secret_problems,
 )
 from infra.settings import load_stack_file
@@ -517,30 +514,6 @@ def test_engine_shaped_config_is_checked_and_its_secret_keys_skipped() -> None:
             "`pulumi config set --secret --path 'x:apiKey' <value>`, or remove it",
         )
     ]
-
-
-def transform_args(type_: str, name: str, props: dict[str, Any]) -> pulumi.ResourceTransformArgs:
-    return pulumi.ResourceTransformArgs(False, type_, name, props, pulumi.ResourceOptions())
-
-
-def test_chart_transform_stops_an_unpinned_chart_v4_and_changes_nothing() -> None:
-    with pytest.raises(
-        ValueError,
-        match=re.escape(
-            "kubernetes:helm.sh/v4:Chart 'argocd-chart': chart 'argo-cd' version '10' is not an "
-            "exact version"
-        ),
-    ):
-        pinned_chart_transform(
-            transform_args(CHART_V4, "argocd-chart", {"chart": "argo-cd", "version": "10"})
-        )
-    pinned = {"chart": "argo-cd", "version": "10.1.1", "values": {}}
-    assert pinned_chart_transform(transform_args(CHART_V4, "argocd-chart", pinned)) is None
-    local = {"chart": "/charts/argo-cd-10.1.1.tgz"}
-    assert pinned_chart_transform(transform_args(CHART_V4, "argocd-chart", local)) is None
-    # The provider's own (input-less) registration of the component, and other types: skipped.
-    assert pinned_chart_transform(transform_args(CHART_V4, "argocd-chart", {})) is None
-    assert pinned_chart_transform(transform_args(DEPLOYMENT, "d", {"chart": "x"})) is None
 
 
 @pytest.mark.parametrize("name", ["cluster-kind", "cluster-kwok"])

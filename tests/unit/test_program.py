@@ -254,7 +254,7 @@ def test_invalid_app_fails_before_any_resource(tmp_path: Path) -> None:
 
 
 def test_local_chart_path_is_resolved_against_the_project_root() -> None:
-    from infra.components.argocd import chart_source
+    from infra.components.charts import chart_source
 
     settings = load_stack_file(REPO, "dev")
     local = settings.model_validate(
@@ -263,7 +263,7 @@ def test_local_chart_path_is_resolved_against_the_project_root() -> None:
             "argocd": {"chart": {"path": "../shared/charts/argo-cd-10.1.1.tgz"}},
         }
     )
-    source = chart_source(local, str(REPO))
+    source = chart_source(local.argocd.chart, "argo-cd", str(REPO))
     assert source == {"chart": str((REPO / "../shared/charts/argo-cd-10.1.1.tgz").resolve())}
 
 

@@ -5,6 +5,7 @@ blueGreen/canary app pointing at its generated folder."""
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -163,9 +164,14 @@ def test_generated_files_are_deterministic_and_marked() -> None:
 
 
 def test_generated_kustomization_builds_with_kustomize(tmp_path: Path) -> None:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl (kustomize) is not installed")
+    toolchain = subprocess.run(
+        [str(REPO / "toolchain" / "build.sh"), "--bin-dir"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    kubectl = shutil.which("kubectl", path=f"{toolchain}:{os.environ.get('PATH', '')}")
+    assert kubectl, "kubectl not found: run `make toolchain` (it builds kubectl with kustomize)"
     done = subprocess.run(
         [kubectl, "kustomize", str(REPO / "apps" / "payments-api" / "generated" / "prod")],
         capture_output=True,
