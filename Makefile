@@ -1,5 +1,6 @@
 # gitops-platform: every entry point. `make help` lists them.
-# The two set-up commands (README): `make up` (the dev stack) and `make test` (the tests).
+# The two set-up commands (README): `make up` (the local stack: the whole GitOps loop on this
+# machine, no Docker) and `make test` (the tests).
 # Each installs what it needs: the Python venv (`install`) and the Go-built toolchain
 # (`toolchain`, cached outside the repo; see toolchain/README.md).
 
@@ -8,7 +9,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
-STACK ?= dev
+STACK ?= local
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -50,15 +51,16 @@ stack: install toolchain $(PASSPHRASE_FILE)
 	pulumi stack select --create $(STACK) --non-interactive
 
 .PHONY: preview
-preview: stack ## pulumi preview of STACK (default dev)
+preview: stack ## pulumi preview of STACK (default local)
 	pulumi preview --stack $(STACK) --diff --policy-pack policy
 
 .PHONY: up
-up: stack ## Deploy the dev stack (or STACK=...): cluster, Argo CD, AppProjects, ApplicationSets
+up: stack ## Deploy the local stack (or STACK=dev|prod): cluster, Argo CD, AppProjects, ApplicationSets
 	pulumi up --stack $(STACK) --yes --skip-preview=false --policy-pack policy
+	$(VENV)/bin/platformctl status --stack $(STACK) --wait 300 --if-local
 
 .PHONY: destroy
-destroy: stack ## Tear down STACK
+destroy: stack ## Tear down STACK (default local)
 	pulumi destroy --stack $(STACK) --yes
 
 .PHONY: validate

@@ -22,9 +22,10 @@ from infra.components.argocd import ArgoCD
 from infra.components.charts import AddonArgs
 from infra.components.cluster import Cluster
 from infra.components.cluster.preflight import preflight
+from infra.components.local_runtime import LocalRuntime, head_commit
 from infra.components.rollouts import Rollouts
 from infra.components.sealed_secrets import SealedSecrets
-from infra.errors import PlatformError, ValidationError
+from infra.errors import PlatformError, Problem, ValidationError
 from infra.policy_checks import plaintext_secret_problems
 from infra.project import find_project_root
 from infra.settings import StackSettings, settings_from_engine
@@ -49,7 +50,7 @@ def plan(
     secrets = plaintext_secret_problems(config, file, secret_keys)
     if secrets:
         raise ValidationError(secrets)
-    settings = settings_from_engine(stack, config, file)
+    settings = settings_from_engine(stack, config, file, root)
     catalog = load_catalog(
         root,
         root / settings.catalog.appsDir,
@@ -58,11 +59,31 @@ def plan(
     return settings, argocd_objects(catalog, settings)
 
 
+def mirror_commit(settings: StackSettings, root: Path) -> str | None:
+    """The commit the local git mirror gets (``git.mirror``), or a ValidationError."""
+    if not settings.git.mirror:
+        return None
+    commit = head_commit(root)
+    if commit is None:
+        raise ValidationError(
+            [
+                Problem(
+                    f"Pulumi.{settings.stack}.yaml",
+                    "gitops-platform:git.mirror",
+                    f"{root} is not a git checkout with a commit: the mirror is filled from "
+                    "the committed HEAD (`git init && git add -A && git commit`)",
+                )
+            ]
+        )
+    return commit
+
+
 def main() -> None:
     try:
         root = find_project_root(pulumi.get_root_directory())
         settings, objects = plan(pulumi.get_stack(), _engine_config(), root)
         preflight(settings, creating=not pulumi.runtime.is_dry_run())
+        commit = mirror_commit(settings, root)
     except PlatformError as exc:
         # RunError: the engine prints the message alone, no traceback.
         raise pulumi.RunError(f"invalid configuration:\n{exc}") from None
@@ -90,6 +111,22 @@ def main() -> None:
             "install": [argocd.chart, *([rollouts.chart] if rollouts is not None else [])],
         },
     )
+
+    if settings.local_controllers:
+        runtime = LocalRuntime(
+            "argocd-runtime",
+            {"settings": settings, "kubeconfig": cluster.kubeconfig, "commit": commit},
+            # The processes read what the charts and the program created.
+            pulumi.ResourceOptions(
+                depends_on=[
+                    argocd.chart,
+                    *([rollouts.chart] if rollouts is not None else []),
+                    catalog,
+                ]
+            ),
+        )
+        pulumi.export("argocdServer", runtime.server)
+        pulumi.export("runtimeLogs", runtime.logs)
 
     pulumi.export("environment", settings.environment)
     pulumi.export("branch", settings.branch)

@@ -82,6 +82,10 @@ class KwokCluster(_Strict):
     nodes: Annotated[int, Field(ge=1, le=50)] = 1
     """Number of fake nodes."""
     kubernetesVersion: KubeVersion = DEFAULT_KUBERNETES_VERSION
+    controllers: Literal["local", "none"] = "local"
+    """``local``: Argo CD's controllers (and Argo Rollouts' when enabled) run as local
+    processes against the cluster, so Argo CD really syncs (the chart's pods are fakes on
+    kwok); ``none``: nothing reconciles the Argo CD objects."""
 
 
 class ExistingCluster(_Strict):
@@ -158,10 +162,17 @@ class SealedSecretsSettings(_Strict):
 
 
 class GitSettings(_Strict):
-    repoURL: Annotated[str, StringConstraints(pattern=r"^(https://|ssh://|git@)\S+$")]
-    """This repository's URL as Argo CD reaches it."""
+    repoURL: (
+        Annotated[str, StringConstraints(pattern=r"^(https://|ssh://|git@|file:///)\S+$")] | None
+    ) = None
+    """This repository's URL as Argo CD reaches it (``file:///...`` only for a kwok cluster
+    whose controllers run locally). Required unless ``mirror`` is on."""
     branch: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/-]{1,100}$")] | None = None
     """Branch the stack tracks; default: the environment name (dev or prod)."""
+    mirror: bool = False
+    """Argo CD clones a repository on this machine that every ``up`` fills from the
+    checkout's committed ``HEAD`` (pushed as ``branch``); for a kwok cluster with local
+    controllers (the ``local`` stack). ``repoURL`` is then derived, not set."""
 
 
 CronSchedule = Annotated[
@@ -226,8 +237,15 @@ class CatalogSettings(_Strict):
     """Allow a stack with no enabled app (otherwise an emptied catalog is refused)."""
 
 
+LOCAL_DIR = ".gitops-local"
+"""Per-cluster folder of the local runtime under the project root (gitignored): the git
+mirror, the runtime's kubeconfig, its state and the processes' logs."""
+
+
 class StackSettings(_Strict):
     stack: str
+    root: str = "."
+    """The project root (the folder of Pulumi.yaml); not a config key."""
     environment: Literal["dev", "prod"]
     """The catalog environment the stack deploys; default: the stack name."""
     cluster: ClusterSettings
@@ -243,6 +261,28 @@ class StackSettings(_Strict):
     @property
     def branch(self) -> str:
         return self.git.branch or self.environment
+
+    @property
+    def local_controllers(self) -> bool:
+        """Argo CD's controllers run as local processes (kwok, ``controllers: local``)."""
+        return isinstance(self.cluster, KwokCluster) and self.cluster.controllers == "local"
+
+    @property
+    def local_dir(self) -> Path:
+        """Folder of the local runtime of this stack's cluster."""
+        return Path(self.root).resolve() / LOCAL_DIR / self.cluster_name
+
+    @property
+    def mirror_path(self) -> Path:
+        return self.local_dir / "repo.git"
+
+    @property
+    def repo_url(self) -> str:
+        """The URL Argo CD clones: ``git.repoURL``, or the local mirror's."""
+        if self.git.mirror:
+            return f"file://{self.mirror_path}"
+        assert self.git.repoURL is not None  # parse_settings guarantees it
+        return self.git.repoURL
 
     @property
     def platform_namespaces(self) -> frozenset[str]:
@@ -302,7 +342,9 @@ def _message(error: Any) -> str:
     return str(error["msg"])
 
 
-def parse_settings(stack: str, values: Mapping[str, Any], file: str) -> StackSettings:
+def parse_settings(
+    stack: str, values: Mapping[str, Any], file: str, root: Path | None = None
+) -> StackSettings:
     """Validate the project's config keys (without the ``gitops-platform:`` prefix).
 
     Raises :class:`ValidationError` naming every bad or missing key; pure.
@@ -318,6 +360,8 @@ def parse_settings(stack: str, values: Mapping[str, Any], file: str) -> StackSet
     ]
     data: dict[str, Any] = {k: v for k, v in values.items() if k in KNOWN_KEYS}
     data["stack"] = stack
+    if root is not None:
+        data["root"] = str(root)
     if "environment" not in data:
         if stack in constants.ENVIRONMENTS:
             data["environment"] = stack
@@ -337,10 +381,27 @@ def parse_settings(stack: str, values: Mapping[str, Any], file: str) -> StackSet
         raise ValidationError(
             Problem(file, _field(tuple(e["loc"])), _message(e)) for e in exc.errors()
         ) from None
-    problems = _namespace_problems(settings, file)
+    problems = _namespace_problems(settings, file) + _git_problems(settings, file)
     if problems:
         raise ValidationError(problems)
     return settings
+
+
+def _git_problems(settings: StackSettings, file: str) -> list[Problem]:
+    """Where the repository lives must fit where Argo CD runs."""
+    key = f"{constants.PROJECT}:git"
+    git = settings.git
+    local = "a kwok cluster with `controllers: local` (Argo CD runs on this machine)"
+    if git.mirror and git.repoURL is not None:
+        return [Problem(file, f"{key}.repoURL", "must be unset with `mirror: true` (derived)")]
+    if git.mirror and not settings.local_controllers:
+        return [Problem(file, f"{key}.mirror", f"needs {local}")]
+    if not git.mirror and git.repoURL is None:
+        return [Problem(file, f"{key}.repoURL", "required key is missing")]
+    is_file = git.repoURL is not None and git.repoURL.startswith("file://")
+    if is_file and not settings.local_controllers:
+        return [Problem(file, f"{key}.repoURL", f"a file:// URL needs {local}")]
+    return []
 
 
 def _namespace_problems(settings: StackSettings, file: str) -> list[Problem]:
@@ -379,7 +440,9 @@ def _decode_engine_value(raw: str) -> Any:
     return raw
 
 
-def settings_from_engine(stack: str, config: Mapping[str, str], file: str) -> StackSettings:
+def settings_from_engine(
+    stack: str, config: Mapping[str, str], file: str, root: Path | None = None
+) -> StackSettings:
     """Build settings from the engine's flat config map (``gitops-platform:key`` -> text)."""
     prefix = f"{constants.PROJECT}:"
     values = {
@@ -387,7 +450,7 @@ def settings_from_engine(stack: str, config: Mapping[str, str], file: str) -> St
         for key, value in config.items()
         if key.startswith(prefix)
     }
-    return parse_settings(stack, values, file)
+    return parse_settings(stack, values, file, root)
 
 
 def load_stack_file(project_root: Path, stack: str) -> StackSettings:
@@ -412,4 +475,4 @@ def load_stack_file(project_root: Path, stack: str) -> StackSettings:
     if secrets:
         raise ValidationError(secrets)
     values = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
-    return parse_settings(stack, values, display)
+    return parse_settings(stack, values, display, project_root)

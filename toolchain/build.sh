@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real toolchain (Pulumi CLI, Python language host, Kubernetes provider, a
-# Kubernetes control plane, kwok, actionlint) from the Go module proxy into a cache outside the
-# repository. See toolchain/README.md.
+# Kubernetes control plane, kwok, actionlint, Argo CD with helm, kustomize and redis) from the
+# Go module proxy and Debian's packages into a cache outside the repository.
+# See toolchain/README.md.
 #
 #   toolchain/build.sh            build what is missing, print nothing but progress
 #   toolchain/build.sh --bin-dir  print the bin directory of this version set (builds nothing)
@@ -10,6 +11,7 @@
 # Idempotent (a component whose key is built is skipped), resumable (Go's build cache keeps
 # compiled packages of an interrupted build), safe against two runs at once (flock).
 set -Eeuo pipefail
+shopt -s inherit_errexit # a failing step inside $(...) fails the build too
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 modules="$here/modules"
@@ -23,7 +25,8 @@ export CGO_ENABLED=0
 export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
 
 # component -> binaries it produces (the `tool` lines of its go.mod, plus extras).
-components=(pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube kwok kind actionlint)
+components=(pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube kwok kind actionlint
+	helm kustomize argocd rollouts redis)
 
 go_version() { go env GOVERSION; }
 
@@ -68,6 +71,78 @@ build_tool() {
 	log "  built $name in $((SECONDS - start))s"
 }
 
+# Argo CD and Argo Rollouts are built from their own modules (their go.mod files carry the
+# replaces they need): the pinned zip (modules/<c>/module: path, version, go.sum hash) is
+# copied out of the module cache into a writable tree and patched there with
+# modules/<c>/patches/*.patch, each file saying why.
+# module_copy WORK: prints the patched source tree.
+module_copy() {
+	local work="$1" mod ver sum got dir p
+	read -r mod ver sum < <(grep -v '^#' "$work/module")
+	log "$current_step: downloading $mod@$ver"
+	got="$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "$mod@$ver" \
+		2>>"$cache/logs/$current_step.log")"
+	dir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' <<<"$got")"
+	if ! grep -qF "\"Sum\": \"$sum\"" <<<"$got"; then
+		echo "$mod@$ver does not have the pinned hash $sum" >>"$cache/logs/$current_step.log"
+		return 1
+	fi
+	rm -rf "$work/src" && cp -R "$dir" "$work/src" && chmod -R u+w "$work/src"
+	for p in "$work"/patches/*.patch; do
+		[[ -f "$p" ]] || continue
+		log "  applying $(basename "$p")"
+		(cd "$work/src" && git apply --verbose "$p") >>"$cache/logs/$current_step.log" 2>&1
+	done
+	log "$current_step: downloading modules"
+	(cd "$work/src" && go mod download) >>"$cache/logs/$current_step.log" 2>&1
+	echo "$work/src"
+}
+
+# One Argo CD binary serves every role (ARGOCD_BINARY_NAME, or the name it is called by).
+build_argocd() {
+	local work="$1" out="$2" src mod=github.com/argoproj/argo-cd/v3 ver
+	src="$(module_copy "$work")"
+	ver="$(grep -v '^#' "$work/module" | cut -d' ' -f2)"
+	local flags="-X $mod/common.version=${ver#v} -X $mod/common.gitTag=$ver"
+	flags+=" -X $mod/common.gitTreeState=clean -X $mod/common.buildDate=1970-01-01T00:00:00Z"
+	build_tool "$src" "$out" ./cmd "$flags" argocd
+}
+
+build_rollouts() {
+	local work="$1" out="$2" src ver
+	src="$(module_copy "$work")"
+	ver="$(grep -v '^#' "$work/module" | cut -d' ' -f2)"
+	build_tool "$src" "$out" ./cmd/rollouts-controller \
+		"-X github.com/argoproj/argo-rollouts/utils/version.version=$ver" rollouts-controller
+}
+
+# redis-server for Argo CD's cache: Debian packages pinned in modules/redis/packages,
+# extracted into the cache (no system-wide install, no service started). The wrapper sets the
+# library path to the extracted libraries.
+fetch_redis() {
+	local work="$1" out="$2" pkgs deb
+	mapfile -t pkgs < <(grep -v '^#' "$work/packages" | grep .)
+	log "redis: downloading ${pkgs[*]}"
+	mkdir -p "$work/debs"
+	if ! (cd "$work/debs" && apt-get download "${pkgs[@]}") >>"$cache/logs/$current_step.log" 2>&1; then
+		log "  package lists lack them; running apt-get update"
+		apt-get update >>"$cache/logs/$current_step.log" 2>&1
+		(cd "$work/debs" && apt-get download "${pkgs[@]}") >>"$cache/logs/$current_step.log" 2>&1
+	fi
+	for deb in "$work"/debs/*.deb; do dpkg -x "$deb" "$out/root"; done
+	ln -sf redis-check-rdb "$out/root/usr/bin/redis-server"
+	cat >"$out/redis-server" <<-'WRAPPER'
+		#!/bin/sh
+		# redis-server from Debian's redis-tools, extracted by toolchain/build.sh.
+		here="$(dirname "$(readlink -f "$0")")"
+		LD_LIBRARY_PATH="$here/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+			exec "$here/root/usr/bin/redis-server" "$@"
+	WRAPPER
+	chmod 0755 "$out/redis-server"
+	"$out/redis-server" --version >>"$cache/logs/$current_step.log" 2>&1
+	log "  redis-server: $("$out/redis-server" --version | cut -d' ' -f1-3)"
+}
+
 build_component() {
 	local c="$1" key out work v
 	key="$(component_key "$c")"
@@ -82,8 +157,13 @@ build_component() {
 	# Build in a scratch copy: the repository stays untouched and read-only checkouts work.
 	work="$cache/work/$c"
 	rm -rf "$work" && mkdir -p "$work" && cp -R "$modules/$c/." "$work/" && chmod -R u+w "$work"
-	log "$c: downloading modules"
-	(cd "$work" && go mod download) >>"$cache/logs/$c.log" 2>&1
+	case "$c" in
+	argocd | rollouts | redis) ;; # not a wrapper module: their recipes fetch what they need
+	*)
+		log "$c: downloading modules"
+		(cd "$work" && go mod download) >>"$cache/logs/$c.log" 2>&1
+		;;
+	esac
 	case "$c" in
 	pulumi)
 		v="$(module_version "$work" github.com/pulumi/pulumi/pkg/v3)"
@@ -143,6 +223,17 @@ build_component() {
 		build_tool "$work" "$out" github.com/rhysd/actionlint/cmd/actionlint \
 			"-X github.com/rhysd/actionlint.version=$v"
 		;;
+	helm)
+		v="$(module_version "$work" helm.sh/helm/v3)"
+		build_tool "$work" "$out" helm.sh/helm/v3/cmd/helm \
+			"-X helm.sh/helm/v3/internal/version.version=$v"
+		;;
+	kustomize)
+		build_tool "$work" "$out" sigs.k8s.io/kustomize/kustomize/v5 "" kustomize
+		;;
+	argocd) build_argocd "$work" "$out" ;;
+	rollouts) build_rollouts "$work" "$out" ;;
+	redis) fetch_redis "$work" "$out" ;;
 	*)
 		log "unknown component $c"
 		return 1
@@ -208,6 +299,7 @@ main() {
 		for c in "${components[@]}"; do
 			local f
 			for f in "$cache/builds/$c/$(component_key "$c")"/*; do
+				[[ -f "$f" ]] || continue # a component's data folders stay in its build
 				ln -sf "$f" "$set/bin/$(basename "$f")"
 			done
 		done

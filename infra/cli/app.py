@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from infra.cli import admin_password, appdiff, bump, generate, promote, render, seal, validate
+from infra.cli import (
+    admin_password,
+    appdiff,
+    bump,
+    generate,
+    promote,
+    render,
+    seal,
+    status,
+    validate,
+)
 
 app = typer.Typer(
     name="platformctl",
@@ -22,6 +32,7 @@ app.command("bump")(bump.bump_cmd)
 app.command("promote")(promote.promote_cmd)
 app.command("app-diff")(appdiff.app_diff)
 app.command("seal")(seal.seal_cmd)
+app.command("status")(status.status_cmd)
 app.add_typer(admin_password.app, name="admin-password")
 
 

@@ -176,6 +176,10 @@ def notifications_values(settings: StackSettings) -> dict[str, Any]:
     }
 
 
+RECONCILIATION_LOCAL = "20s"
+"""``timeout.reconciliation`` when Argo CD's controllers run on this machine (kwok)."""
+
+
 def chart_values(settings: StackSettings) -> dict[str, Any]:
     """Values for the argo-cd chart. Fully known at preview time, by construction."""
     ha = settings.argocd.ha
@@ -212,6 +216,9 @@ def chart_values(settings: StackSettings) -> dict[str, Any]:
         "redis": {"enabled": not ha},
         "redis-ha": {"enabled": ha},
     }
+    if settings.local_controllers:
+        # A repository on this machine sends no webhook: the local Argo CD polls it often.
+        values["configs"]["cm"]["timeout.reconciliation"] = RECONCILIATION_LOCAL
     if ha:
         values["controller"]["resources"] = _resources("250m", "1Gi")
         for component, cpu, memory in (

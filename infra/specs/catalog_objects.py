@@ -116,7 +116,7 @@ def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
         # Rollout's (generated from the same definition), not the Deployment's.
         spec = {
             "source": {
-                "repoURL": settings.git.repoURL,
+                "repoURL": settings.repo_url,
                 "targetRevision": settings.branch,
                 "path": _join(app.folder, rollout_specs.generated_path(app, env_name)),
             }
@@ -127,7 +127,7 @@ def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
         if env.replicas is not None:
             kustomize["replicas"] = [{"name": app.name, "count": env.replicas}]
         src: dict[str, Any] = {
-            "repoURL": settings.git.repoURL,
+            "repoURL": settings.repo_url,
             "targetRevision": settings.branch,
             "path": path,
         }
@@ -137,7 +137,7 @@ def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
     elif isinstance(source, DirectorySource):
         spec = {
             "source": {
-                "repoURL": settings.git.repoURL,
+                "repoURL": settings.repo_url,
                 "targetRevision": settings.branch,
                 "path": _join(app.folder, source.path),
                 "directory": {"recurse": source.recurse},
@@ -162,7 +162,7 @@ def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
                     "helm": helm,
                 },
                 {
-                    "repoURL": settings.git.repoURL,
+                    "repoURL": settings.repo_url,
                     "targetRevision": settings.branch,
                     "ref": "values",
                 },
@@ -188,7 +188,7 @@ def _join(*parts: str) -> str:
 def project(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[str, Any]:
     """The team's AppProject: only this repository and the chart repositories its apps
     declare, only the team's namespaces on this cluster, no cluster-scoped resources."""
-    repos = {settings.git.repoURL}
+    repos = {settings.repo_url}
     repos.update(
         a.definition.source.repoURL for a in apps if isinstance(a.definition.source, HelmSource)
     )

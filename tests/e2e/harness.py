@@ -31,8 +31,24 @@ LOCAL_CHARTS = {
 }
 
 
+GIT = ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid"]
+
+
 class CommandFailed(AssertionError):
     pass
+
+
+def wait_for(what: str, probe: Any, timeout: float = 240, every: float = 2) -> Any:
+    """Poll ``probe()`` until it returns something truthy; fail naming ``what`` and the
+    last value seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
 def toolchain_bin() -> Path:
@@ -55,6 +71,9 @@ class Project:
     env: dict[str, str]
     cluster_name: str
     log: list[str] = field(default_factory=list)
+    branch: str = ""
+    remote: Path | None = None
+    _api: tuple[str, Any] | None = None
 
     @classmethod
     def create(cls, stack: str, workdir: Path, nodes: int) -> Project:
@@ -82,6 +101,7 @@ class Project:
         project = cls(stack=stack, root=root, env=env, cluster_name=name)
         project.pulumi("stack", "init")
         project.set_config("cluster", {"provider": "kwok", "name": name, "nodes": nodes})
+        project.publish_git(workdir / "remote.git")
         # Every chart the stack installs comes from its local archive (no chart repository
         # is reachable here); everything else is the real stack file.
         for key, archive in LOCAL_CHARTS.items():
@@ -90,6 +110,27 @@ class Project:
                 section.setdefault("chart", {})["path"] = str(archive)
                 project.set_config(key, section)
         return project
+
+    def publish_git(self, remote: Path) -> None:
+        """This project copy as the git repository Argo CD clones: a bare repository on this
+        machine (``file://``, as Argo CD's own e2e fixture does) holding the stack's branch;
+        the stack's ``git.repoURL`` points at it, its branch stays the stack file's."""
+        ignore = "infra\n.venv\n*.kubeconfig\n.gitops-local/\n*.yaml.rendered\n*.rendered.yaml\n"
+        # The stack file is the test's (its edits are not commits Argo CD should see).
+        (self.root / ".gitignore").write_text(
+            ignore + "render.yaml\napplications.yaml\nPulumi.*.yaml\n"
+        )
+        git_settings = self.config("git")
+        self.branch = git_settings.get("branch") or self.stack
+        self.run([*GIT, "init", "--quiet", "--initial-branch", self.branch])
+        self.run([*GIT, "add", "-A"])
+        self.run([*GIT, "commit", "--quiet", "-m", "catalog"])
+        self.run(["git", "init", "--quiet", "--bare", str(remote)])
+        self.run(["git", "push", "--quiet", str(remote), f"HEAD:refs/heads/{self.branch}"])
+        self.run(["git", "remote", "add", "origin", str(remote)])
+        self.remote = remote
+        git_settings["repoURL"] = f"file://{remote}"
+        self.set_config("git", git_settings)
 
     # -- commands -------------------------------------------------------------------------
 
@@ -161,6 +202,47 @@ class Project:
     def platformctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run([str(REPO / ".venv" / "bin" / "platformctl"), *args], check=check)
 
+    def commit_and_push(self, message: str) -> None:
+        """Commit every change of the project copy on the stack's branch and push it."""
+        self.run([*GIT, "add", "-A"])
+        self.run([*GIT, "commit", "--quiet", "-m", message])
+        self.run(["git", "push", "--quiet", "origin", f"HEAD:refs/heads/{self.branch}"])
+
+    # -- Argo CD, as it reports itself ----------------------------------------------------
+
+    def argocd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """The real `argocd` CLI against the stack's local argocd-server."""
+        config = self.root.parent / "argocd-cli.config"
+        server = self.output("argocdServer")
+        return self.run(
+            ["argocd", *args, "--server", server, "--plaintext", "--config", str(config)],
+            check=check,
+            timeout=180,
+        )
+
+    def login(self, password: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.argocd(
+            "login", self.output("argocdServer"), "--username", "admin", "--password",
+            password, check=check,
+        )  # fmt: skip
+
+    def applications(self) -> dict[str, dict[str, Any]]:
+        from kubernetes import client
+
+        items = client.CustomObjectsApi(self.api()).list_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", "argocd", "applications"
+        )["items"]
+        return {a["metadata"]["name"]: a for a in items}
+
+    def refresh(self, name: str) -> None:
+        """What a git webhook does: ask Argo CD to look at git now."""
+        from kubernetes import client
+
+        client.CustomObjectsApi(self.api()).patch_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", "argocd", "applications", name,
+            {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}},
+        )  # fmt: skip
+
     # -- the cluster ----------------------------------------------------------------------
 
     def kwokctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -173,7 +255,9 @@ class Project:
         from kubernetes import config
 
         kubeconfig = self.output("kubeconfig", secret=True)
-        return config.new_client_from_config_dict(yaml.safe_load(kubeconfig))
+        if self._api is None or self._api[0] != kubeconfig:
+            self._api = (kubeconfig, config.new_client_from_config_dict(yaml.safe_load(kubeconfig)))
+        return self._api[1]
 
 
 def changed_resources(preview: dict[str, Any]) -> dict[str, str]:

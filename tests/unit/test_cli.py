@@ -30,7 +30,9 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_validate_ok(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     result = runner.invoke(app, ["validate"])
-    assert result.exit_code == 0 and result.stdout.startswith("ok: 5 apps, stacks: dev, prod")
+    assert result.exit_code == 0 and result.stdout.startswith(
+        "ok: 5 apps, stacks: dev, local, prod"
+    )
 
 
 def test_validate_reports_problems_exit_1_no_traceback(tmp_path: Path) -> None:

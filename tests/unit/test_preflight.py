@@ -60,6 +60,15 @@ def test_kwok_names_missing_binaries(tmp_path: Path, monkeypatch: pytest.MonkeyP
         ValidationError,
         match="kwok needs kube-apiserver, kube-controller-manager, kube-scheduler on PATH",
     ):
+        preflight(settings({"provider": "kwok", "controllers": "none"}), creating=True)
+
+
+def test_kwok_with_local_controllers_needs_argocd_and_redis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kwok = ["kwokctl", "kwok", "etcd", "kube-apiserver", "kube-controller-manager"]
+    monkeypatch.setenv("PATH", fake_bin(tmp_path, [*kwok, "kube-scheduler", "helm", "git"]))
+    with pytest.raises(ValidationError, match="kwok needs argocd, redis-server, kustomize on PATH"):
         preflight(settings({"provider": "kwok"}), creating=True)
 
 

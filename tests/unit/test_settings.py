@@ -112,7 +112,9 @@ def test_engine_config_matches_stack_file() -> None:
 
     raw = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]
     engine = {k: json.dumps(v) for k, v in raw.items()}
-    assert settings_from_engine("prod", engine, "Pulumi.prod.yaml") == load_stack_file(REPO, "prod")
+    assert settings_from_engine("prod", engine, "Pulumi.prod.yaml", REPO) == load_stack_file(
+        REPO, "prod"
+    )
 
 
 def test_missing_stack_file(tmp_path: Path) -> None:
@@ -129,7 +131,7 @@ def test_every_key_is_documented_in_the_readme() -> None:
     def walk(model: type, prefix: str) -> list[str]:
         keys = []
         for name, field in model.model_fields.items():
-            if name == "stack":
+            if name in ("stack", "root"):
                 continue
             keys.append(f"{prefix}{name}")
             ann = field.annotation

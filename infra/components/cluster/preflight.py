@@ -12,6 +12,7 @@ import subprocess
 
 from infra.components.cluster.existing import read_kubeconfig
 from infra.errors import Problem, ValidationError
+from infra.runtime.plan import RuntimeSettings
 from infra.settings import ExistingCluster, KindCluster, KwokCluster, StackSettings
 
 __all__ = ["preflight"]
@@ -67,7 +68,10 @@ def preflight(settings: StackSettings, *, creating: bool) -> None:
         if docker:
             problems.append(Problem(file, field, f"{docker}; {hint}"))
     elif isinstance(cluster, KwokCluster) and creating:
-        missing = [b for b in KWOK_BINARIES if shutil.which(b) is None]
+        needed: tuple[str, ...] = KWOK_BINARIES
+        if settings.local_controllers:
+            needed += RuntimeSettings.of(settings).binaries
+        missing = [b for b in needed if shutil.which(b) is None]
         if missing:
             problems.append(
                 Problem(

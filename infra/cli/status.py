@@ -1,0 +1,59 @@
+"""platformctl status: the local runtime's Argo CD API and every Application's status."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from infra.cli.common import fail, handle_errors, load_inputs
+from infra.runtime.status import runtime_info, wait_settled
+
+StackOption = Annotated[
+    str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")
+]
+
+
+@handle_errors
+def status_cmd(
+    stack: StackOption = "local",
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            max=3600,
+            help="Seconds to wait for every Application to be Synced and Healthy.",
+        ),
+    ] = 0,
+    if_local: Annotated[
+        bool,
+        typer.Option(
+            "--if-local", help="Print nothing and exit 0 for a stack with no local runtime."
+        ),
+    ] = False,
+) -> None:
+    """Where the local Argo CD listens, how to log in, and each Application's sync/health
+    (as Argo CD reports them). Exits 1 when one is not Synced and Healthy."""
+    _, settings, catalog = load_inputs(stack, None)
+    if if_local and not settings.local_controllers:
+        return
+    info = runtime_info(settings)
+    expected = len(catalog.enabled_in(settings.environment))
+    statuses = wait_settled(info, wait, expected=expected)
+    typer.echo(f"Argo CD API: http://{info.server} (plain text; this build has no web UI)")
+    typer.echo(
+        f"Log in:      argocd login {info.server} --plaintext --username admin --password "
+        f'"$(pulumi stack output adminPassword --show-secrets --stack {stack})"'
+    )
+    typer.echo(f"Logs:        {info.logs}")
+    typer.echo("")
+    width = max([len(s.name) for s in statuses] + [11])
+    typer.echo(f"{'APPLICATION':<{width}}  {'SYNC':<10}  {'HEALTH':<12}  REVISION")
+    for s in statuses:
+        typer.echo(f"{s.name:<{width}}  {s.sync:<10}  {s.health:<12}  {s.revision}")
+    unsettled = [s.name for s in statuses if not s.settled]
+    if len(statuses) < expected:
+        fail(f"error: {len(statuses)} Applications, the catalog expects {expected}")
+    if unsettled:
+        fail(f"error: not Synced and Healthy: {', '.join(unsettled)}")

@@ -1,0 +1,301 @@
+"""The local runtime's plan: which processes run, with which flags, ports and environment.
+
+Pure: settings, binary paths, ports and a folder in; a JSON-ready plan out. The supervisor
+(:mod:`infra.runtime.supervisor`) runs exactly this plan, the Pulumi resource
+(:mod:`infra.components.local_runtime`) writes it, and the unit tests read it.
+
+Each process follows one workload the charts created (the Deployment or StatefulSet that
+would run it in a real cluster): its container's environment is read from the cluster (the
+``argocd-cmd-params-cm`` keys, ``REDIS_PASSWORD`` from ``argocd-redis``...), as the kubelet
+would resolve it, and the local settings below are laid over it. Scaling that workload to 0
+stops the process; ``kubectl rollout restart`` restarts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.settings import StackSettings
+
+__all__ = [
+    "BINARIES",
+    "PORTS",
+    "Process",
+    "RuntimePlan",
+    "RuntimeSettings",
+    "Workload",
+    "runtime_plan",
+]
+
+LOOPBACK = "127.0.0.1"
+
+BINARIES = ("argocd", "redis-server", "helm", "kustomize", "git")
+"""Binaries the Argo CD processes need (``rollouts-controller`` too when Rollouts is on)."""
+
+PORTS = (
+    "redis",
+    "repo-server",
+    "repo-server-metrics",
+    "controller-metrics",
+    "server",
+    "server-metrics",
+    "applicationset-metrics",
+    "applicationset-probe",
+    "applicationset-webhook",
+    "notifications-metrics",
+    "rollouts-metrics",
+    "rollouts-healthz",
+)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The in-cluster workload a process stands for."""
+
+    kind: str  # Deployment | StatefulSet
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    """Laid over the workload's resolved container environment."""
+    workload: Workload | None
+    ready_port: int | None = None
+    """A TCP port that accepts connections once the process serves."""
+
+
+@dataclass(frozen=True)
+class RuntimePlan:
+    directory: str
+    kubeconfig: str
+    namespace: str
+    processes: list[Process]
+    redis_secret: tuple[str, str, str]
+    """(namespace, name, key) of the redis password."""
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> RuntimePlan:
+        processes = [
+            Process(
+                name=p["name"],
+                argv=list(p["argv"]),
+                env=dict(p["env"]),
+                workload=Workload(**p["workload"]) if p["workload"] else None,
+                ready_port=p.get("ready_port"),
+            )
+            for p in data["processes"]
+        ]
+        return RuntimePlan(
+            directory=data["directory"],
+            kubeconfig=data["kubeconfig"],
+            namespace=data["namespace"],
+            processes=processes,
+            redis_secret=tuple(data["redis_secret"]),
+            ports=dict(data["ports"]),
+        )
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What the runtime needs of the stack settings (the Pulumi resource's inputs)."""
+
+    directory: str
+    namespace: str
+    rollouts_namespace: str | None
+
+    @staticmethod
+    def of(settings: StackSettings) -> RuntimeSettings:
+        return RuntimeSettings(
+            directory=str(settings.local_dir),
+            namespace=settings.argocd.namespace,
+            rollouts_namespace=settings.rollouts.namespace if settings.rollouts.enabled else None,
+        )
+
+    @property
+    def binaries(self) -> tuple[str, ...]:
+        return (*BINARIES, *(("rollouts-controller",) if self.rollouts_namespace else ()))
+
+
+def runtime_plan(
+    settings: RuntimeSettings, binaries: dict[str, str], ports: dict[str, int]
+) -> RuntimePlan:
+    """The processes of the local runtime of one cluster."""
+    directory = Path(settings.directory)
+    ns = settings.namespace
+    kubeconfig = str(directory / "kubeconfig")
+    data = directory / "data"
+    argocd = binaries["argocd"]
+    redis = f"{LOOPBACK}:{ports['redis']}"
+    repo = f"{LOOPBACK}:{ports['repo-server']}"
+    tool_path = ":".join(
+        dict.fromkeys(str(Path(binaries[b]).parent) for b in ("helm", "kustomize", "git"))
+    )
+    common = {
+        "ARGOCD_FAKE_IN_CLUSTER": "true",
+        "KUBECONFIG": kubeconfig,
+        "HOME": str(data / "home"),
+        "PATH": f"{tool_path}:/usr/bin:/bin",
+        "ARGOCD_TLS_DATA_PATH": str(data / "tls"),
+        "ARGOCD_SSH_DATA_PATH": str(data / "ssh"),
+        "ARGOCD_GNUPGHOME": str(data / "gpg" / "keys"),
+        "ARGOCD_GPG_DATA_PATH": str(data / "gpg" / "source"),
+        "ARGOCD_GPG_ENABLED": "false",
+        # The chart's container paths do not exist here.
+        "HELM_CACHE_HOME": str(data / "helm" / "cache"),
+        "HELM_CONFIG_HOME": str(data / "helm" / "config"),
+        "HELM_DATA_HOME": str(data / "helm" / "data"),
+        "ARGOCD_APP_CONFIG_PATH": str(data / "app-config"),
+    }
+
+    def role(binary_name: str, **extra: str) -> dict[str, str]:
+        return {**common, "ARGOCD_BINARY_NAME": binary_name, **extra}
+
+    def workload(kind: str, name: str, namespace: str = ns) -> Workload:
+        return Workload(kind=kind, namespace=namespace, name=name)
+
+    processes = [
+        Process(
+            "repo-server",
+            [
+                argocd,
+                "--address",
+                LOOPBACK,
+                "--port",
+                str(ports["repo-server"]),
+                "--metrics-address",
+                LOOPBACK,
+                "--metrics-port",
+                str(ports["repo-server-metrics"]),
+                "--redis",
+                redis,
+            ],
+            role("argocd-repo-server"),
+            workload("Deployment", "argocd-repo-server"),
+            ready_port=ports["repo-server"],
+        ),
+        Process(
+            "application-controller",
+            [
+                argocd,
+                "--redis",
+                redis,
+                "--repo-server",
+                repo,
+                "--metrics-port",
+                str(ports["controller-metrics"]),
+                "--hydrator-enabled=false",
+            ],
+            role(
+                "argocd-application-controller",
+                HOSTNAME="argocd-application-controller-0",
+                ARGOCD_APPLICATION_CONTROLLER_METRICS_LISTEN_ADDRESS=LOOPBACK,
+            ),
+            workload("StatefulSet", "argocd-application-controller"),
+            ready_port=ports["controller-metrics"],
+        ),
+        Process(
+            "applicationset-controller",
+            [
+                argocd,
+                "--argocd-repo-server",
+                repo,
+                "--metrics-addr",
+                f"{LOOPBACK}:{ports['applicationset-metrics']}",
+                "--probe-addr",
+                f"{LOOPBACK}:{ports['applicationset-probe']}",
+                "--webhook-addr",
+                f"{LOOPBACK}:{ports['applicationset-webhook']}",
+            ],
+            role("argocd-applicationset-controller"),
+            workload("Deployment", "argocd-applicationset-controller"),
+            ready_port=ports["applicationset-probe"],
+        ),
+        Process(
+            "server",
+            [
+                argocd,
+                "--insecure",
+                "--address",
+                LOOPBACK,
+                "--port",
+                str(ports["server"]),
+                "--metrics-address",
+                LOOPBACK,
+                "--metrics-port",
+                str(ports["server-metrics"]),
+                "--redis",
+                redis,
+                "--repo-server",
+                repo,
+            ],
+            role("argocd-server"),
+            workload("Deployment", "argocd-server"),
+            ready_port=ports["server"],
+        ),
+        Process(
+            "notifications-controller",
+            [
+                argocd,
+                "--argocd-repo-server",
+                repo,
+                "--metrics-port",
+                str(ports["notifications-metrics"]),
+            ],
+            role(
+                "argocd-notifications",
+                ARGOCD_NOTIFICATIONS_CONTROLLER_METRICS_LISTEN_ADDRESS=LOOPBACK,
+            ),
+            workload("Deployment", "argocd-notifications-controller"),
+            ready_port=ports["notifications-metrics"],
+        ),
+    ]
+    redis_process = Process(
+        "redis",
+        [binaries["redis-server"], str(directory / "redis.conf")],
+        {"PATH": "/usr/bin:/bin", "HOME": str(data / "home")},
+        None,
+        ready_port=ports["redis"],
+    )
+    processes.insert(0, redis_process)
+    if settings.rollouts_namespace is not None:
+        processes.append(
+            Process(
+                "rollouts-controller",
+                [
+                    binaries["rollouts-controller"],
+                    "--kubeconfig",
+                    kubeconfig,
+                    "--leader-elect=false",
+                    "--metricsPort",
+                    str(ports["rollouts-metrics"]),
+                    "--healthzPort",
+                    str(ports["rollouts-healthz"]),
+                ],
+                {
+                    "KUBECONFIG": kubeconfig,
+                    "HOME": str(data / "home"),
+                    "PATH": "/usr/bin:/bin",
+                    "ARGO_ROLLOUTS_LISTEN_ADDRESS": LOOPBACK,
+                },
+                workload("Deployment", "argo-rollouts", settings.rollouts_namespace),
+                ready_port=ports["rollouts-healthz"],
+            )
+        )
+    return RuntimePlan(
+        directory=str(directory),
+        kubeconfig=kubeconfig,
+        namespace=ns,
+        processes=processes,
+        redis_secret=(ns, "argocd-redis", "auth"),
+        ports=dict(ports),
+    )

@@ -1,0 +1,108 @@
+"""What the local runtime is doing: where argocd-server listens and every Application's status.
+
+Read from the runtime's folder (``plan.json``, ``status.json``, its kubeconfig) and from the
+Applications Argo CD itself updates: the statuses printed are Argo CD's, not predictions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.errors import PlatformError
+from infra.settings import StackSettings
+
+__all__ = ["AppStatus", "RuntimeInfo", "application_statuses", "runtime_info", "wait_settled"]
+
+
+class RuntimeNotRunning(PlatformError):
+    """The stack has no running local runtime."""
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    server: str
+    kubeconfig: str
+    namespace: str
+    logs: str
+    processes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    name: str
+    sync: str
+    health: str
+    revision: str
+
+    @property
+    def settled(self) -> bool:
+        return self.sync == "Synced" and self.health == "Healthy"
+
+
+def runtime_info(settings: StackSettings) -> RuntimeInfo:
+    directory = settings.local_dir
+    hint = f"`make up STACK={settings.stack}` starts it"
+    if not settings.local_controllers:
+        raise RuntimeNotRunning(
+            f"stack {settings.stack!r} runs no local Argo CD (cluster.provider kwok with "
+            "controllers: local does)"
+        )
+    try:
+        plan = json.loads((directory / "plan.json").read_text())
+        status = json.loads((directory / "status.json").read_text())
+    except (OSError, ValueError):
+        raise RuntimeNotRunning(f"no local runtime in {directory}; {hint}") from None
+    pid = int(status.get("pid") or 0)
+    if not Path(f"/proc/{pid}").exists():
+        raise RuntimeNotRunning(f"the local runtime in {directory} is stopped; {hint}")
+    return RuntimeInfo(
+        server=f"127.0.0.1:{plan['ports']['server']}",
+        kubeconfig=plan["kubeconfig"],
+        namespace=plan["namespace"],
+        logs=str(directory / "logs"),
+        processes=status.get("processes", {}),
+    )
+
+
+def _status(app: dict[str, Any]) -> AppStatus:
+    status = app.get("status") or {}
+    return AppStatus(
+        name=app["metadata"]["name"],
+        sync=(status.get("sync") or {}).get("status", "Unknown"),
+        health=(status.get("health") or {}).get("status", "Unknown"),
+        revision=((status.get("sync") or {}).get("revision") or "")[:12],
+    )
+
+
+def application_statuses(info: RuntimeInfo) -> list[AppStatus]:
+    from kubernetes import client, config
+
+    api = config.new_client_from_config(info.kubeconfig)  # type: ignore[no-untyped-call]
+    listed: Any = client.CustomObjectsApi(api).list_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", info.namespace, "applications"
+    )
+    items: list[dict[str, Any]] = listed["items"]
+    return sorted((_status(a) for a in items), key=lambda s: s.name)
+
+
+def wait_settled(
+    info: RuntimeInfo,
+    timeout: float,
+    *,
+    expected: int = 0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[AppStatus]:
+    """Statuses once every Application (at least ``expected`` of them) is Synced and Healthy,
+    or the last ones seen when ``timeout`` runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = application_statuses(info)
+        done = len(statuses) >= expected and all(s.settled for s in statuses)
+        if done or time.monotonic() >= deadline:
+            return statuses
+        sleep(3)

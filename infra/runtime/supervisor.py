@@ -1,0 +1,284 @@
+"""The local runtime's supervisor: runs a :class:`~infra.runtime.plan.RuntimePlan`.
+
+``python -m infra.runtime.supervisor <plan.json>`` runs detached (its own session), started by
+the Pulumi resource. It
+
+- starts redis (password from the ``argocd-redis`` Secret) and every Argo CD process, each
+  with its workload's container environment resolved from the cluster and the plan's local
+  settings on top, output appended to ``<dir>/logs/<name>.log``;
+- restarts a process that exits (backoff 1 s doubling to 30 s);
+- follows each process's workload: scaled to 0 stops it, a changed
+  ``kubectl.kubernetes.io/restartedAt`` (``kubectl rollout restart``) restarts it, as the
+  kubelet would do to the pods;
+- writes ``<dir>/status.json`` (pid, state and restarts of each process) every few seconds;
+- on SIGTERM or SIGINT stops every process (SIGTERM, then SIGKILL after 10 s) and exits.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.runtime.plan import Process, RuntimePlan, Workload
+
+__all__ = ["main", "resolve_env"]
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+POLL_SECONDS = 2.0
+MAX_BACKOFF = 30.0
+
+
+def resolve_env(
+    container: dict[str, Any], namespace: str, config_maps: Any, secrets: Any
+) -> dict[str, str]:
+    """A container's ``env`` as the kubelet resolves it: plain values, ConfigMap and Secret
+    keys (a missing optional key is left out), the pod's namespace. ``config_maps`` and
+    ``secrets`` are callables ``(name) -> dict | None`` returning the object's data."""
+    out: dict[str, str] = {}
+    for entry in container.get("env") or []:
+        name = entry["name"]
+        if "value" in entry:
+            out[name] = str(entry["value"] or "")
+            continue
+        source = entry.get("valueFrom") or {}
+        if "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            data = config_maps(ref["name"]) or {}
+            if ref["key"] in data:
+                out[name] = data[ref["key"]]
+        elif "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
+            data = secrets(ref["name"]) or {}
+            if ref["key"] in data:
+                out[name] = base64.b64decode(data[ref["key"]]).decode()
+        elif "fieldRef" in source and source["fieldRef"].get("fieldPath") == "metadata.namespace":
+            out[name] = namespace
+    return out
+
+
+@dataclass
+class Child:
+    process: Process
+    popen: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    backoff: float = 1.0
+    restarted_at: str | None = None
+    wanted: bool = True
+    state: str = "starting"
+
+
+class Supervisor:
+    def __init__(self, plan: RuntimePlan) -> None:
+        self.plan = plan
+        self.dir = Path(plan.directory)
+        self.logs = self.dir / "logs"
+        self.children = [Child(p) for p in plan.processes]
+        self.stopping = False
+        self._api: Any = None
+
+    # -- the cluster --------------------------------------------------------------------
+
+    def api(self) -> Any:
+        if self._api is None:
+            from kubernetes import config
+
+            self._api = config.new_client_from_config(self.plan.kubeconfig)  # type: ignore[no-untyped-call]
+        return self._api
+
+    def _read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        obj: Any
+        try:
+            if kind == "Deployment":
+                obj = client.AppsV1Api(self.api()).read_namespaced_deployment(name, namespace)
+            elif kind == "StatefulSet":
+                obj = client.AppsV1Api(self.api()).read_namespaced_stateful_set(name, namespace)
+            elif kind == "ConfigMap":
+                obj = client.CoreV1Api(self.api()).read_namespaced_config_map(name, namespace)
+            else:
+                obj = client.CoreV1Api(self.api()).read_namespaced_secret(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        result: dict[str, Any] = self.api().sanitize_for_serialization(obj)
+        return result
+
+    def workload_env(self, workload: Workload) -> dict[str, str]:
+        obj = self._read(workload.kind, workload.namespace, workload.name)
+        if obj is None:
+            return {}
+        containers = obj["spec"]["template"]["spec"].get("containers") or []
+        if not containers:
+            return {}
+
+        def data(kind: str) -> Any:
+            return lambda name: (self._read(kind, workload.namespace, name) or {}).get("data")
+
+        return resolve_env(containers[0], workload.namespace, data("ConfigMap"), data("Secret"))
+
+    def workload_state(self, workload: Workload) -> tuple[bool, str | None] | None:
+        """(wanted, restartedAt) of a workload; None when it cannot be read now."""
+        try:
+            obj = self._read(workload.kind, workload.namespace, workload.name)
+        except Exception:
+            return None
+        if obj is None:
+            return (True, None)  # not created (yet): run as the plan says
+        replicas = obj["spec"].get("replicas", 1)
+        annotations = obj["spec"]["template"].get("metadata", {}).get("annotations") or {}
+        return (replicas != 0, annotations.get(RESTARTED_AT))
+
+    # -- processes ----------------------------------------------------------------------
+
+    def write_redis_conf(self) -> None:
+        namespace, name, key = self.plan.redis_secret
+        secret = self._read("Secret", namespace, name)
+        if secret is None or key not in (secret.get("data") or {}):
+            raise RuntimeError(f"secret {namespace}/{name} has no key {key!r}")
+        password = base64.b64decode(secret["data"][key]).decode()
+        data = self.dir / "data" / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        conf = self.dir / "redis.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(
+                f"bind 127.0.0.1\nport {self.plan.ports['redis']}\nrequirepass {password}\n"
+                f'save ""\nappendonly no\ndir {data}\nprotected-mode yes\n'
+            )
+
+    def start(self, child: Child) -> None:
+        p = child.process
+        env = self.workload_env(p.workload) if p.workload else {}
+        env.update(p.env)
+        for key in ("HOME", "ARGOCD_TLS_DATA_PATH", "ARGOCD_SSH_DATA_PATH", "ARGOCD_GNUPGHOME"):
+            if key in env:
+                Path(env[key]).mkdir(parents=True, exist_ok=True, mode=0o700)
+        log = open(self.logs / f"{p.name}.log", "ab")  # noqa: SIM115 (the child keeps it)
+        log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {p.name}\n".encode())
+        log.flush()
+        child.popen = subprocess.Popen(
+            p.argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        log.close()
+        child.state = "running"
+
+    def stop(self, child: Child, state: str) -> None:
+        popen = child.popen
+        if popen is not None and popen.poll() is None:
+            popen.terminate()
+            try:
+                popen.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                popen.kill()
+                popen.wait()
+        child.popen = None
+        child.state = state
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            workload = child.process.workload
+            if workload is not None:
+                observed = self.workload_state(workload)
+                if observed is not None:
+                    wanted, restarted_at = observed
+                    if not wanted and child.wanted:
+                        self.stop(child, "scaled-to-zero")
+                    child.wanted = wanted
+                    if restarted_at != child.restarted_at:
+                        if child.restarted_at is not None or child.popen is not None:
+                            self.stop(child, "restarting")
+                            child.next_start = 0.0
+                        child.restarted_at = restarted_at
+            if not child.wanted:
+                continue
+            popen = child.popen
+            if popen is not None and popen.poll() is not None:
+                child.popen = None
+                child.state = f"exited {popen.returncode}"
+                child.restarts += 1
+                child.next_start = now + child.backoff
+                child.backoff = min(child.backoff * 2, MAX_BACKOFF)
+            if child.popen is None and now >= child.next_start:
+                try:
+                    self.start(child)
+                except Exception as exc:  # the cluster is unreachable: try again later
+                    child.state = f"cannot start: {exc}"[:300]
+                    child.next_start = now + child.backoff
+            elif child.popen is not None and child.backoff > 1 and child.restarts:
+                child.backoff = max(1.0, child.backoff / 2)  # calms down while it stays up
+
+    def write_status(self) -> None:
+        status = {
+            "pid": os.getpid(),
+            "time": time.time(),
+            "processes": {
+                c.process.name: {
+                    "pid": c.popen.pid if c.popen else None,
+                    "state": c.state,
+                    "restarts": c.restarts,
+                    "port": c.process.ready_port,
+                }
+                for c in self.children
+            },
+        }
+        tmp = self.dir / "status.json.tmp"
+        tmp.write_text(json.dumps(status, indent=2))
+        tmp.replace(self.dir / "status.json")
+
+    def run(self) -> int:
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+        def on_signal(_sig: int, _frame: Any) -> None:
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        while not self.stopping:
+            try:
+                self.write_redis_conf()
+                break
+            except Exception as exc:
+                print(f"waiting for the redis password: {exc}", file=sys.stderr, flush=True)
+                time.sleep(POLL_SECONDS)
+        while not self.stopping:
+            self.tick()
+            self.write_status()
+            deadline = time.monotonic() + POLL_SECONDS
+            while not self.stopping and time.monotonic() < deadline:
+                time.sleep(0.2)
+        for child in reversed(self.children):
+            self.stop(child, "stopped")
+        self.write_status()
+        return 0
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m infra.runtime.supervisor <plan.json>", file=sys.stderr)
+        return 2
+    plan = RuntimePlan.from_json(json.loads(Path(argv[0]).read_text()))
+    return Supervisor(plan).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

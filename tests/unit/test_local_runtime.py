@@ -1,0 +1,152 @@
+"""The local runtime's pure parts: settings it needs, its process plan, env resolution."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from infra.errors import ValidationError
+from infra.runtime.plan import PORTS, RuntimeSettings, runtime_plan
+from infra.runtime.supervisor import resolve_env
+from infra.settings import load_stack_file, parse_settings
+from infra.specs import chart_values
+from tests.support import REPO
+
+GIT = {"repoURL": "https://example.com/r.git"}
+
+
+def parse(cluster: dict[str, object], git: dict[str, object]):  # type: ignore[no-untyped-def]
+    return parse_settings("dev", {"cluster": cluster, "git": git}, "Pulumi.dev.yaml", REPO)
+
+
+def test_the_local_stack_mirrors_the_checkout_into_its_runtime_folder() -> None:
+    settings = load_stack_file(REPO, "local")
+    assert settings.environment == "dev" and settings.branch == "dev"
+    assert settings.local_controllers
+    assert settings.repo_url == f"file://{REPO}/.gitops-local/gitops-local/repo.git"
+    assert chart_values(settings)["configs"]["cm"]["timeout.reconciliation"] == "20s"
+    assert (
+        chart_values(load_stack_file(REPO, "dev"))["configs"]["cm"]["timeout.reconciliation"]
+        == "180s"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cluster", "git", "message"),
+    [
+        (
+            {"provider": "kwok"},
+            {"mirror": True, "repoURL": "https://example.com/r.git"},
+            "gitops-platform:git.repoURL: must be unset with `mirror: true`",
+        ),
+        ({"provider": "kind"}, {"mirror": True}, "gitops-platform:git.mirror: needs a kwok"),
+        (
+            {"provider": "kwok", "controllers": "none"},
+            {"mirror": True},
+            "gitops-platform:git.mirror: needs a kwok",
+        ),
+        (
+            {"provider": "kind"},
+            {"repoURL": "file:///srv/repo.git"},
+            "gitops-platform:git.repoURL: a file:// URL needs a kwok",
+        ),
+        ({"provider": "kwok"}, {}, "gitops-platform:git.repoURL: required key is missing"),
+        ({"provider": "kwok", "controllers": "all"}, GIT, "gitops-platform:cluster.controllers"),
+    ],
+)
+def test_where_the_repository_lives_must_fit_where_argocd_runs(
+    cluster: dict[str, object], git: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse(cluster, git)
+    assert f"Pulumi.dev.yaml: {message}" in str(info.value)
+
+
+def test_a_file_url_is_fine_for_local_controllers() -> None:
+    settings = parse({"provider": "kwok"}, {"repoURL": "file:///srv/repo.git"})
+    assert settings.repo_url == "file:///srv/repo.git"
+
+
+def plan(rollouts: str | None = "argo-rollouts"):  # type: ignore[no-untyped-def]
+    binaries = {
+        b: f"/opt/bin/{b}"
+        for b in ("argocd", "redis-server", "helm", "kustomize", "git", "rollouts-controller")
+    }
+    ports = {name: 20000 + i for i, name in enumerate(PORTS)}
+    return runtime_plan(RuntimeSettings("/rt/c1", "argocd", rollouts), binaries, ports)
+
+
+def test_every_listener_binds_the_loopback_on_its_own_port() -> None:
+    p = plan()
+    names = [x.name for x in p.processes]
+    assert names == [
+        "redis",
+        "repo-server",
+        "application-controller",
+        "applicationset-controller",
+        "server",
+        "notifications-controller",
+        "rollouts-controller",
+    ]
+    for process in p.processes:
+        argv = process.argv
+        for i, arg in enumerate(argv):
+            if arg in ("--address", "--metrics-address"):
+                assert argv[i + 1] == "127.0.0.1", (process.name, arg)
+            if arg.endswith("-addr"):
+                assert argv[i + 1].startswith("127.0.0.1:"), (process.name, arg)
+        for key, value in process.env.items():
+            if key.endswith("LISTEN_ADDRESS"):
+                assert value == "127.0.0.1", (process.name, key)
+    assert len(set(p.ports.values())) == len(PORTS)
+    server = next(x for x in p.processes if x.name == "server")
+    assert "--insecure" in server.argv and "--disable-auth" not in " ".join(server.argv)
+    assert server.env["ARGOCD_BINARY_NAME"] == "argocd-server"
+    assert server.env["KUBECONFIG"] == "/rt/c1/kubeconfig"
+    assert server.env["ARGOCD_FAKE_IN_CLUSTER"] == "true"
+
+
+def test_each_process_follows_the_workload_it_stands_for() -> None:
+    p = plan()
+    followed = {x.name: x.workload for x in p.processes}
+    assert followed["redis"] is None
+    assert followed["server"] is not None and followed["server"].name == "argocd-server"
+    controller = followed["application-controller"]
+    assert controller is not None and controller.kind == "StatefulSet"
+    rollouts = followed["rollouts-controller"]
+    assert rollouts is not None and (rollouts.namespace, rollouts.name) == (
+        "argo-rollouts",
+        "argo-rollouts",
+    )
+    assert "rollouts-controller" not in [x.name for x in plan(None).processes]
+    assert p.to_json() == type(p).from_json(p.to_json()).to_json()
+
+
+def test_container_env_is_resolved_as_the_kubelet_does() -> None:
+    container = {
+        "env": [
+            {"name": "PLAIN", "value": "x"},
+            {"name": "FROM_CM", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}},
+            {
+                "name": "OPTIONAL",
+                "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "nope", "optional": True}},
+            },
+            {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "argocd-redis", "key": "auth"}}},
+            {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+            {"name": "GONE", "valueFrom": {"configMapKeyRef": {"name": "missing", "key": "k"}}},
+        ]
+    }
+    config_maps = {"cm": {"k": "v"}}
+    secrets = {"argocd-redis": {"auth": base64.b64encode(b"s3cret").decode()}}
+    env = resolve_env(container, "argocd", config_maps.get, secrets.get)
+    assert env == {"PLAIN": "x", "FROM_CM": "v", "PW": "s3cret", "NS": "argocd"}
+
+
+def test_local_dir_is_under_the_project_root(tmp_path: Path) -> None:
+    settings = parse_settings(
+        "try", {"environment": "dev", "cluster": {"provider": "kwok", "name": "c9"}, "git": GIT},
+        "Pulumi.try.yaml", tmp_path,
+    )  # fmt: skip
+    assert settings.local_dir == tmp_path.resolve() / ".gitops-local" / "c9"
