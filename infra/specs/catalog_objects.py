@@ -74,7 +74,10 @@ def sync_policy(app: App, settings: StackSettings) -> dict[str, Any]:
     self_heal = settings.sync.selfHeal if override.selfHeal is None else override.selfHeal
     policy: dict[str, Any] = {}
     if automated:
-        policy["automated"] = {"prune": prune, "selfHeal": self_heal}
+        # Only the true flags: Argo CD drops false ones (Go's omitempty), so the generated
+        # Application would differ from its template otherwise.
+        flags = (("prune", prune), ("selfHeal", self_heal))
+        policy["automated"] = {key: True for key, on in flags if on}
     policy["syncOptions"] = ["CreateNamespace=true", "ServerSideApply=true"]
     if prune:
         policy["syncOptions"].append("PruneLast=true")
@@ -135,14 +138,15 @@ def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
             src["kustomize"] = kustomize
         spec = {"source": src}
     elif isinstance(source, DirectorySource):
-        spec = {
-            "source": {
-                "repoURL": settings.repo_url,
-                "targetRevision": settings.branch,
-                "path": _join(app.folder, source.path),
-                "directory": {"recurse": source.recurse},
-            }
+        directory_source: dict[str, Any] = {
+            "repoURL": settings.repo_url,
+            "targetRevision": settings.branch,
+            "path": _join(app.folder, source.path),
         }
+        if source.recurse:
+            # Argo CD drops a zero-valued `directory` from the Applications it writes.
+            directory_source["directory"] = {"recurse": True}
+        spec = {"source": directory_source}
     else:
         assert isinstance(source, HelmSource)
         helm: dict[str, Any] = {
@@ -187,7 +191,8 @@ def _join(*parts: str) -> str:
 
 def project(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[str, Any]:
     """The team's AppProject: only this repository and the chart repositories its apps
-    declare, only the team's namespaces on this cluster, no cluster-scoped resources."""
+    declare, only the team's namespaces on this cluster, no cluster-scoped resource but
+    those Namespaces."""
     repos = {settings.repo_url}
     repos.update(
         a.definition.source.repoURL for a in apps if isinstance(a.definition.source, HelmSource)
@@ -209,9 +214,11 @@ def project(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[s
             "destinations": [
                 {"server": constants.IN_CLUSTER_SERVER, "namespace": ns} for ns in namespaces
             ],
-            # Explicitly empty: a team may not create cluster-scoped objects (Namespaces for
-            # its own destinations are created by Argo CD's CreateNamespace sync option).
-            "clusterResourceWhitelist": [],
+            # The one cluster-scoped kind a team may sync: the Namespace that the
+            # CreateNamespace sync option creates for its destination (the real application
+            # controller refuses that sync otherwise: "resource :Namespace is not permitted
+            # in project"). Nothing else cluster-scoped.
+            "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
             "namespaceResourceBlacklist": [
                 {"group": "", "kind": "ResourceQuota"},
                 {"group": "", "kind": "LimitRange"},

@@ -38,9 +38,11 @@ class CommandFailed(AssertionError):
     pass
 
 
-def wait_for(what: str, probe: Any, timeout: float = 240, every: float = 2) -> Any:
+def wait_for(
+    what: str, probe: Any, timeout: float = 240, every: float = 2, detail: Any = None
+) -> Any:
     """Poll ``probe()`` until it returns something truthy; fail naming ``what`` and the
-    last value seen."""
+    last value seen (or ``detail()``)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
@@ -48,6 +50,8 @@ def wait_for(what: str, probe: Any, timeout: float = 240, every: float = 2) -> A
         if last:
             return last
         time.sleep(every)
+    if detail is not None:
+        last = detail()
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
@@ -207,6 +211,17 @@ class Project:
         self.run([*GIT, "add", "-A"])
         self.run([*GIT, "commit", "--quiet", "-m", message])
         self.run(["git", "push", "--quiet", "origin", f"HEAD:refs/heads/{self.branch}"])
+
+    def stop_runtime(self) -> None:
+        """Stop the local runtime's supervisor (and so its processes), if one runs."""
+        from infra.components.local_runtime import stop_supervisor
+
+        directory = self.root / ".gitops-local" / self.cluster_name
+        try:
+            pid = int((directory / "supervisor.pid").read_text())
+        except (OSError, ValueError):
+            return
+        stop_supervisor(pid, str(directory))
 
     # -- Argo CD, as it reports itself ----------------------------------------------------
 

@@ -50,7 +50,7 @@ def test_projects_are_least_privilege() -> None:
     web = projects["web"]["spec"]
     assert web["sourceRepos"] == ["https://github.com/example-org/gitops-platform.git"]
     assert [d["namespace"] for d in web["destinations"]] == ["web", "web-experiments"]
-    assert web["clusterResourceWhitelist"] == []
+    assert web["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
     data = projects["data"]["spec"]
     assert "https://charts.bitnami.com/bitnami" in data["sourceRepos"]
     for project in projects.values():
@@ -97,10 +97,8 @@ def test_sync_policy_per_environment_and_override() -> None:
         "selfHeal": True,
     }
     # experiments overrides prune for dev only.
-    assert dev["experiments"]["spec"]["syncPolicy"]["automated"] == {
-        "prune": False,
-        "selfHeal": True,
-    }
+    # False flags are left out, as Argo CD leaves them out of the Applications it writes.
+    assert dev["experiments"]["spec"]["syncPolicy"]["automated"] == {"selfHeal": True}
     assert all("automated" not in a["spec"]["syncPolicy"] for a in prod.values())
 
 
