@@ -148,7 +148,8 @@ def _check_paths(app: App, root: Path, app_dir: Path, lines: dict[str, int]) -> 
                         _line_for(lines, f"environments.{env}"),
                     )
                 )
-        return problems
+        if source.path is None:
+            return problems  # an external chart: nothing more in this repository
     if isinstance(source, DirectorySource):
         for env in app.enabled_environments():
             if app.definition.environments[env].replicas is not None:  # type: ignore[index]
@@ -160,6 +161,7 @@ def _check_paths(app: App, root: Path, app_dir: Path, lines: dict[str, int]) -> 
                         _line_for(lines, f"environments.{env}.replicas"),
                     )
                 )
+    assert source.path is not None
     raw = Path(source.path)
     if raw.is_absolute():
         return [
@@ -203,6 +205,15 @@ def _check_paths(app: App, root: Path, app_dir: Path, lines: dict[str, int]) -> 
                         _line_for(lines, f"environments.{env}"),
                     )
                 )
+    if isinstance(source, HelmSource) and not (target / "Chart.yaml").is_file():
+        problems.append(
+            Problem(
+                app.file,
+                "source.path",
+                f"{_display(target, root)}/Chart.yaml does not exist (a Helm chart's folder)",
+                _line_for(lines, "source.path"),
+            )
+        )
     if isinstance(source, DirectorySource) and not any(
         p.suffix in {".yaml", ".yml", ".json"} for p in target.iterdir()
     ):

@@ -96,18 +96,40 @@ class DirectorySource(_Strict):
 
 
 class HelmSource(_Strict):
-    """An external Helm chart; per-environment values come from this repository
-    (``apps/<app>/values/<env>.yaml``) when that file exists."""
+    """A Helm chart: an external one (``repoURL``, ``chart``, ``version``) or one kept in this
+    repository (``path``, the folder of its ``Chart.yaml`` relative to the app folder);
+    per-environment values come from this repository (``apps/<app>/values/<env>.yaml``)."""
 
     type: Literal["helm"]
-    repoURL: HttpsUrl
-    chart: DnsLabel
-    version: SemVer
+    repoURL: HttpsUrl | None = None
+    """The chart repository (external chart)."""
+    chart: DnsLabel | None = None
+    """The chart's name in ``repoURL``."""
+    version: SemVer | None = None
     """Exact chart version; ranges are refused so every change is a reviewed commit."""
+    path: RelativePath | None = None
+    """A chart in this repository instead: its folder, relative to the app folder
+    (``chart``); it changes with the commit, like kustomize and directory sources."""
     replicasKey: ValuesKey = "replicaCount"
     """Chart value that sets the replica count (``environments.<env>.replicas``)."""
     imageTagKey: ValuesKey = "image.tag"
     """Dotted key of the image tag in ``values/<env>.yaml`` (the line the handoff bumps)."""
+
+    @model_validator(mode="after")
+    def _external_or_local(self) -> HelmSource:
+        external = [k for k in ("repoURL", "chart", "version") if getattr(self, k) is not None]
+        if self.path is not None and external:
+            raise ValueError(
+                f"either `path` (a chart in this repository) or repoURL, chart and version "
+                f"(an external chart), not both ({', '.join(external)} given with path)"
+            )
+        if self.path is None and len(external) != 3:
+            missing = [k for k in ("repoURL", "chart", "version") if getattr(self, k) is None]
+            raise ValueError(
+                f"an external chart needs repoURL, chart and version ({', '.join(missing)} "
+                "missing), or give `path` for a chart in this repository"
+            )
+        return self
 
 
 Source = Annotated[KustomizeSource | DirectorySource | HelmSource, Field(discriminator="type")]

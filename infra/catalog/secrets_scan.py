@@ -10,6 +10,9 @@ document of a multi-document file, the items of a ``kind: List``):
 A Secret without values (a service-account token Secret the cluster fills) is fine, and so is
 a ``SealedSecret``: that is where values go (``platformctl seal``, docs/secrets.md).
 
+The templates of a Helm chart kept in the repository (``<chart>/templates/``, beside its
+``Chart.yaml``) are Go-templated, not YAML: they are refused when a line says ``kind: Secret``.
+
 Manifests are not ``app.yaml``: anchors and aliases are tolerated (kustomize and Helm users
 write them). Files are composed, never constructed, so an alias bomb costs nothing, and read
 only up to :data:`MAX_MANIFEST_BYTES`. A file that cannot be read or parsed is a problem too:
@@ -21,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -47,6 +51,38 @@ def _display(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def _chart_templates(directory: Path) -> bool:
+    """``directory`` is (inside) the templates of a Helm chart kept in the repository."""
+    return any(
+        part.name == "templates" and (part.parent / "Chart.yaml").is_file()
+        for part in (directory, *directory.parents)
+    )
+
+
+_TEMPLATE_SECRET = re.compile(r"""^\s*kind:\s*["']?Secret["']?\s*(#.*)?$""", re.MULTILINE)
+
+
+def _template_problems(path: Path, file: str) -> list[Problem]:
+    """A chart template is Go-templated YAML, which no YAML parser reads: it is refused when it
+    renders a core Secret (its values would sit in plain values files)."""
+    text, problems = _read(path, file)
+    if text is None:
+        return problems
+    match = _TEMPLATE_SECRET.search(text)
+    if match is None:
+        return []
+    line = text.count("\n", 0, match.start()) + 1
+    return [
+        Problem(
+            file,
+            "kind: Secret",
+            "a chart template that renders a plain Secret (its values would be committed in "
+            "plain text); commit a SealedSecret instead (platformctl seal, docs/secrets.md)",
+            line,
+        )
+    ]
 
 
 def _files(apps_dir: Path) -> Iterator[Path]:
@@ -236,6 +272,9 @@ def plain_secret_problems(repo_root: Path, apps_dir: Path) -> list[Problem]:
         return problems
     for path in _files(apps_dir):
         file = _display(path, repo_root)
+        if _chart_templates(path.parent):
+            problems.extend(_template_problems(path, file))
+            continue
         text, read_problems = _read(path, file)
         problems.extend(read_problems)
         if text is None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from infra.cli.common import fail, handle_errors, load_inputs
-from infra.runtime.status import runtime_info, wait_settled
+from infra.runtime.status import application_statuses, runtime_info, wait_settled
 
 StackOption = Annotated[
     str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")
@@ -40,7 +40,7 @@ def status_cmd(
         return
     info = runtime_info(settings)
     expected = len(catalog.enabled_in(settings.environment))
-    statuses = wait_settled(info, wait, expected=expected)
+    statuses = wait_settled(lambda: application_statuses(info), wait, expected=expected)
     typer.echo(f"Argo CD API: http://{info.server} (plain text; this build has no web UI)")
     typer.echo(
         f"Log in:      argocd login {info.server} --plaintext --username admin --password "
@@ -52,6 +52,9 @@ def status_cmd(
     typer.echo(f"{'APPLICATION':<{width}}  {'SYNC':<10}  {'HEALTH':<12}  REVISION")
     for s in statuses:
         typer.echo(f"{s.name:<{width}}  {s.sync:<10}  {s.health:<12}  {s.revision}")
+    for s in statuses:
+        if not s.settled and s.error:
+            typer.echo(f"\n{s.name}: {s.error[:400]}")
     unsettled = [s.name for s in statuses if not s.settled]
     if len(statuses) < expected:
         fail(f"error: {len(statuses)} Applications, the catalog expects {expected}")

@@ -19,6 +19,9 @@ from infra.settings import StackSettings
 __all__ = ["AppStatus", "RuntimeInfo", "application_statuses", "runtime_info", "wait_settled"]
 
 
+STUCK_SECONDS = 30.0
+
+
 class RuntimeNotRunning(PlatformError):
     """The stack has no running local runtime."""
 
@@ -38,6 +41,8 @@ class AppStatus:
     sync: str
     health: str
     revision: str
+    error: str = ""
+    """The first error condition Argo CD reports (e.g. ComparisonError), if any."""
 
     @property
     def settled(self) -> bool:
@@ -71,7 +76,13 @@ def runtime_info(settings: StackSettings) -> RuntimeInfo:
 
 def _status(app: dict[str, Any]) -> AppStatus:
     status = app.get("status") or {}
+    errors = [
+        f"{c.get('type')}: {c.get('message', '')}"
+        for c in status.get("conditions") or []
+        if str(c.get("type", "")).endswith("Error")
+    ]
     return AppStatus(
+        error=errors[0] if errors else "",
         name=app["metadata"]["name"],
         sync=(status.get("sync") or {}).get("status", "Unknown"),
         health=(status.get("health") or {}).get("status", "Unknown"),
@@ -91,18 +102,28 @@ def application_statuses(info: RuntimeInfo) -> list[AppStatus]:
 
 
 def wait_settled(
-    info: RuntimeInfo,
+    fetch: Callable[[], list[AppStatus]],
     timeout: float,
     *,
     expected: int = 0,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[AppStatus]:
     """Statuses once every Application (at least ``expected`` of them) is Synced and Healthy,
-    or the last ones seen when ``timeout`` runs out."""
-    deadline = time.monotonic() + timeout
+    or once those that are not have reported an error for ``STUCK_SECONDS`` (Argo CD retries,
+    but waiting longer shows nothing new), or the last ones seen when ``timeout`` runs out."""
+    deadline = clock() + timeout
+    erring_since: float | None = None
     while True:
-        statuses = application_statuses(info)
-        done = len(statuses) >= expected and all(s.settled for s in statuses)
-        if done or time.monotonic() >= deadline:
+        statuses = fetch()
+        unsettled = [s for s in statuses if not s.settled]
+        complete = len(statuses) >= expected
+        now = clock()
+        if complete and unsettled and all(s.error for s in unsettled):
+            erring_since = now if erring_since is None else erring_since
+        else:
+            erring_since = None
+        stuck = erring_since is not None and now - erring_since >= STUCK_SECONDS
+        if (complete and not unsettled) or stuck or now >= deadline:
             return statuses
         sleep(3)

@@ -17,6 +17,7 @@ Per stack: sync windows on every AppProject, notification subscriptions on every
 from __future__ import annotations
 
 import copy
+import posixpath
 from typing import Any
 
 from infra import constants
@@ -157,26 +158,46 @@ def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
         }
         if env.replicas is not None:
             helm["parameters"] = [{"name": source.replicasKey, "value": str(env.replicas)}]
-        spec = {
-            "sources": [
-                {
-                    "repoURL": source.repoURL,
-                    "chart": source.chart,
-                    "targetRevision": source.version,
-                    "helm": helm,
-                },
-                {
+        if source.path is not None:
+            # A chart in this repository: one source; its value files are paths in the same
+            # repository, relative to the chart's folder.
+            chart_dir = _join(app.folder, source.path)
+            values = _join(app.folder, constants.HELM_VALUES_DIR, env_name + ".yaml")
+            helm["valueFiles"] = [_relative(values, chart_dir)]
+            spec = {
+                "source": {
                     "repoURL": settings.repo_url,
                     "targetRevision": settings.branch,
-                    "ref": "values",
-                },
-            ]
-        }
+                    "path": chart_dir,
+                    "helm": helm,
+                }
+            }
+        else:
+            spec = {
+                "sources": [
+                    {
+                        "repoURL": source.repoURL,
+                        "chart": source.chart,
+                        "targetRevision": source.version,
+                        "helm": helm,
+                    },
+                    {
+                        "repoURL": settings.repo_url,
+                        "targetRevision": settings.branch,
+                        "ref": "values",
+                    },
+                ]
+            }
     ignore = _ignore_differences(app)
     if ignore:
         spec["ignoreDifferences"] = ignore
     spec["syncPolicy"] = sync_policy(app, settings)
     return {"spec": spec}
+
+
+def _relative(path: str, start: str) -> str:
+    """``path`` relative to ``start`` (both repository paths): ``../values/dev.yaml``."""
+    return posixpath.relpath(path, start)
 
 
 def _join(*parts: str) -> str:
@@ -195,7 +216,9 @@ def project(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[s
     those Namespaces."""
     repos = {settings.repo_url}
     repos.update(
-        a.definition.source.repoURL for a in apps if isinstance(a.definition.source, HelmSource)
+        a.definition.source.repoURL
+        for a in apps
+        if isinstance(a.definition.source, HelmSource) and a.definition.source.repoURL
     )
     namespaces = sorted({a.definition.namespace for a in apps})
     return {

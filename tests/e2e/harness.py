@@ -129,6 +129,8 @@ class Project:
         self.run([*GIT, "init", "--quiet", "--initial-branch", self.branch])
         self.run([*GIT, "add", "-A"])
         self.run([*GIT, "commit", "--quiet", "-m", "catalog"])
+        if git_settings.get("mirror"):
+            return  # the stack's own mirror is filled from this checkout by `up`
         self.run(["git", "init", "--quiet", "--bare", str(remote)])
         self.run(["git", "push", "--quiet", str(remote), f"HEAD:refs/heads/{self.branch}"])
         self.run(["git", "remote", "add", "origin", str(remote)])

@@ -291,6 +291,96 @@ def test_a_manifest_removed_from_git_is_pruned_in_dev(project: Project) -> None:
     project.refresh(name)
 
 
+def test_a_deny_window_blocks_syncs_unless_manual_sync_is_allowed(project: Project) -> None:
+    """`sync.windows` reaches every AppProject; the real argocd-server refuses a manual sync
+    inside a deny window, and allows it when the window says `manualSync: true`."""
+    sync = project.config("sync")
+    window = {"kind": "deny", "schedule": "* * * * *", "duration": "1h", "manualSync": False}
+    project.set_config("sync", {**sync, "windows": [window]})
+    project.up()
+    project.login(project.output("adminPassword", secret=True))
+    refused = project.argocd("app", "sync", "hello-web", "--timeout", "60", check=False)
+    assert refused.returncode != 0
+    assert "blocked by sync window" in (refused.stdout + refused.stderr).lower(), refused.stderr
+
+    project.set_config("sync", {**sync, "windows": [{**window, "manualSync": True}]})
+    project.up()
+    wait_for(
+        "argocd-server to see the new window",
+        lambda: (
+            project.argocd("app", "sync", "hello-web", "--timeout", "120", check=False).returncode
+            == 0
+        ),
+        timeout=60,
+    )
+    project.set_config("sync", sync)
+    project.up()
+
+
+def test_removing_an_app_keeps_its_application_or_its_workloads(project: Project) -> None:
+    """prod (`applicationsSync: create-update`): an app removed from the catalog keeps its
+    Application. dev (`sync`): the Application goes, its workloads stay
+    (`preserveResourcesOnDeletion`). Put back, it is generated again."""
+    from kubernetes import client
+
+    app_dir = project.root / "apps" / "checkout-web"
+    parked = project.root.parent / "checkout-web.parked"
+    shutil.move(app_dir, parked)
+    try:
+        project.up()
+        web = live(project, "ApplicationSet", "payments")
+        assert web is not None
+        elements = [e["name"] for e in web["spec"]["generators"][0]["list"]["elements"]]
+        assert "checkout-web" not in elements
+        if project.stack == "dev":
+            wait_for(
+                "the Application removed", lambda: "checkout-web" not in project.applications()
+            )
+            rollout = client.CustomObjectsApi(project.api()).get_namespaced_custom_object(
+                GROUP, VERSION, "payments", "rollouts", "checkout-web"
+            )
+            assert rollout["metadata"]["name"] == "checkout-web"  # the workload stays
+        else:
+            time.sleep(10)  # the ApplicationSet controller has reconciled by then
+            assert "checkout-web" in project.applications()
+    finally:
+        shutil.move(parked, app_dir)
+    project.up()
+    wait_for("the Application back", lambda: "checkout-web" in project.applications())
+
+
+def test_a_deleted_applicationset_keeps_the_workloads(project: Project) -> None:
+    name = "hello-web"
+    custom_objects(project).delete_namespaced_custom_object(
+        GROUP, VERSION, NAMESPACE, "applicationsets", "web"
+    )
+    wait_for("its Applications gone", lambda: name not in project.applications())
+    assert live_image(project, "web", "hello-web") is not None  # the Deployment stays
+    project.up("--refresh")
+    wait_for("the Applications back", lambda: name in project.applications())
+    if project.stack == "dev":
+        wait_for("hello-web Synced", lambda: statuses(project).get(name) == ("Synced", "Healthy"))
+
+
+def test_an_emptied_catalog_is_refused_before_anything_changes(project: Project) -> None:
+    apps = project.root / "apps"
+    parked = project.root.parent / "apps.parked"
+    shutil.move(apps, parked)
+    apps.mkdir()
+    shutil.copy(parked / "README.md", apps / "README.md")
+    before = {n: a["metadata"]["generation"] for n, a in project.applications().items()}
+    try:
+        preview = project.pulumi("preview", check=False)
+        assert preview.returncode != 0
+        assert "refusing to remove every Application" in preview.stdout
+        assert project.up(check=False).returncode != 0
+    finally:
+        shutil.rmtree(apps)
+        shutil.move(parked, apps)
+    after = {n: a["metadata"]["generation"] for n, a in project.applications().items()}
+    assert after == before
+
+
 def test_addons_are_installed(project: Project) -> None:
     """Argo Rollouts and Sealed Secrets (both stacks enable them): CRDs, controllers, the
     CRDs kept on destroy, and `platformctl seal` reaching the controller through the API."""
@@ -634,6 +724,31 @@ def test_a_dead_controller_comes_back(project: Project) -> None:
     assert preview.returncode != 0 and "argocd-runtime-processes" in preview.stdout
     project.up()
     project.login(project.output("adminPassword", secret=True))
+    project.pulumi("preview", "--expect-no-changes")
+
+
+def test_disaster_recovery_from_git(project: Project) -> None:
+    """The cluster is lost; `pulumi refresh` (forgetting what was on it) and `up` rebuild it
+    from git: the same Applications come back as Argo CD reports them, and a second `up`
+    changes nothing."""
+    before = set(project.applications())
+    project.kwokctl("delete", "cluster")
+    project.env["PULUMI_K8S_DELETE_UNREACHABLE"] = "true"
+    try:
+        project.pulumi("refresh", "--yes", "--skip-preview")
+    finally:
+        del project.env["PULUMI_K8S_DELETE_UNREACHABLE"]
+    project.up()
+    assert project.cluster_name in project.clusters()
+    wait_for("the same Applications", lambda: set(project.applications()) == before)
+    if project.stack == "dev":
+        reachable = before - OFFLINE_APPS
+        wait_for(
+            "every reachable app Synced and Healthy again",
+            lambda: all(statuses(project).get(a) == ("Synced", "Healthy") for a in reachable),
+            timeout=300,
+            detail=lambda: statuses(project),
+        )
     project.pulumi("preview", "--expect-no-changes")
 
 

@@ -150,3 +150,28 @@ def test_local_dir_is_under_the_project_root(tmp_path: Path) -> None:
         "Pulumi.try.yaml", tmp_path,
     )  # fmt: skip
     assert settings.local_dir == tmp_path.resolve() / ".gitops-local" / "c9"
+
+
+def test_status_waits_for_every_app_but_not_for_one_that_keeps_failing() -> None:
+    from infra.runtime.status import AppStatus, wait_settled
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    ok = AppStatus("a", "Synced", "Healthy", "abc")
+    pending = AppStatus("b", "OutOfSync", "Missing", "")
+    failing = AppStatus("c", "Unknown", "Healthy", "", error="ComparisonError: no repo")
+    rounds = iter([[pending], [pending], [ok]])
+    assert wait_settled(
+        lambda: next(rounds), 600, expected=1, sleep=sleep, clock=lambda: now[0]
+    ) == [ok]
+    # Fewer Applications than the catalog expects: keep waiting until the timeout.
+    now[0] = 0.0
+    assert wait_settled(lambda: [ok], 30, expected=2, sleep=sleep, clock=lambda: now[0]) == [ok]
+    assert now[0] >= 30
+    # An app that reports an error for 30 s stops the wait early, well before the timeout.
+    now[0] = 0.0
+    out = wait_settled(lambda: [ok, failing], 600, expected=2, sleep=sleep, clock=lambda: now[0])
+    assert out == [ok, failing] and 30 <= now[0] < 60

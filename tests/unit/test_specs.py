@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from infra.errors import ValidationError
 from infra.settings import StackSettings, load_stack_file
 from infra.specs import argocd_objects, argocd_secret, chart_values, expand
 from infra.specs.expand import TemplateError
-from tests.support import REPO, schema_errors
+from tests.support import REPO, copy_example_catalog, schema_errors
 
 
 def objects(stack: str) -> list[dict[str, Any]]:
@@ -52,7 +53,8 @@ def test_projects_are_least_privilege() -> None:
     assert [d["namespace"] for d in web["destinations"]] == ["web", "web-experiments"]
     assert web["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
     data = projects["data"]["spec"]
-    assert "https://charts.bitnami.com/bitnami" in data["sourceRepos"]
+    # metrics-cache's chart is in this repository: no chart repository is trusted.
+    assert data["sourceRepos"] == ["https://github.com/example-org/gitops-platform.git"]
     for project in projects.values():
         namespaces = {d["namespace"] for d in project["spec"]["destinations"]}
         assert not namespaces & {"argocd", "kube-system", "*"}
@@ -123,9 +125,36 @@ def test_kustomize_overlay_path_and_replicas() -> None:
     assert spec["source"]["kustomize"]["replicas"] == [{"name": "experiments", "count": 1}]
 
 
-def test_helm_app_takes_values_from_this_repo() -> None:
+def test_a_chart_in_this_repo_is_one_source_with_relative_value_files() -> None:
     spec = applications("dev")["metrics-cache"]["spec"]
-    chart, values = spec["sources"]
+    assert spec["source"] == {
+        "repoURL": "https://github.com/example-org/gitops-platform.git",
+        "targetRevision": "dev",
+        "path": "apps/metrics-cache/chart",
+        "helm": {
+            "releaseName": "metrics-cache",
+            "valueFiles": ["../values/dev.yaml"],
+            "parameters": [{"name": "replicaCount", "value": "1"}],
+        },
+    }
+
+
+def test_an_external_chart_takes_values_from_this_repo(tmp_path: Path) -> None:
+    root = copy_example_catalog(tmp_path)
+    app_file = root / "apps" / "metrics-cache" / "app.yaml"
+    app_file.write_text(
+        app_file.read_text().replace(
+            "  path: chart\n  replicasKey: replicaCount\n",
+            "  repoURL: https://charts.bitnami.com/bitnami\n  chart: redis\n  version: 20.6.2\n"
+            "  replicasKey: replica.replicaCount\n",
+        )
+    )
+    objs = argocd_objects(load_catalog(root), load_stack_file(REPO, "dev"))
+    apps = {
+        a["metadata"]["name"]: a for o in objs if o["kind"] == "ApplicationSet" for a in expand(o)
+    }
+    chart, values = apps["metrics-cache"]["spec"]["sources"]
+    assert chart["repoURL"] == "https://charts.bitnami.com/bitnami"
     assert chart["helm"]["valueFiles"] == ["$values/apps/metrics-cache/values/dev.yaml"]
     assert chart["helm"]["parameters"] == [{"name": "replica.replicaCount", "value": "1"}]
     assert values == {
@@ -133,6 +162,8 @@ def test_helm_app_takes_values_from_this_repo() -> None:
         "targetRevision": "dev",
         "ref": "values",
     }
+    data = by_kind(objs, "AppProject")["data"]["spec"]
+    assert "https://charts.bitnami.com/bitnami" in data["sourceRepos"]
 
 
 def test_emptied_catalog_is_refused(tmp_path: Any) -> None:
