@@ -65,10 +65,13 @@ def _free_port(preferred: int | None = None) -> int:
     raise RuntimeError_("no free port on 127.0.0.1")
 
 
-def _ports(previous: dict[str, int] | None) -> dict[str, int]:
+def _ports(previous: dict[str, Any] | None) -> dict[str, int]:
+    """A free port per name, the previous one where still free (state returns numbers as
+    floats)."""
     chosen: dict[str, int] = {}
     for name in PORTS:
-        port = _free_port((previous or {}).get(name))
+        old = (previous or {}).get(name)
+        port = _free_port(int(old) if old else None)
         while port in chosen.values():
             port = _free_port()
         chosen[name] = port

@@ -216,7 +216,12 @@ def runtime_plan(
                 "--webhook-addr",
                 f"{LOOPBACK}:{ports['applicationset-webhook']}",
             ],
-            role("argocd-applicationset-controller"),
+            # One local process: nothing to elect (the HA chart turns election on for its
+            # two replicas, and out of cluster it cannot find its namespace).
+            role(
+                "argocd-applicationset-controller",
+                ARGOCD_APPLICATIONSET_CONTROLLER_ENABLE_LEADER_ELECTION="false",
+            ),
             workload("Deployment", "argocd-applicationset-controller"),
             ready_port=ports["applicationset-probe"],
         ),

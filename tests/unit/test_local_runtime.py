@@ -106,6 +106,9 @@ def test_every_listener_binds_the_loopback_on_its_own_port() -> None:
     assert server.env["ARGOCD_BINARY_NAME"] == "argocd-server"
     assert server.env["KUBECONFIG"] == "/rt/c1/kubeconfig"
     assert server.env["ARGOCD_FAKE_IN_CLUSTER"] == "true"
+    # The HA chart enables leader election for its two replicas; one local process cannot.
+    appset = next(x for x in p.processes if x.name == "applicationset-controller")
+    assert appset.env["ARGOCD_APPLICATIONSET_CONTROLLER_ENABLE_LEADER_ELECTION"] == "false"
 
 
 def test_each_process_follows_the_workload_it_stands_for() -> None:

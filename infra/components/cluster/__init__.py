@@ -61,7 +61,9 @@ class Cluster(pulumi.ComponentResource):
             # Server-side apply (the default in provider v4) is required: the ApplicationSet
             # CRD is larger than the 256 KiB client-side apply annotation allows.
             enable_server_side_apply=True,
-            delete_unreachable=False,
+            # delete_unreachable stays unset (false): only a `refresh` run with
+            # PULUMI_K8S_DELETE_UNREACHABLE=true forgets the objects of a lost cluster (the
+            # disaster-recovery procedure, README); set here it would override that variable.
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[connection.resource] if connection.resource else None,
