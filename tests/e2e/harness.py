@@ -225,6 +225,25 @@ class Project:
             return
         stop_supervisor(pid, str(directory))
 
+    def teardown(self) -> None:
+        """Whatever happened: no runtime, no cluster (no control-plane process) left behind."""
+        self.stop_runtime()
+        if self.cluster_name in self.clusters():
+            self.kwokctl("delete", "cluster", check=False)
+
+    def live_image(self, namespace: str, name: str) -> str | None:
+        """The first container image of a live Deployment, or None when it does not exist."""
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            d = client.AppsV1Api(self.api()).read_namespaced_deployment(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return str(d.spec.template.spec.containers[0].image)
+
     # -- Argo CD, as it reports itself ----------------------------------------------------
 
     def argocd(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
