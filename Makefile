@@ -59,6 +59,10 @@ up: stack ## Deploy the local stack (or STACK=dev|prod): cluster, Argo CD, AppPr
 	pulumi up --stack $(STACK) --yes --skip-preview=false --policy-pack policy
 	$(VENV)/bin/platformctl status --stack $(STACK) --wait 300 --if-local
 
+.PHONY: password
+password: ## Print the Argo CD admin password of STACK (a secret: mind your terminal)
+	@pulumi stack output adminPassword --show-secrets --stack $(STACK)
+
 .PHONY: destroy
 destroy: stack ## Tear down STACK (default local)
 	pulumi destroy --stack $(STACK) --yes

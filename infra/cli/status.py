@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Annotated
 
 import typer
@@ -42,9 +43,11 @@ def status_cmd(
     expected = len(catalog.enabled_in(settings.environment))
     statuses = wait_settled(lambda: application_statuses(info), wait, expected=expected)
     typer.echo(f"Argo CD API: http://{info.server} (plain text; this build has no web UI)")
+    # The toolchain's bin directory is on make's PATH, not necessarily on the user's.
+    argocd = shutil.which("argocd") or "argocd"
     typer.echo(
-        f"Log in:      argocd login {info.server} --plaintext --username admin --password "
-        f'"$(pulumi stack output adminPassword --show-secrets --stack {stack})"'
+        f"Log in:      {argocd} login {info.server} --plaintext --username admin --password "
+        f'"$(make -s password STACK={stack})"'
     )
     typer.echo(f"Logs:        {info.logs}")
     typer.echo("")

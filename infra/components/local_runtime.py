@@ -212,7 +212,13 @@ class _ProcessesProvider(ResourceProvider):
         return ReadResult(id_=id_, outs=props)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        stop_supervisor(int(props.get("pid") or 0), props["settings"]["directory"])
+        directory = Path(props["settings"]["directory"])
+        stop_supervisor(int(props.get("pid") or 0), str(directory))
+        # What holds credentials (the kubeconfig, redis' password) and the state go with it;
+        # the logs stay for a post-mortem.
+        for name in ("kubeconfig", "redis.conf", "plan.json", "status.json", "supervisor.pid"):
+            (directory / name).unlink(missing_ok=True)
+        shutil.rmtree(directory / "data", ignore_errors=True)
 
 
 class _Processes(Resource):

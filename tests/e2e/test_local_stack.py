@@ -33,7 +33,8 @@ def test_up_then_status_shows_argocd_syncing_the_checkout(project: Project) -> N
     out = status.stdout
     server = project.output("argocdServer")
     assert f"Argo CD API: http://{server}" in out
-    assert f"argocd login {server} --plaintext --username admin" in out
+    assert f"argocd login {server} --plaintext --username admin --password " in out
+    assert '"$(make -s password STACK=local)"' in out
     lines = out.splitlines()
     table = lines[lines.index(next(x for x in lines if x.startswith("APPLICATION"))) + 1 :]
     table = table[: table.index("")] if "" in table else table
@@ -72,4 +73,7 @@ def test_destroy_stops_the_runtime_and_removes_the_cluster(project: Project) -> 
     project.pulumi("destroy", "--yes")
     assert project.cluster_name not in project.clusters()
     assert not [pid for pid in pids if os.path.exists(f"/proc/{pid}")]
-    assert not (project.root / ".gitops-local" / project.cluster_name / "repo.git").exists()
+    directory = project.root / ".gitops-local" / project.cluster_name
+    assert not (directory / "repo.git").exists()
+    # No credential is left behind; the logs stay.
+    assert sorted(p.name for p in directory.iterdir()) == ["logs"]

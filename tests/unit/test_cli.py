@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,18 @@ def test_apps_may_not_deploy_into_addon_namespaces(tmp_path: Path) -> None:
         "apps/hello-web/app.yaml: namespace: 'argo-rollouts' is reserved for the platform"
         in proc.stderr
     )
+
+
+def test_status_says_when_no_local_runtime_runs(tmp_path: Path) -> None:
+    root = copy_example_catalog(tmp_path)
+    shutil.copy(REPO / "Pulumi.local.yaml", root / "Pulumi.local.yaml")
+    proc = run(["status", "--stack", "local"], root)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("error: no local runtime in ")
+    assert "`make up STACK=local` starts it" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    # A stack without local controllers: an error, or nothing at all with --if-local.
+    refused = run(["status", "--stack", "dev"], root)
+    assert refused.returncode == 1 and "runs no local Argo CD" in refused.stderr
+    quiet = run(["status", "--stack", "dev", "--if-local"], root)
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
