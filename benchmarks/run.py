@@ -183,7 +183,7 @@ def bench_gitops_loop(work: Path) -> tuple[list[tuple[str, float]], dict[str, fl
         started = time.monotonic()
         project.up()
         up_done = time.monotonic()
-        expected = set(yaml.safe_load_all(project.platformctl("expand", "--stack", "dev").stdout))
+        expected = list(yaml.safe_load_all(project.platformctl("expand", "--stack", "dev").stdout))
         names = {a["metadata"]["name"] for a in expected}
 
         def settled() -> bool:
