@@ -47,6 +47,9 @@ ARGOCD_SECRET: Final = "argocd-secret"
 ARGOCD_REDIS_SECRET: Final = "argocd-redis"
 ARGOCD_INITIAL_ADMIN_SECRET: Final = "argocd-initial-admin-secret"
 ARGOCD_SERVER_DEPLOYMENT: Final = "argocd-server"
+ANNOTATION_RESTARTED_AT: Final = "kubectl.kubernetes.io/restartedAt"
+"""What `kubectl rollout restart` sets on a pod template (the break-glass reset does too; the
+local runtime restarts a process when it changes)."""
 
 ARGOCD_API_GROUP: Final = "argoproj.io"
 ARGOCD_API_VERSION: Final = "argoproj.io/v1alpha1"

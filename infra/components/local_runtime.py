@@ -16,11 +16,9 @@ Logs: ``.gitops-local/<cluster>/logs/<process>.log``; state: ``status.json`` bes
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -41,12 +39,13 @@ from pulumi.dynamic import (
 )
 
 from infra.runtime.plan import PORTS, RuntimePlan, RuntimeSettings, runtime_plan
+from infra.runtime.supervisor import MODULE as SUPERVISOR_MODULE
+from infra.runtime.supervisor import stop_supervisor, supervisor_alive
 from infra.settings import StackSettings
 
 __all__ = ["LocalRuntime", "LocalRuntimeArgs", "RuntimeError_", "head_commit"]
 
 READY_TIMEOUT = 240.0
-SUPERVISOR = "infra.runtime.supervisor"
 
 
 class RuntimeError_(Exception):
@@ -89,15 +88,6 @@ def _binaries(names: tuple[str, ...]) -> dict[str, str]:
     return {name: str(path) for name, path in found.items()}
 
 
-def _alive(pid: int, directory: str) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    args = [a.decode(errors="replace") for a in cmdline]
-    return SUPERVISOR in args and any(a.startswith(directory) for a in args)
-
-
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -126,19 +116,6 @@ def _write_private(path: Path, text: str) -> None:
         f.write(text)
 
 
-def stop_supervisor(pid: int, directory: str, timeout: float = 40.0) -> None:
-    """SIGTERM the supervisor (it stops its processes), then SIGKILL its process group."""
-    if not _alive(pid, directory):
-        return
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid, directory):
-        time.sleep(0.3)
-    if _alive(pid, directory):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-
-
 class _ProcessesProvider(ResourceProvider):
     """Inputs: ``settings`` (RuntimeSettings as a dict), ``kubeconfig``, ``root``."""
 
@@ -156,7 +133,7 @@ class _ProcessesProvider(ResourceProvider):
         env = {**os.environ, "PYTHONPATH": root}
         with open(directory / "logs" / "supervisor.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", SUPERVISOR, str(plan_file)],
+                [sys.executable, "-m", SUPERVISOR_MODULE, str(plan_file)],
                 cwd=root,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -200,7 +177,7 @@ class _ProcessesProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [k for k in ("settings", "kubeconfig", "root") if olds.get(k) != news.get(k)]
         pid = int(olds.get("pid") or 0)
-        if not _alive(pid, str(olds.get("settings", {}).get("directory", "-"))):
+        if not supervisor_alive(pid, str(olds.get("settings", {}).get("directory", "-"))):
             changed.append("pid")  # stopped behind the stack's back: start it again
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=True)
 

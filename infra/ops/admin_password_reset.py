@@ -88,9 +88,7 @@ def reset_admin_password(
         ns,
         {
             "spec": {
-                "template": {
-                    "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}
-                }
+                "template": {"metadata": {"annotations": {constants.ANNOTATION_RESTARTED_AT: now}}}
             }
         },
     )

@@ -10,10 +10,10 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from infra.errors import PlatformError
+from infra.runtime.supervisor import supervisor_alive
 from infra.settings import StackSettings
 
 __all__ = ["AppStatus", "RuntimeInfo", "application_statuses", "runtime_info", "wait_settled"]
@@ -62,8 +62,7 @@ def runtime_info(settings: StackSettings) -> RuntimeInfo:
         status = json.loads((directory / "status.json").read_text())
     except (OSError, ValueError):
         raise RuntimeNotRunning(f"no local runtime in {directory}; {hint}") from None
-    pid = int(status.get("pid") or 0)
-    if not Path(f"/proc/{pid}").exists():
+    if not supervisor_alive(int(status.get("pid") or 0), str(directory)):
         raise RuntimeNotRunning(f"the local runtime in {directory} is stopped; {hint}")
     return RuntimeInfo(
         server=f"127.0.0.1:{plan['ports']['server']}",

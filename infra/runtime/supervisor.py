@@ -17,10 +17,10 @@ the Pulumi resource. It
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,11 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra import constants
 from infra.runtime.plan import Process, RuntimePlan, Workload
 
-__all__ = ["main", "resolve_env"]
+__all__ = ["main", "resolve_env", "stop_supervisor", "supervisor_alive"]
 
-RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+MODULE = "infra.runtime.supervisor"
+"""How the supervisor is started (``python -m MODULE plan.json``) and recognised."""
+RESTARTED_AT = constants.ANNOTATION_RESTARTED_AT
 POLL_SECONDS = 2.0
 MAX_BACKOFF = 30.0
 
@@ -266,10 +269,27 @@ class Supervisor:
         return 0
 
 
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
+def supervisor_alive(pid: int, directory: str) -> bool:
+    """``pid`` is the supervisor of the runtime in ``directory`` (not a reused pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    args = [a.decode(errors="replace") for a in cmdline]
+    return MODULE in args and any(a.startswith(directory) for a in args)
+
+
+def stop_supervisor(pid: int, directory: str, timeout: float = 40.0) -> None:
+    """SIGTERM the supervisor (it stops its processes), then SIGKILL its process group."""
+    if not supervisor_alive(pid, directory):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and supervisor_alive(pid, directory):
+        time.sleep(0.3)
+    if supervisor_alive(pid, directory):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def main(argv: list[str]) -> int:

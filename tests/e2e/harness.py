@@ -216,7 +216,7 @@ class Project:
 
     def stop_runtime(self) -> None:
         """Stop the local runtime's supervisor (and so its processes), if one runs."""
-        from infra.components.local_runtime import stop_supervisor
+        from infra.runtime.supervisor import stop_supervisor
 
         directory = self.root / ".gitops-local" / self.cluster_name
         try:

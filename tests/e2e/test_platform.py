@@ -138,6 +138,15 @@ def live_image(project: Project, namespace: str, name: str) -> str | None:
     return project.live_image(namespace, name)
 
 
+def wait_synced_and_healthy(project: Project, apps: set[str], what: str) -> None:
+    wait_for(
+        what,
+        lambda: all(statuses(project).get(a) == ("Synced", "Healthy") for a in apps),
+        timeout=300,
+        detail=lambda: statuses(project),
+    )
+
+
 def statuses(project: Project) -> dict[str, tuple[str, str]]:
     return {
         name: (
@@ -180,12 +189,7 @@ def test_argocd_syncs_as_the_environment_says(project: Project) -> None:
     apps = set(predicted_applications(project))
     name = "hello-web"
     if project.stack == "dev":
-        wait_for(
-            "every app Synced and Healthy",
-            lambda: all(statuses(project).get(a) == ("Synced", "Healthy") for a in apps),
-            timeout=300,
-            detail=lambda: statuses(project),
-        )
+        wait_synced_and_healthy(project, apps, "every app Synced and Healthy")
         assert live_image(project, "web", "hello-web") == "ghcr.io/example-org/hello-web:1.0.0"
     else:
         wait_for(
@@ -730,12 +734,7 @@ def test_disaster_recovery_from_git(project: Project) -> None:
         detail=lambda: sorted(project.applications()),
     )
     if project.stack == "dev":
-        wait_for(
-            "every app Synced and Healthy again",
-            lambda: all(statuses(project).get(a) == ("Synced", "Healthy") for a in catalog),
-            timeout=300,
-            detail=lambda: statuses(project),
-        )
+        wait_synced_and_healthy(project, catalog, "every app Synced and Healthy again")
     project.pulumi("preview", "--expect-no-changes")
 
 
