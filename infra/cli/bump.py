@@ -1,9 +1,9 @@
 """platformctl bump: the image-tag handoff (see :mod:`infra.delivery.bump`).
 
-Exit codes: 0 the tag was changed (and pushed) or already had that value; 1 invalid input (tag,
-app, environment, app not enabled there, the file holding the tag); 2 command-line usage; 3 git
-refused (not a working copy, missing branch or remote, uncommitted changes, push failed after
-every retry).
+Exit codes: 0 the tag was changed (and pushed) or already had that value; 1 invalid input
+(stack, tag, app, environment, app not enabled there, the file holding the tag); 2 command-line
+usage; 3 git refused (not a working copy, detached HEAD, missing branch or remote, uncommitted
+changes, push refused or still failing after every attempt).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
-from infra.cli.common import fail, handle_errors
+from infra.cli.common import EXIT_USAGE, fail, handle_errors
 from infra.delivery.bump import BumpRequest, bump
 from infra.delivery.errors import DeliveryError
 
@@ -51,9 +51,25 @@ def delivery_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 @delivery_errors
 def bump_cmd(
-    app: Annotated[str, typer.Option("--app", help="App name (folder under apps/).")],
-    env: Annotated[str, typer.Option("--env", help="Environment: dev or prod.")],
+    app: Annotated[str, typer.Option("--app", help="App name (folder under the catalog).")],
     tag: Annotated[str, typer.Option("--tag", help="New image tag, e.g. the commit SHA.")],
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack",
+            "-s",
+            help="Stack (Pulumi.<stack>.yaml): its environment, git.branch and "
+            "catalog.appsDir say what to change where.",
+        ),
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            help="Environment (dev or prod): with --stack, must be the stack's; without, "
+            "the one stack deploying it.",
+        ),
+    ] = None,
     repo: RepoOption = Path(),
     push: PushOption = False,
     remote: RemoteOption = "origin",
@@ -61,21 +77,34 @@ def bump_cmd(
         str | None, typer.Option("--message", help="Commit message (default: generated).")
     ] = None,
 ) -> None:
-    """Set APP's image tag in ENV as one commit on the environment's branch.
+    """Set APP's image tag for STACK as one commit on the stack's branch (git.branch).
 
-    Checks out dev or prod, changes exactly the line holding the tag (comments,
-    quoting, line endings kept) and commits it as gitops-platform-bot.
-    The same tag again changes nothing.
+    Changes exactly the line holding the tag (comments, quoting, line endings
+    kept) and commits it as gitops-platform-bot on the branch, without
+    switching branches. The same tag again changes nothing. With --push,
+    a moved branch is fetched and the commit rebuilt on it; network and lock
+    failures are retried, refusals (hooks, permissions) are not.
 
     Exit codes:
       0  changed, or already at the tag
-      1  invalid input: tag, app, environment, app not enabled there,
+      1  invalid input: stack, tag, app, environment, app not enabled there,
          the file holding the tag
       2  usage
-      3  git refused: not a working copy, missing branch or remote,
-         uncommitted changes, push failed after 20 attempts
+      3  git refused: not a working copy, detached HEAD, missing branch or
+         remote, uncommitted changes, push refused or failing after 20 attempts
     """
+    if stack is None and env is None:
+        fail("error: give --stack STACK (or --env ENV: the one stack deploying it)", EXIT_USAGE)
     result = bump(
-        BumpRequest(app=app, env=env, tag=tag, repo=repo, push=push, remote=remote, message=message)
+        BumpRequest(
+            app=app,
+            env=env,
+            stack=stack,
+            tag=tag,
+            repo=repo,
+            push=push,
+            remote=remote,
+            message=message,
+        )
     )
     typer.echo(result.summary())

@@ -17,10 +17,12 @@ __all__ = ["promote_cmd"]
 @delivery_errors
 def promote_cmd(
     app: Annotated[str, typer.Option("--app", help="App name (folder under apps/).")],
-    source: Annotated[str, typer.Option("--from", help="Environment to read the tag from.")] = (
-        "dev"
-    ),
-    target: Annotated[str, typer.Option("--to", help="Environment to promote to.")] = "prod",
+    source: Annotated[
+        str, typer.Option("--from", help="Stack (Pulumi.<stack>.yaml) to read the tag from.")
+    ] = "dev",
+    target: Annotated[
+        str, typer.Option("--to", help="Stack (Pulumi.<stack>.yaml) to promote to.")
+    ] = "prod",
     repo: RepoOption = Path(),
     push: Annotated[
         bool, typer.Option("--push", help="Push the promotion branch to the remote.")
@@ -34,25 +36,28 @@ def promote_cmd(
         bool, typer.Option("--json", help="Print the result as JSON (for workflows).")
     ] = False,
 ) -> None:
-    """Create a branch off prod that sets APP's image tag to the one dev runs.
+    """Create a branch off the --to stack's branch that sets APP's image tag to the
+    one the --from stack runs.
 
-    Reads the tag on dev with git show (no checkout), commits the one-line
-    change as gitops-platform-bot on a new branch based on prod (both fetched
-    first with --push), and with --push pushes that branch for a pull request.
-    Nothing happens when prod already runs the tag.
+    Each stack's environment and branch (git.branch) come from its stack file.
+    Reads the tag on the source branch (no checkout), commits the one-line
+    change as gitops-platform-bot on a new branch based on the target branch
+    (both fetched first with --push), and with --push pushes that branch for
+    a pull request. HEAD does not move. Nothing happens when the target
+    already runs the tag.
 
     Exit codes:
       0  promoted, or nothing to promote
-      1  invalid input: app, environments, files holding the tag
+      1  invalid input: app, stacks, files holding the tag
       2  usage
-      3  git refused: not a working copy, uncommitted changes, missing
+      3  git refused: not a working copy, detached HEAD, uncommitted changes, missing
          branch or remote, promotion branch exists, push failed
     """
     result = promote(
         PromoteRequest(
             app=app,
-            source_env=source,
-            target_env=target,
+            source_stack=source,
+            target_stack=target,
             repo=repo,
             push=push,
             remote=remote,

@@ -19,11 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError as PydanticValidationError
-
 from infra import constants
 from infra.catalog.loader import KUSTOMIZATION_FILES
-from infra.catalog.models import DNS1123_LABEL, App, AppDefinition, DirectorySource, HelmSource
+from infra.catalog.models import DNS1123_LABEL, App, DirectorySource, HelmSource
+from infra.delivery.catalog_view import load_tree_catalog
 from infra.delivery.errors import InputError
 from infra.delivery.image_ref import parse_image_ref
 from infra.delivery.tree import Tree, clean_path
@@ -34,8 +33,6 @@ from infra.delivery.yaml_scalar import (
     display_path,
     verify_edit,
 )
-from infra.errors import Problem, ValidationError
-from infra.yamlio import load_strict
 
 __all__ = ["FileEdit", "TagPlan", "TagSite", "load_app", "locate_tag"]
 
@@ -121,36 +118,28 @@ class TagPlan:
         return tuple(out)
 
 
-def load_app(tree: Tree, name: str) -> App:
-    """Read and validate ``apps/<name>/app.yaml`` from ``tree``."""
-    file = f"{constants.APPS_DIR}/{name}/{constants.APP_FILE}"
+def load_app(
+    tree: Tree,
+    name: str,
+    apps_dir: str = constants.APPS_DIR,
+    reserved_namespaces: Iterable[str] = (),
+) -> App:
+    """The app ``name`` of the catalog in ``tree`` (``apps_dir``: the stack's
+    ``catalog.appsDir``), loaded and checked by the catalog loader
+    (:func:`infra.catalog.load_catalog`): an app ``pulumi up`` would refuse is refused here
+    too. An unknown app is an :class:`InputError` listing the apps there."""
+    folder = clean_path(apps_dir)
+    file = f"{folder}/{name}/{constants.APP_FILE}"
     text = tree.read(file) if DNS1123_LABEL.match(name) and len(name) <= 63 else None
     if text is None:
-        known = _known_apps(tree)
+        known = _known_apps(tree, folder)
         listing = ", ".join(known) if known else "none"
         raise InputError(
             f"--app: unknown app {name!r}: {file} does not exist in {tree.label} "
             f"(apps there: {listing})"
         )
-    loaded = load_strict(text, file)
-    if loaded.problems:
-        raise ValidationError(loaded.problems)
-    if not isinstance(loaded.data, dict):
-        raise ValidationError([Problem(file, "", "must be a mapping of fields", 1)])
-    try:
-        definition = AppDefinition.model_validate(loaded.data)
-    except PydanticValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            problems.append(Problem(file, field, str(error["msg"]), loaded.lines.get(field)))
-        raise ValidationError(problems) from None
-    return App(
-        name=name,
-        file=file,
-        folder=f"{constants.APPS_DIR}/{name}",
-        definition=definition,
-    )
+    catalog = load_tree_catalog(tree, folder, reserved_namespaces)
+    return next(app for app in catalog.apps if app.name == name)
 
 
 def locate_tag(tree: Tree, app: App, env: str, flag: str = "--env") -> TagPlan:
@@ -200,12 +189,13 @@ def locate_tag(tree: Tree, app: App, env: str, flag: str = "--env") -> TagPlan:
 # -- internals ---------------------------------------------------------------------------------
 
 
-def _known_apps(tree: Tree) -> list[str]:
+def _known_apps(tree: Tree, folder: str) -> list[str]:
     suffix = f"/{constants.APP_FILE}"
+    depth = folder.count("/") + 2
     return sorted(
-        path.split("/")[1]
-        for path in tree.files(constants.APPS_DIR, recursive=True)
-        if path.endswith(suffix) and path.count("/") == 2
+        path.split("/")[depth - 1]
+        for path in tree.files(folder, recursive=True)
+        if path.endswith(suffix) and path.count("/") == depth
     )
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from infra.delivery.errors import GitError
 
-__all__ = ["BOT_EMAIL", "BOT_NAME", "Git", "GitResult", "redact"]
+__all__ = ["BOT_EMAIL", "BOT_NAME", "Git", "GitResult", "PushOutcome", "classify_push", "redact"]
 
 BOT_NAME: Final = "gitops-platform-bot"
 BOT_EMAIL: Final = "bot@gitops-platform.invalid"
@@ -36,6 +38,71 @@ TIMEOUT_SECONDS: Final = 300
 def redact(text: str) -> str:
     """Hide ``user:token@`` in URLs that git may echo."""
     return _CREDENTIALS.sub(r"\1***@", text)
+
+
+PushOutcome = Literal["ok", "moved", "transient", "permanent"]
+"""What a push's result means for the next step: landed; refused because the branch moved
+(fetch, rebuild on the new tip, push again); failed for a reason that may pass by itself (the
+network, a lock on the remote: wait and push again); refused for good (a hook, permissions, a
+protected branch, anything not recognised: fail at once, retrying cannot help)."""
+
+# git's words for failures that another attempt may not meet (matched lower-case).
+_TRANSIENT: Final = (
+    "could not resolve host",
+    "connection timed out",
+    "connection reset",
+    "connection refused",
+    "connection closed",
+    "operation timed out",
+    "timed out",
+    "temporary failure",
+    "temporarily unavailable",
+    "the remote end hung up unexpectedly",
+    "early eof",
+    "rpc failed",
+    "http 502",
+    "http 503",
+    "http 504",
+    "returned error: 502",
+    "returned error: 503",
+    "returned error: 504",
+    "cannot lock ref",
+    "unable to create",  # "Unable to create '.../index.lock': File exists"
+    "failed to update ref",
+    "failed to lock",
+)
+# Refusals that no retry fixes, even when their text also looks transient.
+_PERMANENT: Final = (
+    "pre-receive hook declined",
+    "hook declined",
+    "protected branch",
+    "permission denied",
+    "permission to",
+    "authentication failed",
+    "could not read username",
+    "repository not found",
+    "does not appear to be a git repository",
+    "denied",
+    "forbidden",
+    "http 403",
+    "returned error: 403",
+)
+
+
+def classify_push(result: GitResult) -> PushOutcome:
+    """Read a ``git push --porcelain`` result (see :data:`PushOutcome`)."""
+    if result.ok:
+        return "ok"
+    text = f"{result.stdout}\n{result.stderr}".lower()
+    if any(word in text for word in _PERMANENT):
+        return "permanent"
+    if "[rejected]" in text and ("fetch first" in text or "non-fast-forward" in text):
+        return "moved"
+    if "but expected" in text:  # "cannot lock ref ...: is at X but expected Y": a race
+        return "moved"
+    if any(word in text for word in _TRANSIENT):
+        return "transient"
+    return "permanent"
 
 
 @dataclass(frozen=True)
@@ -69,7 +136,9 @@ class Git:
             "LANGUAGE": "C",
         }
 
-    def run(self, *args: str, check: bool = True) -> GitResult:
+    def run(
+        self, *args: str, check: bool = True, env: Mapping[str, str] | None = None
+    ) -> GitResult:
         command = ["git", "-C", str(self.repo), *_IDENTITY, *args]
         try:
             done = subprocess.run(
@@ -78,7 +147,7 @@ class Git:
                 text=True,
                 encoding="utf-8",
                 errors="replace",
-                env=self._env,
+                env={**self._env, **(env or {})},
                 timeout=TIMEOUT_SECONDS,
                 check=False,
             )
@@ -95,9 +164,25 @@ class Git:
         """stdout of a command that must succeed, stripped."""
         return self.run(*args).stdout.strip()
 
+    def object_type(self, ref: str, path: str) -> str | None:
+        """``blob``, ``tree``, ``commit`` (a submodule) for ``ref:path``; ``None`` when missing."""
+        result = self.run("cat-file", "-t", f"{ref}:{path}", check=False)
+        return result.stdout.strip() if result.ok else None
+
     def show_bytes(self, ref: str, path: str) -> bytes | None:
-        """The blob at ``ref:path`` as bytes (exact, CRLF kept), or ``None`` when missing."""
-        command = ["git", "-C", str(self.repo), "show", f"{ref}:{path}"]
+        """The file at ``ref:path`` as bytes (exact, CRLF kept), or ``None`` when it is missing
+        or not a file (``git show`` of a folder prints its listing: never taken as text)."""
+        if self.object_type(ref, path) != "blob":
+            return None
+        command = ["git", "-C", str(self.repo), "cat-file", "blob", f"{ref}:{path}"]
+        done = subprocess.run(
+            command, capture_output=True, env=self._env, timeout=TIMEOUT_SECONDS, check=False
+        )
+        return done.stdout if done.returncode == 0 else None
+
+    def archive(self, ref: str, path: str) -> bytes | None:
+        """A tar of ``path`` (a folder) at ``ref``; ``None`` when it is not there."""
+        command = ["git", "-C", str(self.repo), "archive", "--format=tar", ref, "--", path]
         done = subprocess.run(
             command, capture_output=True, env=self._env, timeout=TIMEOUT_SECONDS, check=False
         )
@@ -118,6 +203,9 @@ class Git:
 
     def rev(self, ref: str) -> str:
         return self.out("rev-parse", "--verify", f"{ref}^{{commit}}")
+
+    def git_dir(self) -> Path:
+        return Path(self.out("rev-parse", "--absolute-git-dir"))
 
     def current_branch(self) -> str | None:
         result = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
@@ -148,8 +236,22 @@ class Git:
     def push(self, remote: str, local: str, branch: str) -> GitResult:
         return self.run("push", "--porcelain", remote, f"{local}:refs/heads/{branch}", check=False)
 
-    def commit_paths(self, paths: list[str], message: str) -> str:
-        """Commit exactly ``paths`` (staged from the working tree) as the bot; return the SHA."""
-        self.run("add", "--", *paths)
-        self.run("commit", "--quiet", "--no-verify", "-m", message, "--", *paths)
-        return self.rev("HEAD")
+    def write_commit(self, parent: str, files: Mapping[str, bytes], message: str) -> str:
+        """A commit on top of ``parent`` that changes ``files`` (repository path -> exact
+        bytes) and nothing else, as the bot; return its SHA.
+
+        Touches no ref, not the index, not the working tree, not HEAD: the blobs, tree and
+        commit are written through a temporary index, so a failure at any later step leaves
+        the working copy as it was (unreferenced objects are garbage-collected by git)."""
+        with tempfile.TemporaryDirectory(prefix="gitops-platform-") as scratch:
+            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+            self.run("read-tree", parent, env=env)
+            for path, data in files.items():
+                blob_file = Path(scratch) / "blob"
+                blob_file.write_bytes(data)
+                blob = self.out("hash-object", "-w", "--no-filters", str(blob_file))
+                listed = self.out("ls-tree", "--full-tree", parent, "--", path).split()
+                mode = listed[0] if listed else "100644"
+                self.run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", env=env)
+            tree = self.run("write-tree", env=env).stdout.strip()
+            return self.out("commit-tree", tree, "-p", parent, "-m", message)

@@ -1,19 +1,25 @@
-"""Promotion: propose the tag one environment runs for the next one, as a reviewable branch.
+"""Promotion: propose the tag one stack runs for another, as a reviewable branch.
 
-``platformctl promote --app NAME --from dev --to prod [--push]``:
+``platformctl promote --app NAME --from STACK --to STACK [--push]`` (default ``dev`` to
+``prod``); each stack's environment and branch (``git.branch``) come from its
+``Pulumi.<stack>.yaml`` (:mod:`infra.delivery.stacks`):
 
-1. reads the app's tag on the source branch without checking it out (``git show
-   <ref>:<file>``; with ``--push`` the ref is the freshly fetched ``<remote>/dev``, otherwise the
-   local ``dev`` branch, else ``<remote>/dev``);
-2. plans the same one-line change on the target branch (``prod``, fetched the same way), so a
+1. the same preamble as ``bump`` (:func:`infra.delivery.workcopy.open_working_copy`);
+2. reads the app's tag on the source stack's branch without checking it out (with ``--push``
+   the freshly fetched ``<remote>/<branch>``, otherwise the local branch, else the remote's),
+   the app loaded by the catalog loader;
+3. plans the same one-line change on the target stack's branch (fetched the same way), so a
    target branch that moved meanwhile is the base, not a stale copy;
-3. creates the promotion branch (default ``promote/<app>-<tag>``) from the target branch,
-   commits the change as ``gitops-platform-bot`` and, with ``--push``, pushes that branch (a
-   pull request to ``prod`` is then opened by the workflow; the merge is the approval).
+4. commits the change as ``gitops-platform-bot`` on top of it without touching HEAD, the index
+   or the working tree, and with ``--push`` pushes it as the promotion branch (default
+   ``promote/<app>-<tag>``; a pull request is then opened by the workflow; the merge is the
+   approval). Transient push failures are retried, refusals fail at once;
+5. only then creates the local promotion branch (HEAD stays where it was).
 
 Nothing happens when the target already runs the tag (exit 0). Exit codes as for ``bump``:
 0 promoted or nothing to promote; 1 invalid input; 2 usage; 3 git refused (not a working copy,
-uncommitted changes, missing branch or remote, promotion branch already exists, push failed).
+detached HEAD, uncommitted changes, missing branch or remote, promotion branch already exists,
+push failed). On any failure no branch and no commit are left behind.
 """
 
 from __future__ import annotations
@@ -22,12 +28,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.delivery.app_tag import load_app, locate_tag
-from infra.delivery.bump import environment_branch
+from infra.delivery.bump import app_plan
 from infra.delivery.errors import GitError, InputError
 from infra.delivery.git import Git
 from infra.delivery.image_ref import TAG_PATTERN
-from infra.delivery.tree import GitTree
+from infra.delivery.stacks import resolve_stack
+from infra.delivery.workcopy import (
+    DEFAULT_ATTEMPTS,
+    Backoff,
+    WorkingCopy,
+    advance_branch,
+    open_working_copy,
+    push,
+)
 
 __all__ = ["PromoteRequest", "PromoteResult", "promote"]
 
@@ -35,8 +48,8 @@ __all__ = ["PromoteRequest", "PromoteResult", "promote"]
 @dataclass(frozen=True)
 class PromoteRequest:
     app: str
-    source_env: str = "dev"
-    target_env: str = "prod"
+    source_stack: str = "dev"
+    target_stack: str = "prod"
     repo: Path = Path()
     push: bool = False
     remote: str = "origin"
@@ -82,67 +95,56 @@ class PromoteResult:
         return data
 
 
-def _resolve(git: Git, branch: str, remote: str, *, fetched: bool) -> tuple[str, str]:
-    """The ref to read ``branch`` from, and its display name."""
-    remote_ref = f"refs/remotes/{remote}/{branch}"
-    if fetched:
-        return remote_ref, f"{remote}/{branch}"
-    if git.has_ref(f"refs/heads/{branch}"):
-        return f"refs/heads/{branch}", branch
-    if git.has_ref(remote_ref):
-        return remote_ref, f"{remote}/{branch}"
-    raise GitError(
-        f"branch {branch!r} does not exist in {git.repo} (no local branch, no {remote}/{branch})"
+def _remote_has_branch(copy: WorkingCopy, branch: str) -> bool:
+    listed = copy.git.run(
+        "ls-remote", "--exit-code", "--heads", copy.remote, f"refs/heads/{branch}", check=False
     )
+    if listed.ok:
+        return True
+    if listed.returncode != 2:
+        raise GitError(f"cannot list branches of {copy.remote!r}: {listed.message}")
+    return False
 
 
-def _fetch(git: Git, remote: str, branch: str) -> None:
-    fetched = git.fetch(remote, branch)
-    if not fetched.ok:
-        raise GitError(f"cannot fetch branch {branch!r} from {remote!r}: {fetched.message}")
-
-
-def promote(request: PromoteRequest) -> PromoteResult:
+def promote(
+    request: PromoteRequest,
+    *,
+    attempts: int = DEFAULT_ATTEMPTS,
+    backoff: Backoff | None = None,
+) -> PromoteResult:
     """Run the promotion (see the module docstring). Raises :class:`InputError` (exit 1) or
-    :class:`GitError` (exit 3); on any error no branch and no commit are created."""
-    source_branch = environment_branch(request.source_env, "--from")
-    target_branch = environment_branch(request.target_env, "--to")
-    if request.source_env == request.target_env:
-        raise InputError("--from and --to must name different environments")
-    git = Git(request.repo)
-    git = Git(git.toplevel())
-    dirty = git.dirty_paths()
-    if dirty:
-        raise GitError(
-            f"the working tree of {git.repo} has uncommitted changes ({', '.join(dirty[:5])}); "
-            "commit or stash them first"
+    :class:`GitError` (exit 3); on any error no branch and no commit are created and the
+    working copy is as it was."""
+    if request.source_stack == request.target_stack:
+        raise InputError("--from and --to must name different stacks")
+    root = Git(request.repo).toplevel()
+    source = resolve_stack(root, request.source_stack, None, stack_flag="--from")
+    target = resolve_stack(root, request.target_stack, None, stack_flag="--to")
+    if source.environment == target.environment:
+        raise InputError(
+            f"--from {source.stack} and --to {target.stack} both deploy environment "
+            f"{source.environment}; a promotion goes from one environment to another"
         )
-    if request.push:
-        if not git.has_remote(request.remote):
-            raise GitError(f"--remote: {git.repo} has no remote named {request.remote!r}")
-        _fetch(git, request.remote, source_branch)
-        _fetch(git, request.remote, target_branch)
-    source_ref, source_name = _resolve(git, source_branch, request.remote, fetched=request.push)
-    base_ref, base_name = _resolve(git, target_branch, request.remote, fetched=request.push)
-
-    source_tree = GitTree(git, source_ref, source_name)
-    source_plan = locate_tag(
-        source_tree, load_app(source_tree, request.app), request.source_env, "--from"
+    copy = open_working_copy(
+        root, request.remote, push=request.push, fetch=[source.branch, target.branch]
     )
+    source_ref, source_name = copy.branch_ref(source.branch)
+    base_ref, base_name = copy.branch_ref(target.branch)
+
+    source_plan = app_plan(copy, source, source_ref, source_name, request.app, "--from")
     tag = source_plan.current_tag()
     if TAG_PATTERN.fullmatch(tag) is None:
         raise InputError(
             f"{', '.join(source_plan.files)} on {source_name}: {tag or '(empty)'!r} is not a "
             "valid image tag; nothing to promote"
         )
-
-    base_tree = GitTree(git, base_ref, base_name)
-    base_plan = locate_tag(base_tree, load_app(base_tree, request.app), request.target_env, "--to")
+    base_commit = copy.git.rev(base_ref)
+    base_plan = app_plan(copy, target, base_commit, base_name, request.app, "--to")
     edits = base_plan.edits(tag)
     result = PromoteResult(
         app=request.app,
-        source_env=request.source_env,
-        target_env=request.target_env,
+        source_env=source.environment,
+        target_env=target.environment,
         source_ref=source_name,
         base_ref=base_name,
         tag=tag,
@@ -154,74 +156,45 @@ def promote(request: PromoteRequest) -> PromoteResult:
         return result
 
     branch = request.branch or f"promote/{request.app}-{tag}"
-    if not git.valid_branch_name(branch):
+    if not copy.git.valid_branch_name(branch):
         raise InputError(f"--branch: {branch!r} is not a valid git branch name")
-    if git.has_ref(f"refs/heads/{branch}"):
+    if copy.git.has_ref(f"refs/heads/{branch}"):
+        raise GitError(f"branch {branch!r} already exists in {root}; delete it or pass --branch")
+    if request.push and _remote_has_branch(copy, branch):
         raise GitError(
-            f"branch {branch!r} already exists in {git.repo}; delete it or pass --branch"
+            f"branch {branch!r} already exists on {copy.remote} (an open promotion of this "
+            "tag?); merge or delete it, or pass --branch"
         )
-    if request.push:
-        listed = git.run(
-            "ls-remote",
-            "--exit-code",
-            "--heads",
-            request.remote,
-            f"refs/heads/{branch}",
-            check=False,
-        )
-        if listed.ok:
-            raise GitError(
-                f"branch {branch!r} already exists on {request.remote} (an open promotion of "
-                "this tag?); merge or delete it, or pass --branch"
-            )
-        if listed.returncode != 2:
-            raise GitError(f"cannot list branches of {request.remote!r}: {listed.message}")
-
-    base_commit = git.rev(base_ref)
-    git.run("checkout", "--quiet", "--no-track", "-b", branch, base_commit)
-    root = git.repo
-    for edit in edits:
-        target = root / edit.file
-        try:
-            if target.read_bytes() != edit.old_text.encode("utf-8"):
-                raise GitError(
-                    f"{edit.file} in the working tree differs from {base_name} after checkout "
-                    "(core.autocrlf or a smudge filter?); refusing to rewrite it"
-                )
-            target.write_bytes(edit.new_text.encode("utf-8"))
-        except OSError as exc:
-            raise GitError(f"{edit.file}: cannot rewrite: {exc.strerror}") from None
     old_tag = edits[0].old_tags[0]
     message = "\n".join(
         [
-            f"promote({request.target_env}): {request.app} {tag}",
+            f"promote({target.environment}): {request.app} {tag}",
             "",
             *(f"{edit.file}: {old_tag or '(empty)'} -> {tag}" for edit in edits),
             "",
-            f"{request.source_env} ({source_name}) runs {tag}; promoted by `platformctl promote`.",
+            f"{source.environment} ({source_name}) runs {tag}; promoted by `platformctl promote`.",
         ]
     )
-    commit = git.commit_paths([edit.file for edit in edits], message)
+    files = {edit.file: edit.new_text.encode("utf-8") for edit in edits}
+    commit = copy.git.write_commit(base_commit, files, message)
     pushed = False
     if request.push:
-        result_push = git.run(
-            "push",
-            "--porcelain",
-            "--set-upstream",
-            request.remote,
-            f"refs/heads/{branch}:refs/heads/{branch}",
-            check=False,
+        outcome, used, why = push(
+            copy, commit, branch, attempts=attempts, backoff=backoff or Backoff()
         )
-        if not result_push.ok:
+        if outcome != "ok":
+            kind = "still failed" if outcome == "transient" else "was refused"
             raise GitError(
-                f"committed {commit[:12]} on branch {branch!r}, but the push to "
-                f"{request.remote} failed: {result_push.message}"
+                f"push of branch {branch!r} to {copy.remote} {kind} after {used} attempt(s) "
+                f"(no branch was created locally): {why}"
             )
         pushed = True
+        copy.git.run("update-ref", f"refs/remotes/{copy.remote}/{branch}", commit)
+    advance_branch(copy, branch, None, commit)
     return PromoteResult(
         app=request.app,
-        source_env=request.source_env,
-        target_env=request.target_env,
+        source_env=source.environment,
+        target_env=target.environment,
         source_ref=source_name,
         base_ref=base_name,
         tag=tag,

@@ -180,9 +180,29 @@ images:
 """
 
 
+def stack_file(environment: str, branch: str | None = None, apps_dir: str | None = None) -> str:
+    """A minimal ``Pulumi.<stack>.yaml``: an adopted cluster, the environment, its branch."""
+    lines = [
+        "config:",
+        f"  gitops-platform:environment: {environment}",
+        "  gitops-platform:cluster:",
+        "    provider: existing",
+        "    context: test",
+        "  gitops-platform:git:",
+        "    repoURL: https://git.example.invalid/platform.git",
+    ]
+    if branch is not None:
+        lines.append(f"    branch: {branch}")
+    if apps_dir is not None:
+        lines += ["  gitops-platform:catalog:", f"    appsDir: {apps_dir}"]
+    return "\n".join(lines) + "\n"
+
+
 def catalog_files() -> dict[str, str]:
     files = {
         "Pulumi.yaml": "name: gitops-platform\nruntime: python\n",
+        "Pulumi.dev.yaml": stack_file("dev"),
+        "Pulumi.prod.yaml": stack_file("prod"),
         "apps/web-api/app.yaml": WEB_API_APP,
         "apps/web-api/base/kustomization.yaml": WEB_API_BASE,
         "apps/web-api/base/deployment.yaml": WEB_API_DEPLOYMENT,

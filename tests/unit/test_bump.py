@@ -9,6 +9,7 @@ is deterministic.
 from __future__ import annotations
 
 import random
+import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 
 from infra.cli.app import app as cli
 from infra.delivery.bump import Backoff, BumpRequest, BumpResult, bump
+from infra.delivery.errors import GitError
 from infra.delivery.git import BOT_EMAIL, BOT_NAME, Git, GitResult
 from tests.unit.gitrepo import (
     TEST_EMAIL,
@@ -45,6 +47,13 @@ FAST = Backoff(base=0.005, cap=0.1)
 def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Remote:
     isolate_git(monkeypatch, tmp_path)
     return make_remote(tmp_path)
+
+
+def show(repo: Path, ref: str, path: str) -> bytes:
+    done = subprocess.run(
+        ["git", "show", f"{ref}:{path}"], cwd=repo, capture_output=True, check=True
+    )
+    return done.stdout
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
@@ -115,13 +124,16 @@ def test_multi_document_crlf_manifest_keeps_crlf_and_other_images(remote: Remote
     result = run_bump(clone, "static", "prod", sha)
 
     assert result.changed and result.files == (STATIC,)
-    raw = (clone / STATIC).read_bytes()
+    # Committed on prod without switching to it: HEAD, index and files of dev stay.
+    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "dev"
+    assert (clone / STATIC).read_bytes() == static_manifests("1.0.0").encode()
+    raw = show(clone, "prod", STATIC)
     assert raw == static_manifests(sha).encode()
     assert raw.count(b"\r\n") == static_manifests("x").count("\r\n")
     assert b"\n" not in raw.replace(b"\r\n", b"")
     assert b"image: docker.io/library/busybox:1.36\r\n" in raw
-    assert numstat(clone) == [f"1\t1\t{STATIC}"]
-    [(removed, added)] = changed_lines(clone)
+    assert numstat(clone, "prod") == [f"1\t1\t{STATIC}"]
+    [(removed, added)] = changed_lines(clone, "prod")
     assert removed == "          image: ghcr.io/example-org/static:1.0.0\r"
     assert added == f"          image: ghcr.io/example-org/static:{sha}\r"
 
@@ -187,8 +199,8 @@ def test_custom_message_and_local_branch_created_from_remote(remote: Remote) -> 
 
     run_bump(clone, "web-api", "prod", "0.9.1", message="deploy web-api 0.9.1")
 
-    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "prod"
-    assert git(clone, "log", "-1", "--format=%B").strip() == "deploy web-api 0.9.1"
+    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "dev"  # HEAD stays
+    assert git(clone, "log", "-1", "--format=%B", "prod").strip() == "deploy web-api 0.9.1"
     assert git(clone, "rev-parse", "--abbrev-ref", "prod@{upstream}").strip() == "origin/prod"
 
 
@@ -349,7 +361,7 @@ def test_local_commits_are_not_pushed_along(remote: Remote) -> None:
         ),
         (CACHE_DEV, "image:\n  tag: |\n    1.0\n", "is a block scalar"),
         (CACHE_DEV, "image:\n  tag:\n", "has no value"),
-        (CACHE_DEV, "image: [unclosed\n", "apps/cache/values/dev.yaml: invalid YAML"),
+        (CACHE_DEV, "image: [unclosed\n", "apps/cache/values/dev.yaml: (file): invalid YAML"),
         (STATIC, "kind: Deployment\nspec: {}\n", "uses image ghcr.io/example-org/static:<tag>"),
         ("apps/web-api/app.yaml", "team: web\n", "apps/web-api/app.yaml: "),
     ],
@@ -459,25 +471,133 @@ def test_bump_that_another_pipeline_already_made_is_not_duplicated(
     assert remote.log("dev") == ["other pipeline: web-api 2.0.0", "catalog"]
 
 
-def test_push_gives_up_after_the_attempts_with_exit_3(remote: Remote) -> None:
-    clone = remote.clone()
+def refusing_hook(remote: Remote, words: str = "refused by policy") -> Path:
+    """A ``pre-receive`` hook that refuses every push and counts the attempts."""
+    counter = remote.tmp / "pushes"
+    counter.write_text("")
     hook = remote.bare / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\necho 'temporarily unavailable' >&2\nexit 1\n")
+    hook.write_text(f"#!/bin/sh\necho x >> '{counter}'\necho '{words}' >&2\nexit 1\n")
     hook.chmod(0o755)
-    before = remote.rev("dev")
+    return counter
 
-    with pytest.raises(Exception) as caught:
+
+def local_state(repo: Path) -> tuple[str, str, str, str, bytes]:
+    """Everything a failed bump must leave alone: local branches and tags, HEAD, the index,
+    the working tree's status (remote-tracking refs are the remote's news, not local work)."""
+    heads = git(
+        repo, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"
+    )
+    head = git(repo, "rev-parse", "--symbolic-full-name", "HEAD", "HEAD")
+    index = git(repo, "ls-files", "--stage")
+    status = git(repo, "status", "--porcelain", "--untracked-files=all")
+    return heads, head, index, status, (repo / WEB_DEV).read_bytes()
+
+
+@pytest.mark.parametrize("words", ["temporarily unavailable", "You may not push to dev"])
+def test_a_refused_push_is_not_retried_and_leaves_the_clone_as_it_was(
+    remote: Remote, words: str
+) -> None:
+    clone = remote.clone()
+    git(clone, "checkout", "--quiet", "-b", "feature")  # HEAD on another branch
+    counter = refusing_hook(remote, words)
+    before, remote_before = local_state(clone), remote.rev("dev")
+
+    with pytest.raises(GitError) as caught:
         bump(
             BumpRequest(app="web-api", env="dev", tag="4.0.0", repo=clone, push=True),
+            attempts=5,
+            backoff=FAST,
+        )
+
+    assert caught.value.exit_code == 3
+    assert "was refused after 1 attempt(s)" in str(caught.value)
+    assert words in str(caught.value)
+    assert len(counter.read_text().splitlines()) == 1  # one push, no retry of a refusal
+    assert local_state(clone) == before
+    assert git(clone, "branch", "--list").split() == ["dev", "*", "feature"]
+    assert remote.rev("dev") == remote_before
+
+
+def test_the_checked_out_branch_is_untouched_by_a_refused_push(remote: Remote) -> None:
+    clone = remote.clone()  # on dev, the branch the bump targets
+    refusing_hook(remote)
+    before = local_state(clone)
+
+    code, out, err = run_cli(
+        "bump", "--app", "web-api", "--env", "dev", "--tag", "4.0.0", "--repo", str(clone), "--push"
+    )
+
+    assert code == 3, (out, err)
+    assert err.startswith("error: push of web-api dev 4.0.0 to origin/dev was refused")
+    assert "Traceback" not in out + err
+    assert local_state(clone) == before
+
+
+def test_a_lock_on_the_remote_is_retried_until_it_is_gone(remote: Remote) -> None:
+    clone = remote.clone()
+    lock = remote.bare / "refs" / "heads" / "dev.lock"
+    lock.write_text("")
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            lock.unlink()  # the other push that held the lock is done
+
+    result = bump(
+        BumpRequest(app="web-api", env="dev", tag="4.1.0", repo=clone, push=True),
+        backoff=Backoff(base=0.001, cap=0.01, sleep=sleep),
+    )
+
+    assert result.pushed and result.attempts == 3
+    assert remote.read("dev", WEB_DEV).decode() == web_api_overlay("4.1.0")
+    assert git(clone, "rev-parse", "dev").strip() == result.commit  # local branch follows
+
+
+def test_a_lock_that_stays_gives_up_after_the_attempts(remote: Remote) -> None:
+    clone = remote.clone()
+    (remote.bare / "refs" / "heads" / "dev.lock").write_text("")
+    before = local_state(clone)
+
+    with pytest.raises(GitError) as caught:
+        bump(
+            BumpRequest(app="web-api", env="dev", tag="4.2.0", repo=clone, push=True),
             attempts=3,
             backoff=FAST,
         )
 
-    assert type(caught.value).__name__ == "GitError"
-    assert caught.value.exit_code == 3  # type: ignore[attr-defined]
-    assert "failed after 3 attempt(s)" in str(caught.value)
-    assert "temporarily unavailable" in str(caught.value)
-    assert remote.rev("dev") == before
+    assert "still failed after 3 attempt(s)" in str(caught.value)
+    assert local_state(clone) == before
+
+
+def test_a_detached_head_is_refused(remote: Remote) -> None:
+    clone = remote.clone()
+    git(clone, "checkout", "--quiet", "--detach")
+    (clone / "notes.txt").write_text("work in progress\n")
+    git(clone, "add", "notes.txt")
+    git(clone, "commit", "--quiet", "-m", "a commit only HEAD holds")
+    before = local_state(clone)
+
+    code, out, err = run_cli(
+        "bump", "--app", "web-api", "--env", "dev", "--tag", "5.0.0", "--repo", str(clone)
+    )
+
+    assert code == 3, (out, err)
+    assert "HEAD of" in err and "is detached" in err and "check out a branch" in err
+    assert local_state(clone) == before
+
+
+def test_local_commits_the_push_would_leave_behind_are_refused(remote: Remote) -> None:
+    clone = remote.clone()
+    (clone / "notes.txt").write_text("not pushed\n")
+    git(clone, "add", "notes.txt")
+    git(clone, "commit", "--quiet", "-m", "local work")
+    before = local_state(clone)
+
+    with pytest.raises(GitError, match="1 commit\\(s\\) that are not on origin/dev"):
+        run_bump(clone, "web-api", "dev", "5.1.0", push=True)
+
+    assert local_state(clone) == before
 
 
 # --- twenty pipelines at once --------------------------------------------------------------------

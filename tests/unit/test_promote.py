@@ -22,8 +22,10 @@ from tests.unit.gitrepo import (
     make_remote,
     numstat,
     refs,
+    stack_file,
     static_manifests,
     web_api_overlay,
+    write_files,
 )
 
 WEB_PROD = "apps/web-api/overlays/prod/kustomization.yaml"
@@ -64,12 +66,16 @@ def test_promote_locally_reads_dev_and_branches_off_prod(remote: Remote) -> None
     assert "web-api dev -> prod: 0.9.0 -> 1.4.0" in out
     assert WEB_PROD in out
     assert "branch promote/web-api-1.4.0" in out and "not pushed" in out
-    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "promote/web-api-1.4.0"
-    assert git(clone, "rev-parse", "HEAD~1").strip() == git(clone, "rev-parse", "prod").strip()
-    assert numstat(clone) == [f"1\t1\t{WEB_PROD}"]
-    assert (clone / WEB_PROD).read_text() == web_api_overlay("1.4.0")
-    assert git(clone, "log", "-1", "--format=%an <%ae>").strip() == f"{BOT_NAME} <{BOT_EMAIL}>"
-    assert git(clone, "log", "-1", "--format=%s").strip() == "promote(prod): web-api 1.4.0"
+    # The branch is created, HEAD does not move to it.
+    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").strip() == "prod"
+    branch = "promote/web-api-1.4.0"
+    assert git(clone, "rev-parse", f"{branch}~1").strip() == git(clone, "rev-parse", "prod").strip()
+    assert numstat(clone, branch) == [f"1\t1\t{WEB_PROD}"]
+    assert (clone / WEB_PROD).read_text() == web_api_overlay("0.9.0")
+    assert (
+        git(clone, "log", "-1", "--format=%an <%ae>", branch).strip() == f"{BOT_NAME} <{BOT_EMAIL}>"
+    )
+    assert git(clone, "log", "-1", "--format=%s", branch).strip() == "promote(prod): web-api 1.4.0"
     # dev and prod themselves are untouched; nothing left on the remote.
     assert remote.log("prod") == ["catalog"]
 
@@ -147,7 +153,11 @@ def test_nothing_to_promote_when_prod_runs_the_tag(remote: Remote) -> None:
         (["--app", "lab"], 1, "--to: app 'lab' is not enabled in prod"),
         (["--app", "ghost"], 1, "--app: unknown app 'ghost'"),
         (["--app", "web-api", "--to", "dev"], 1, "--from and --to must name different"),
-        (["--app", "web-api", "--to", "qa"], 1, "--to: unknown environment 'qa'"),
+        (
+            ["--app", "web-api", "--to", "qa"],
+            1,
+            "--to: no stack 'qa': Pulumi.qa.yaml does not exist",
+        ),
         (["--app", "web-api", "--branch", "bad..name"], 1, "--branch: 'bad..name' is not a valid"),
         (["--app", "web-api", "--push", "--remote", "nope"], 3, "no remote named 'nope'"),
     ],
@@ -221,3 +231,42 @@ def test_dev_tag_that_is_not_a_valid_tag_is_not_promoted(remote: Remote) -> None
 
     assert code == 1
     assert "apps/cache/values/dev.yaml on dev: 'not a tag!' is not a valid image tag" in err
+
+
+def test_a_refused_promotion_push_is_not_retried_and_leaves_no_branch(remote: Remote) -> None:
+    clone = remote.clone()
+    bump(BumpRequest(app="web-api", env="dev", tag="1.6.0", repo=clone, push=True))
+    counter = remote.tmp / "pushes"
+    hook = remote.bare / "hooks" / "pre-receive"
+    hook.write_text(f"#!/bin/sh\necho x >> '{counter}'\necho 'no pushes here' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = git(clone, "for-each-ref", "refs/heads") + git(clone, "rev-parse", "HEAD")
+
+    code, out, err = run_cli("promote", "--app", "web-api", "--push", "--repo", str(clone))
+
+    assert code == 3, (out, err)
+    assert "was refused after 1 attempt(s)" in err and "no pushes here" in err
+    assert "Traceback" not in out + err
+    assert len(counter.read_text().splitlines()) == 1
+    assert git(clone, "for-each-ref", "refs/heads") + git(clone, "rev-parse", "HEAD") == before
+    assert git(clone, "status", "--porcelain") == ""
+
+
+def test_promote_reads_each_stack_branch_from_its_settings(remote: Remote) -> None:
+    clone = remote.clone()
+    write_files(clone, {"Pulumi.prod-eu.yaml": stack_file("prod", branch="release")})
+    git(clone, "add", "Pulumi.prod-eu.yaml")
+    git(clone, "commit", "--quiet", "-m", "prod-eu stack")
+    git(clone, "branch", "release", "origin/prod")
+    bump(BumpRequest(app="web-api", env="dev", tag="1.7.0", repo=clone, stack="dev"))
+
+    code, out, err = run_cli(
+        "promote", "--app", "web-api", "--from", "dev", "--to", "prod-eu", "--repo", str(clone)
+    )
+
+    assert code == 0, err
+    assert "based on release" in out
+    branch = "promote/web-api-1.7.0"
+    assert (
+        git(clone, "rev-parse", f"{branch}~1").strip() == git(clone, "rev-parse", "release").strip()
+    )

@@ -1,0 +1,41 @@
+"""The catalog of a :class:`~infra.delivery.tree.Tree`, loaded by the one catalog loader.
+
+:func:`infra.catalog.load_catalog` reads a folder on disk. A working tree is one; a commit
+(``origin/dev``, read without checking it out) is first exported, only its catalog folder, into
+a temporary folder with ``git archive`` (nothing in the repository changes). So ``bump``,
+``promote`` and ``seal`` check an app exactly as ``validate`` and ``pulumi up`` do.
+
+(A thin adapter: were the loader to take a file reader instead of a folder, this module would
+reduce to one call.)
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from infra.catalog import Catalog, load_catalog
+from infra.delivery.tree import GitTree, Tree, WorkTree
+
+__all__ = ["load_tree_catalog"]
+
+
+def load_tree_catalog(tree: Tree, apps_dir: str, reserved_namespaces: Iterable[str]) -> Catalog:
+    """Load and validate the catalog in ``apps_dir`` of ``tree`` (every problem at once, as a
+    :class:`~infra.errors.ValidationError` naming the files as they are in the repository)."""
+    if isinstance(tree, WorkTree):
+        return load_catalog(
+            tree.root, tree.root / apps_dir, reserved_namespaces=reserved_namespaces
+        )
+    if not isinstance(tree, GitTree):
+        raise TypeError(f"cannot load a catalog from {type(tree).__name__}")
+    with tempfile.TemporaryDirectory(prefix="gitops-platform-catalog-") as scratch:
+        root = Path(scratch)
+        data = tree.git.archive(tree.ref, apps_dir)
+        if data is not None:
+            with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+                archive.extractall(root, filter="data")
+        return load_catalog(root, root / apps_dir, reserved_namespaces=reserved_namespaces)
