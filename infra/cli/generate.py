@@ -17,10 +17,11 @@ from typing import Annotated
 
 import typer
 
-from infra import constants
 from infra.catalog import Catalog, load_catalog
-from infra.cli.common import handle_errors, project_root
+from infra.cli.common import apps_dirs, handle_errors, project_root
+from infra.delivery.stacks import stack_names
 from infra.errors import Problem, ValidationError
+from infra.settings import load_stack_file
 from infra.specs.rollout import GENERATED_DIR, HEADER, catalog_generated_files
 
 __all__ = ["GeneratedPlan", "generate", "generated_problems", "plan_generated"]
@@ -165,7 +166,12 @@ def _apply(plan: GeneratedPlan, apps_dir: Path) -> list[str]:
 @handle_errors
 def generate(
     apps_dir: Annotated[
-        Path | None, typer.Option("--apps-dir", help="Catalog directory (default: apps/).")
+        Path | None,
+        typer.Option("--apps-dir", help="Catalog directory (default: the stacks' appsDir)."),
+    ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", "-s", help="Only this stack's catalog (default: every stack's)."),
     ] = None,
     check: Annotated[
         bool,
@@ -175,7 +181,13 @@ def generate(
     """Write apps/<app>/generated/<env>/ for every blueGreen/canary app (Rollout, Services,
     AnalysisTemplate, kustomization). Exit 0 done/up to date, 1 stale (--check) or invalid."""
     root = project_root()
-    apps = apps_dir.resolve() if apps_dir else root / constants.APPS_DIR
+    names = [stack] if stack is not None else stack_names(root)
+    stacks = [load_stack_file(root, name) for name in names]
+    for apps in apps_dirs(root, stacks, apps_dir):
+        _generate_one(root, apps, check=check)
+
+
+def _generate_one(root: Path, apps: Path, *, check: bool) -> None:
     catalog = load_catalog(root, apps)
     plan = plan_generated(root, apps, catalog)
     if check:
