@@ -16,6 +16,7 @@ from infra import constants
 from infra.cli.bump import delivery_errors
 from infra.cli.common import project_root
 from infra.delivery.app_tag import load_app
+from infra.delivery.stacks import find_stack
 from infra.delivery.tree import WorkTree
 from infra.ops.seal import (
     SealError,
@@ -27,23 +28,20 @@ from infra.ops.seal import (
     sealed_secret,
     write_sealed,
 )
-from infra.settings import DEFAULT_SEALED_SECRETS_NAMESPACE, load_stack_file
+from infra.settings import DEFAULT_SEALED_SECRETS_NAMESPACE, StackSettings
 from infra.specs.addons import SEALED_SECRETS_CONTROLLER
 from infra.yamlio import dump_all
 
 __all__ = ["seal_cmd"]
 
 
-def _controller_namespace(root: Path, env: str) -> str:
-    """``sealedSecrets.namespace`` of ``Pulumi.<env>.yaml`` when that stack file exists."""
-    if not (root / f"Pulumi.{env}.yaml").is_file():
-        return DEFAULT_SEALED_SECRETS_NAMESPACE
-    return load_stack_file(root, env).sealedSecrets.namespace
+def _controller_namespace(settings: StackSettings | None) -> str:
+    """``sealedSecrets.namespace`` of the stack, else the controller's default."""
+    return settings.sealedSecrets.namespace if settings else DEFAULT_SEALED_SECRETS_NAMESPACE
 
 
 def _certificate(
-    root: Path,
-    env: str,
+    settings: StackSettings | None,
     cert: Path | None,
     kubeconfig: Path | None,
     context: str | None,
@@ -79,7 +77,7 @@ def _certificate(
     except (ConfigException, OSError) as exc:
         where = f"--kubeconfig {kubeconfig}" if kubeconfig else "the default kubeconfig"
         raise SealError(f"--context {context}: cannot load {where}: {exc}") from None
-    namespace = controller_namespace or _controller_namespace(root, env)
+    namespace = controller_namespace or _controller_namespace(settings)
     pem = fetch_certificate(api_client, namespace, controller_name)
     return pem, f"the controller {namespace}/{controller_name} (context {context})"
 
@@ -87,7 +85,6 @@ def _certificate(
 @delivery_errors
 def seal_cmd(
     app: Annotated[str, typer.Option("--app", help="App name (folder under apps/).")],
-    env: Annotated[str, typer.Option("--env", help="Environment: dev or prod.")],
     name: Annotated[str, typer.Option("--name", help="Name of the Secret to create.")],
     from_literal: Annotated[
         list[str] | None,
@@ -118,8 +115,8 @@ def seal_cmd(
         str | None,
         typer.Option(
             "--controller-namespace",
-            help="Namespace of the controller (default: sealedSecrets.namespace of "
-            "Pulumi.<env>.yaml, else kube-system).",
+            help="Namespace of the controller (default: sealedSecrets.namespace of the "
+            "stack, else kube-system).",
         ),
     ] = None,
     controller_name: Annotated[
@@ -132,6 +129,23 @@ def seal_cmd(
         bool,
         typer.Option("--merge", help="Add or replace keys in an existing sealed file."),
     ] = False,
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack",
+            "-s",
+            help="Stack (Pulumi.<stack>.yaml): its environment, catalog.appsDir and "
+            "sealedSecrets.namespace.",
+        ),
+    ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            help="Environment (dev or prod): with --stack, must be the stack's; without, "
+            "the one stack deploying it (none: defaults).",
+        ),
+    ] = None,
     output: Annotated[
         str | None,
         typer.Option(
@@ -151,13 +165,13 @@ def seal_cmd(
     namespace and this name only (strict scope); only that cluster's controller
     can decrypt them. See docs/secrets.md.
     """
-    if env not in constants.ENVIRONMENTS:
-        raise SealError(
-            f"--env: unknown environment {env!r}; expected one of "
-            f"{', '.join(constants.ENVIRONMENTS)}"
-        )
     root = project_root()
-    app_model = load_app(WorkTree(root), app)
+    settings = find_stack(root, stack, env)
+    env = settings.environment if settings else env
+    assert env is not None  # find_stack refuses neither --stack nor --env
+    apps_dir = settings.catalog.appsDir if settings else constants.APPS_DIR
+    reserved = settings.platform_namespaces if settings else frozenset()
+    app_model = load_app(WorkTree(root), app, apps_dir, reserved_namespaces=reserved)
     namespace = app_model.definition.namespace
     values = parse_values(from_literal or [], from_file or [])
     if output is None:
@@ -166,7 +180,7 @@ def seal_cmd(
         require_enabled(app_model, env)
         target = SealTarget(str(Path(output).expanduser().absolute()), None)
     pem, source = _certificate(
-        root, env, cert, kubeconfig, context, controller_namespace, controller_name
+        settings, cert, kubeconfig, context, controller_namespace, controller_name
     )
     public_key = load_public_key(pem, source)
 
