@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
+import io
 import struct
 import sys
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
@@ -25,14 +27,19 @@ from infra.cli.app import app as cli
 from infra.delivery.app_tag import load_app
 from infra.delivery.tree import WorkTree
 from infra.ops.seal import (
+    MAX_CERT_BYTES,
+    MAX_SECRET_BYTES,
     SealError,
+    SealTarget,
     add_kustomize_resource,
     fetch_certificate,
     hybrid_encrypt,
     load_public_key,
     parse_values,
+    read_certificate,
     seal_target,
     sealed_secret,
+    write_sealed,
 )
 from tests.support import REPO, copy_example_catalog
 
@@ -301,6 +308,8 @@ class FakeCore:
 
     calls: ClassVar[list[tuple[str, ...]]] = []
     status: ClassVar[int | None] = None
+    body: ClassVar[bytes | None] = b"PEM"
+    """``None``: a proxy that never stops sending."""
 
     def __init__(self, api_client: Any) -> None:
         pass
@@ -317,7 +326,7 @@ class FakeCore:
         self, name: str, namespace: str, path: str, **kwargs: Any
     ) -> Any:
         FakeCore.calls.append((name, namespace, path))
-        return SimpleNamespace(data=b"PEM")
+        return EndlessZeros() if FakeCore.body is None else io.BytesIO(FakeCore.body)
 
 
 def test_fetch_certificate_through_the_service_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -475,3 +484,458 @@ def test_seal_usage_error_exit_2(repo: Path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# -- hostile input (issue 9): one clear error each, nothing written --------------------------------
+
+
+def cert_for_public(public: rsa.RSAPublicKey, *, start: dt.datetime = NOW) -> bytes:
+    """A certificate holding ``public`` (any key, even one without a private half), signed by
+    a throwaway key: the sealer reads only the subject's public key."""
+    signer = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(2)
+        .not_valid_before(start - dt.timedelta(days=1))
+        .not_valid_after(start + dt.timedelta(days=30))
+        .sign(signer, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_weak_and_odd_certificates_are_refused(key: rsa.RSAPrivateKey) -> None:
+    short = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    with pytest.raises(SealError, match=r"^--cert c\.pem: the certificate's RSA key has 1024 bits"):
+        load_public_key(certificate(short), "--cert c.pem", now=NOW)
+    # A giant modulus (no private key needed to put it in a certificate).
+    giant = rsa.RSAPublicNumbers(65537, (1 << 20000) + 1).public_key()
+    with pytest.raises(SealError, match=r"has 20001 bits; more than 16384 is not a controller"):
+        load_public_key(cert_for_public(giant), "--cert c.pem", now=NOW)
+    ed = ed25519.Ed25519PrivateKey.generate()
+    ed_cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
+        .public_key(ed.public_key())
+        .serial_number(3)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=1))
+        .sign(ed, None)
+        .public_bytes(serialization.Encoding.PEM)
+    )
+    with pytest.raises(SealError, match=r"holds a Ed25519PublicKey, expected the controller's RSA"):
+        load_public_key(ed_cert, "--cert c.pem", now=NOW)
+    future = certificate(key, start=NOW + dt.timedelta(days=10))
+    with pytest.raises(
+        SealError, match=r"^--cert c\.pem: the certificate is not valid before 2026-06-10"
+    ):
+        load_public_key(future, "--cert c.pem", now=NOW)
+    # Garbage in PEM clothing: no END line; base64 that is no DER; a huge file.
+    with pytest.raises(SealError, match=r"^--cert c\.pem: not a valid PEM certificate"):
+        load_public_key(b"-----BEGIN CERTIFICATE-----\nMIIB\n", "--cert c.pem", now=NOW)
+    noise = base64.encodebytes(bytes(range(256)) * 4).decode()
+    garbage = f"-----BEGIN CERTIFICATE-----\n{noise}-----END CERTIFICATE-----\n".encode()
+    with pytest.raises(SealError, match=r"^--cert c\.pem: not a valid PEM certificate"):
+        load_public_key(garbage, "--cert c.pem", now=NOW)
+    huge = certificate(key) + b"\n" * (MAX_CERT_BYTES + 1)
+    with pytest.raises(SealError, match=r"^--cert c\.pem: larger than 65536 bytes"):
+        load_public_key(huge, "--cert c.pem", now=NOW)
+
+
+def test_read_certificate_bounded_and_regular_only(tmp_path: Path, cert_pem: bytes) -> None:
+    (tmp_path / "c.pem").write_bytes(cert_pem)
+    assert read_certificate(tmp_path / "c.pem") == cert_pem
+    with open(tmp_path / "big.pem", "wb") as big:
+        big.truncate(MAX_CERT_BYTES + 1)
+    with pytest.raises(SealError, match=r"^--cert .*big\.pem: .*big\.pem is larger than 65536"):
+        read_certificate(tmp_path / "big.pem")
+    with pytest.raises(SealError, match=r"^--cert /dev/zero: /dev/zero is not a regular file"):
+        read_certificate(Path("/dev/zero"))
+
+
+def in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """``func(*args)`` with a deadline: a call that blocks (a FIFO opened for reading) fails the
+    test instead of hanging it."""
+    import threading
+
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(func(*args, **kwargs))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), f"{func.__name__} blocked"
+    return outcome[0]
+
+
+def test_fifo_and_devices_as_value_files_are_refused(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    error = in_thread(parse_values, [], [f"k={fifo}"])
+    assert isinstance(error, SealError), error
+    assert str(error) == (
+        f"--from-file k={fifo}: {fifo} is not a regular file (a FIFO, device or socket); "
+        "give a file, or pipe the value into stdin with KEY=-"
+    )
+    for device in ("/dev/zero", "/dev/urandom"):
+        error = in_thread(parse_values, [], [f"k={device}"])
+        assert isinstance(error, SealError) and "is not a regular file" in str(error), error
+
+
+def test_large_value_files_are_read_with_a_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import infra.ops.seal as seal
+
+    big = tmp_path / "big"
+    with open(big, "wb") as out:
+        out.truncate(64 * 1024 * 1024)  # sparse: 64 MiB of zeros on no disk
+    asked: list[int] = []
+    real = seal._read_bounded
+
+    def spy(stream: Any, limit: int) -> bytes:
+        data = real(stream, limit)
+        asked.append(len(data))
+        return data
+
+    monkeypatch.setattr(seal, "_read_bounded", spy)
+    with pytest.raises(
+        SealError, match=r"^--from-file k=.*: the values add up to more than 1048576"
+    ):
+        parse_values([], [f"k={big}"])
+    assert asked == [MAX_SECRET_BYTES + 1]  # never the whole file
+    # Two files, each small enough, too large together; the second read is bounded by what is left.
+    half = tmp_path / "half"
+    half.write_bytes(b"x" * (MAX_SECRET_BYTES // 2 + 1))
+    asked.clear()
+    with pytest.raises(SealError, match=r"^--from-file b=.*: the values add up to more than"):
+        parse_values([], [f"a={half}", f"b={half}"])
+    assert asked == [MAX_SECRET_BYTES // 2 + 1, MAX_SECRET_BYTES // 2]
+
+
+class EndlessZeros(io.RawIOBase):
+    """An endless stdin (``< /dev/zero``) that counts what was read from it."""
+
+    def __init__(self) -> None:
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.read_bytes > 4 * MAX_SECRET_BYTES:
+            raise AssertionError("stdin read without a bound")
+        n = len(buffer)
+        buffer[:n] = bytes(n)
+        self.read_bytes += n
+        return n
+
+
+def test_stdin_value_is_bounded() -> None:
+    assert parse_values([], ["token=-"], stdin=io.BytesIO(b"s3cret\n")) == {"token": b"s3cret\n"}
+    assert parse_values([], ["token=/dev/stdin"], stdin=io.BytesIO(b"x")) == {"token": b"x"}
+    endless = EndlessZeros()
+    with pytest.raises(SealError, match=r"^--from-file token=-: the values add up to more than"):
+        parse_values(["a=1"], ["token=-"], stdin=endless)  # type: ignore[arg-type]
+    assert endless.read_bytes <= MAX_SECRET_BYTES  # 1 byte is already taken by a=1
+
+    class Terminal(io.BytesIO):
+        def isatty(self) -> bool:
+            return True
+
+    with pytest.raises(
+        SealError, match=r"^--from-file k=-: stdin is a terminal; pipe the value in"
+    ):
+        parse_values([], ["k=-"], stdin=Terminal())
+    with pytest.raises(
+        SealError, match=r"^--from-file b=-: stdin is already read by --from-file a=-"
+    ):
+        parse_values([], ["a=-", "b=-"], stdin=io.BytesIO(b""))
+    with pytest.raises(SealError, match=r"^--from-file -: stdin has no file name; give the key"):
+        parse_values([], ["-"], stdin=io.BytesIO(b""))
+
+
+@pytest.mark.parametrize(
+    ("literals", "files", "message"),
+    [
+        (["key\n=v"], [], "--from-literal key\n=...: key 'key\\n' is not a valid Secret key"),
+        (["pässword=v"], [], "--from-literal pässword=...: key 'pässword' is not a valid"),
+        (["..x=v"], [], "--from-literal ..x=...: key '..x' is not a valid Secret key (may not"),
+        (["..=v"], [], "--from-literal ..=...: key '..' is not a valid Secret key (may not"),
+        ([f"{'k' * 254}=v"], [], f"--from-literal {'k' * 254}=...: the key is 254 characters"),
+        ([], ["key\n=/dev/null"], "--from-file key\n=/dev/null: key 'key\\n' is not a valid"),
+        ([], ["bad key=-"], "--from-file bad key=-: key 'bad key' is not a valid Secret key"),
+        (["pw=1"], ["pw=/etc/hostname"], "--from-file pw=/etc/hostname: key 'pw' is already given"),
+    ],
+    ids=["newline", "unicode", "dotdot-prefix", "dotdot", "too-long", "file-newline",
+         "stdin-key", "literal-vs-file"],
+)  # fmt: skip
+def test_invalid_keys(literals: list[str], files: list[str], message: str) -> None:
+    with pytest.raises(SealError) as info:
+        parse_values(literals, files, stdin=io.BytesIO(b""))
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_key_limits_accepted() -> None:
+    values = parse_values([f"{'k' * 253}=v", ".dotfile=v", "a-b_c.d=v", "x=\udcff"], [])
+    assert set(values) == {"k" * 253, ".dotfile", "a-b_c.d", "x"}
+    assert values["x"] == b"\xff"  # a non-UTF-8 argument is sealed as the bytes given
+
+
+@pytest.mark.parametrize(
+    ("name", "namespace", "message"),
+    [
+        ("db\n", "ns", "--name: 'db\\n' is not a valid Secret name"),
+        ("a" * 254, "ns", "--name: the Secret name is 254 characters long; Kubernetes allows at"),
+        ("-db", "ns", "--name: '-db' is not a valid Secret name"),
+        ("db..x", "ns", "--name: 'db..x' is not a valid Secret name"),
+        ("db", "ns\n", "namespace: 'ns\\n' is not a valid namespace"),
+        ("db", "Payments", "namespace: 'Payments' is not a valid namespace"),
+        ("db", "a.b", "namespace: 'a.b' is not a valid namespace"),
+        ("db", "n" * 64, f"namespace: '{'n' * 64}' is not a valid namespace"),
+        ("db", "", "namespace: '' is not a valid namespace"),
+    ],
+    ids=["name-newline", "name-too-long", "name-dash", "name-dots", "ns-newline", "ns-upper",
+         "ns-dot", "ns-too-long", "ns-empty"],
+)  # fmt: skip
+def test_invalid_names_and_namespaces(
+    key: rsa.RSAPrivateKey, name: str, namespace: str, message: str
+) -> None:
+    with pytest.raises(SealError) as info:
+        sealed_secret(key.public_key(), name=name, namespace=namespace, values={"a": b"b"})
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_name_limits_and_empty_values(key: rsa.RSAPrivateKey) -> None:
+    long_name = ".".join(["a" * 63] * 4)[:253]
+    assert len(long_name) == 253
+    manifest = sealed_secret(
+        key.public_key(), name=long_name, namespace="n" * 63, values={"a": b""}
+    )
+    assert manifest["metadata"]["name"] == long_name
+    with pytest.raises(SealError, match=r"^no values to seal: give at least one key"):
+        sealed_secret(key.public_key(), name="db", namespace="ns", values={})
+    with pytest.raises(SealError, match=r"^key 'a\\n': key 'a\\n' is not a valid Secret key"):
+        sealed_secret(key.public_key(), name="db", namespace="ns", values={"a\n": b""})
+
+
+def test_a_name_too_long_for_a_file_is_refused_before_writing() -> None:
+    name = "a" * 250  # a valid Secret name, but sealed-<name>.yaml has 262 characters
+    with pytest.raises(SealError, match=r"^--name: sealed-a+\.yaml would be 262 characters long"):
+        seal_target(example_app("payments-api"), "dev", name, REPO)
+    with pytest.raises(SealError, match=r"^--name: the Secret name is 254 characters long"):
+        seal_target(example_app("payments-api"), "dev", "a" * 254, REPO)
+
+
+def test_fetched_certificate_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubernetes import client
+
+    monkeypatch.setattr(client, "CoreV1Api", FakeCore)
+    FakeCore.calls, FakeCore.status = [], None
+    for body in (b"x" * (10 * MAX_CERT_BYTES), None):
+        monkeypatch.setattr(FakeCore, "body", body)
+        with pytest.raises(SealError, match=r"served more than 65536 bytes as its certificate"):
+            fetch_certificate(object(), "kube-system", "sealed-secrets-controller")
+
+
+# -- nothing written on failure ----------------------------------------------------------------
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def kustomize_target(root: Path) -> SealTarget:
+    return seal_target(load_app(WorkTree(root), "payments-api"), "dev", "db", root)
+
+
+def builder(key: rsa.RSAPrivateKey, values: dict[str, bytes]) -> Any:
+    def build(existing: Any) -> dict[str, Any]:
+        return sealed_secret(
+            key.public_key(), name="db", namespace="payments", values=values, existing=existing
+        )
+
+    return build
+
+
+def test_write_sealed_is_atomic_when_the_kustomization_cannot_be_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: rsa.RSAPrivateKey
+) -> None:
+    import os
+
+    import infra.ops.seal as seal
+
+    copy_example_catalog(tmp_path)
+    before = snapshot(tmp_path)
+    target = kustomize_target(tmp_path)
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        if str(dst).endswith("kustomization.yaml"):
+            raise OSError(28, "No space left on device", str(src))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(seal.os, "replace", replace)
+    with pytest.raises(SealError) as info:
+        write_sealed(tmp_path, target, builder(key, {"a": b"1"}), name="db",
+                     namespace="payments", new_keys=["a"], merge=False)  # fmt: skip
+    assert str(info.value) == (
+        f"cannot write {target.kustomization}: No space left on device; nothing was changed"
+    )
+    assert snapshot(tmp_path) == before  # no manifest, no temp file, kustomization untouched
+
+
+def test_write_sealed_merge_restores_the_old_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: rsa.RSAPrivateKey
+) -> None:
+    import os
+
+    import infra.ops.seal as seal
+
+    copy_example_catalog(tmp_path)
+    target = kustomize_target(tmp_path)
+    write_sealed(tmp_path, target, builder(key, {"a": b"1"}), name="db",
+                 namespace="payments", new_keys=["a"], merge=False)  # fmt: skip
+    # Someone took it out of resources: by hand; a merge must put it back, and fails doing so.
+    kpath = tmp_path / str(target.kustomization)
+    kpath.write_text(kpath.read_text().replace("  - sealed-db.yaml\n", ""))
+    before = snapshot(tmp_path)
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        if str(dst).endswith("kustomization.yaml"):
+            raise OSError(5, "Input/output error", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(seal.os, "replace", replace)
+    with pytest.raises(SealError, match=r"Input/output error; nothing was changed$"):
+        write_sealed(tmp_path, target, builder(key, {"a": b"2", "b": b"3"}), name="db",
+                     namespace="payments", new_keys=["a", "b"], merge=True)  # fmt: skip
+    assert snapshot(tmp_path) == before  # the old manifest is back, byte for byte
+
+
+def test_write_sealed_leaves_nothing_when_writing_fails_or_is_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: rsa.RSAPrivateKey
+) -> None:
+    import os
+
+    import infra.ops.seal as seal
+
+    copy_example_catalog(tmp_path)
+    before = snapshot(tmp_path)
+    target = kustomize_target(tmp_path)
+    real_fsync = os.fsync
+    for failure in (OSError(28, "No space left on device"), KeyboardInterrupt()):
+        calls = 0
+
+        def fsync(fd: int, failure: BaseException = failure) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 2:  # the manifest's temp file is written; the kustomization's fails
+                raise failure
+            real_fsync(fd)
+
+        monkeypatch.setattr(seal.os, "fsync", fsync)
+        with pytest.raises((SealError, KeyboardInterrupt)):
+            write_sealed(tmp_path, target, builder(key, {"a": b"1"}), name="db",
+                         namespace="payments", new_keys=["a"], merge=False)  # fmt: skip
+        assert snapshot(tmp_path) == before, failure
+    # A failing sealer (kubeseal) writes nothing either; a folder made for --output is removed.
+    monkeypatch.setattr(seal.os, "fsync", real_fsync)
+
+    def broken(existing: Any) -> dict[str, Any]:
+        raise SealError("--sealer kubeseal: failed")
+
+    with pytest.raises(SealError, match="failed"):
+        write_sealed(tmp_path, target, broken, name="db", namespace="payments", new_keys=["a"],
+                     merge=False)  # fmt: skip
+    assert snapshot(tmp_path) == before
+    out = SealTarget(str(tmp_path / "new" / "deeper" / "s.yaml"), None)
+    monkeypatch.setattr(seal.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "full")))
+    with pytest.raises(SealError, match=r"^cannot write .*s\.yaml: full; nothing was changed"):
+        write_sealed(tmp_path, out, builder(key, {"a": b"1"}), name="db", namespace="payments",
+                     new_keys=["a"], merge=False)  # fmt: skip
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_file_created_meanwhile_is_not_overwritten(tmp_path: Path) -> None:
+    from infra.ops.seal import _place_new
+
+    (tmp_path / "temp").write_text("new")
+    (tmp_path / "sealed-db.yaml").write_text("someone else's")
+    with pytest.raises(SealError, match=r"^sealed-db\.yaml exists; pass --merge"):
+        _place_new(tmp_path / "temp", tmp_path / "sealed-db.yaml", "sealed-db.yaml")
+    assert (tmp_path / "sealed-db.yaml").read_text() == "someone else's"
+
+
+def test_merge_refuses_a_non_regular_or_hostile_existing_file(
+    tmp_path: Path, key: rsa.RSAPrivateKey
+) -> None:
+    import os
+
+    target = SealTarget("sealed-db.yaml", None)
+    os.mkfifo(tmp_path / "sealed-db.yaml")
+    error = in_thread(write_sealed, tmp_path, target, builder(key, {"a": b"1"}), name="db",
+                      namespace="payments", new_keys=["a"], merge=True)  # fmt: skip
+    assert isinstance(error, SealError) and "is not a regular file" in str(error), error
+    (tmp_path / "sealed-db.yaml").unlink()
+    bomb = "kind: SealedSecret\nmetadata: &m {name: db, namespace: payments}\nother: *m\n"
+    (tmp_path / "sealed-db.yaml").write_text(bomb)
+    with pytest.raises(SealError, match=r"YAML anchors \(&\) are not allowed"):
+        write_sealed(tmp_path, target, builder(key, {"a": b"1"}), name="db",
+                     namespace="payments", new_keys=["a"], merge=True)  # fmt: skip
+    assert (tmp_path / "sealed-db.yaml").read_text() == bomb
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name", "db\n", "--from-literal", "a=b"], "error: --name: 'db\\n' is not a valid"),
+        (["--name", "x" * 254, "--from-literal", "a=b"], "error: --name: the Secret name is 254"),
+        (["--name", "db", "--from-literal", "a\n=b"], "error: --from-literal a\n=...: key 'a\\n'"),
+        (["--name", "db", "--from-file", "k=/dev/zero"], "error: --from-file k=/dev/zero: /dev/zero is not a regular file"),
+        (["--name", "db", "--from-file", "k=fifo"], "error: --from-file k=fifo: fifo is not a regular file"),
+        (["--name", "db", "--from-file", "k=big"], "error: --from-file k=big: the values add up to more than"),
+        (["--name", "db", "--from-literal", "a=1", "--from-file", "a=pw"], "error: --from-file a=pw: key 'a' is already given"),
+        (["--name", "db", "--from-literal", "a=b", "--cert", "weak.pem"], "error: --cert weak.pem: the certificate's RSA key has 1024 bits"),
+        (["--name", "db", "--from-literal", "a=b", "--cert", "future.pem"], "error: --cert future.pem: the certificate is not valid before"),
+    ],
+    ids=["name-newline", "name-long", "key-newline", "dev-zero", "fifo", "huge", "duplicate",
+         "weak-cert", "future-cert"],
+)  # fmt: skip
+def test_seal_hostile_input_exits_1_and_writes_nothing(
+    repo: Path, args: list[str], message: str
+) -> None:
+    import os
+
+    (repo / "pw").write_text("pw")
+    os.mkfifo(repo / "fifo")
+    with open(repo / "big", "wb") as big:
+        big.truncate(8 * MAX_SECRET_BYTES)
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    (repo / "weak.pem").write_bytes(certificate(weak, start=dt.datetime.now(dt.UTC)))
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    (repo / "future.pem").write_bytes(certificate(weak_free_key(), start=later))
+    before = snapshot(repo)
+    cert = [] if "--cert" in args else ["--cert", "cert.pem"]
+    result = in_thread(invoke, "--app", "payments-api", "--env", "dev", *args, *cert)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(message), result.stderr
+    assert "Traceback" not in result.output
+    assert snapshot(repo) == before
+
+
+@functools.cache
+def weak_free_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
