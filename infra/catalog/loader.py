@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,9 @@ from infra.catalog.models import (
     HelmSource,
     KustomizeSource,
 )
+from infra.catalog.safe_paths import entry_problem, path_problem, tree_problems
 from infra.catalog.secrets_scan import plain_secret_problems
-from infra.errors import Problem, ValidationError
+from infra.errors import Problem, ValidationError, problems_from_pydantic
 from infra.yamlio import load_file
 
 __all__ = ["Catalog", "load_catalog"]
@@ -61,19 +62,9 @@ def _display(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _loc(loc: Sequence[int | str]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in {"kustomize", "directory", "helm"} and out.endswith("source"):
-            continue  # pydantic names the union member; users think of `source.<field>`
-        elif part == "[key]":
-            continue  # the problem is the key itself
-        else:
-            out = f"{out}.{part}" if out else str(part)
-    return out
-
+_UNIONS = {"source": ("kustomize", "directory", "helm")}
+"""The discriminated unions of an app definition: field -> tags (pydantic puts the tag in the
+location; users write ``source.path``, not ``source.helm.path``)."""
 
 # Readable rules for patterns users get wrong most, by the last part of the field.
 _PATTERN_HINTS = {
@@ -88,30 +79,19 @@ _PATTERN_HINTS = {
 }
 
 
-def _message(error: Any) -> str:
-    kind = error["type"]
-    loc = error["loc"]
-    if kind == "extra_forbidden":
-        return "unknown field"
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "value_error":
-        return str(error["msg"]).removeprefix("Value error, ")
-    if kind == "string_pattern_mismatch":
-        key = next((str(part) for part in reversed(loc) if isinstance(part, str)), "")
-        hint = (
-            _PATTERN_HINTS.get(key) if loc and loc[0] in ("strategy", "ignoreDifferences") else None
-        )
-        if hint:
-            return f"{error['input']!r} is not valid here ({hint})"
-        return f"{error['input']!r} is not valid here (expected pattern {error['ctx']['pattern']})"
-    if kind == "union_tag_invalid":
-        return f"unknown type {error['ctx']['tag']!r}; expected one of kustomize, directory, helm"
-    if kind == "union_tag_not_found":
+def _hint(loc: Sequence[int | str]) -> str | None:
+    if not loc or loc[0] not in ("strategy", "ignoreDifferences"):
+        return None
+    key = next((str(part) for part in reversed(loc) if isinstance(part, str)), "")
+    return _PATTERN_HINTS.get(key)
+
+
+def _reworded(error: Mapping[str, Any], default: str) -> str | None:
+    if error["type"] == "union_tag_not_found":
         return "`type` is required: one of kustomize, directory, helm"
-    if kind == "literal_error" and error["loc"] and error["loc"][0] == "environments":
+    if error["type"] == "literal_error" and error["loc"] and error["loc"][0] == "environments":
         return f"unknown environment; expected one of {', '.join(constants.ENVIRONMENTS)}"
-    return str(error["msg"])
+    return None
 
 
 def _line_for(lines: dict[str, int], field: str) -> int | None:
@@ -137,7 +117,7 @@ def _check_paths(app: App, root: Path, app_dir: Path, lines: dict[str, int]) -> 
     source = app.definition.source
     if isinstance(source, HelmSource):
         for env in app.enabled_environments():
-            values = app_dir / constants.HELM_VALUES_DIR / f"{env}.yaml"
+            values = root / app.values_path(env)
             if not values.is_file():
                 problems.append(
                     Problem(
@@ -194,7 +174,7 @@ def _check_paths(app: App, root: Path, app_dir: Path, lines: dict[str, int]) -> 
         ]
     if isinstance(source, KustomizeSource):
         for env in app.enabled_environments():
-            overlay = target / constants.OVERLAYS_DIR / env
+            overlay = root / app.overlay_path(env)
             if not any((overlay / f).is_file() for f in KUSTOMIZATION_FILES):
                 rel = _display(overlay, root)
                 problems.append(
@@ -235,7 +215,7 @@ def _load_app(
     file_path = app_dir / constants.APP_FILE
     display = _display(file_path, root)
     problems: list[Problem] = []
-    if not DNS1123_LABEL.match(name) or len(name) > 63:
+    if not DNS1123_LABEL.fullmatch(name) or len(name) > 63:
         problems.append(
             Problem(
                 _display(app_dir, root),
@@ -243,6 +223,10 @@ def _load_app(
                 f"{name!r} is not a DNS-1123 label (lower-case letters, digits, '-')",
             )
         )
+    unreadable = [Problem(_display(path, root), "", why) for path, why in tree_problems(app_dir)]
+    if unreadable:
+        # Nothing of an app holding a link, FIFO or device is read, its app.yaml included.
+        return None, {}, problems + unreadable
     if not file_path.is_file():
         problems.append(
             Problem(
@@ -262,11 +246,16 @@ def _load_app(
     try:
         definition = AppDefinition.model_validate(loaded.data)
     except PydanticValidationError as exc:
-        for error in exc.errors():
-            field = _loc(error["loc"])
-            problems.append(
-                Problem(display, field, _message(error), _line_for(loaded.lines, field))
+        problems.extend(
+            problems_from_pydantic(
+                display,
+                exc,
+                unions=_UNIONS,
+                line_for=lambda field: _line_for(loaded.lines, field),
+                hint_for=_hint,
+                message_for=_reworded,
             )
+        )
         return None, loaded.lines, problems
     if definition.namespace in reserved:
         problems.append(
@@ -438,12 +427,27 @@ def load_catalog(
     apps_path = apps_dir if apps_dir is not None else root / constants.APPS_DIR
     reserved = frozenset(constants.RESERVED_NAMESPACES) | frozenset(reserved_namespaces)
     display_dir = _display(apps_path, root)
+    unsafe = path_problem(apps_path, root)
+    elsewhere = apps_path.is_absolute() and ".." not in apps_path.parts
+    if unsafe is not None and unsafe[1] == "leaves the repository" and elsewhere:
+        # An absolute catalog folder elsewhere (tests do this): itself not a link, FIFO...
+        why = entry_problem(apps_path)
+        unsafe = None if why is None else (apps_path, why)
+    if unsafe is not None:
+        where, why = unsafe
+        raise ValidationError([Problem(_display(where, root), "", f"catalog folder: {why}")])
     if not apps_path.is_dir():
         raise ValidationError([Problem(display_dir, "", "apps directory does not exist")])
     problems: list[Problem] = []
     loaded: list[tuple[App, dict[str, int]]] = []
     for entry in sorted(apps_path.iterdir()):
-        if entry.name.startswith(".") or (entry.is_file() and entry.suffix.lower() == ".md"):
+        if entry.name.startswith("."):
+            continue
+        unreadable = entry_problem(entry)
+        if unreadable is not None:
+            problems.append(Problem(_display(entry, root), "", unreadable))
+            continue
+        if entry.is_file() and entry.suffix.lower() == ".md":
             continue
         if not entry.is_dir():
             problems.append(

@@ -6,8 +6,9 @@ every field named here appears there).
 
 from __future__ import annotations
 
+import posixpath
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -18,8 +19,14 @@ from pydantic import (
     model_validator,
 )
 
+from infra import constants
+from infra.catalog.strict import StrictModel, checked
+from infra.catalog.urls import url_credential_problem
+
 __all__ = [
     "DNS1123_LABEL",
+    "DNS1123_LABEL_PATTERN",
+    "RESERVED_PROJECT_NAMES",
     "AnalysisStep",
     "AppDefinition",
     "CanaryStep",
@@ -38,13 +45,38 @@ __all__ = [
     "SyncOverride",
 ]
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-"""A Kubernetes DNS-1123 label: lower-case alphanumerics and '-', 1-63 characters."""
+DNS1123_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+"""A Kubernetes DNS-1123 label: lower-case alphanumerics and '-', 1-63 characters. For
+pydantic's Rust regex engine, where ``$`` is the end of the text."""
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+r"""The same label for Python: ``\Z`` (not ``$``, which also matches before a trailing
+newline), so even ``DNS1123_LABEL.match`` matches whole names only; prefer ``fullmatch``."""
 
 DnsLabel = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL.pattern),
+    StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL_PATTERN),
 ]
+
+
+RESERVED_PROJECT_NAMES = frozenset({"default", "argocd"})
+"""AppProject/ApplicationSet names a team may not take (a team's name is both, in Argo CD's
+namespace): ``default`` is the AppProject Argo CD creates itself (every unscoped
+Application's project), and ``argocd``/``argocd-*`` are the names of Argo CD's own objects
+there (the chart's release ``argocd``, the ``argocd-secret`` and ``argocd-redis`` Secrets the
+platform writes)."""
+RESERVED_PROJECT_PREFIX = "argocd-"
+
+
+def _team_name(team: str) -> str:
+    if team in RESERVED_PROJECT_NAMES or team.startswith(RESERVED_PROJECT_PREFIX):
+        raise ValueError(
+            f"{team!r} is reserved: a team's name is its AppProject and ApplicationSet in "
+            f"Argo CD's namespace, and Argo CD owns {', '.join(sorted(RESERVED_PROJECT_NAMES))} "
+            f"and {RESERVED_PROJECT_PREFIX}*"
+        )
+    return team
+
+
 # Image repository: registry/path without tag or digest (the tag lives in the overlay).
 ImageRepository = Annotated[
     str,
@@ -58,7 +90,11 @@ ValuesKey = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", max_length=200)
 ]
 RelativePath = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-HttpsUrl = Annotated[str, StringConstraints(pattern=r"^(https|oci)://[^\s]+$", max_length=512)]
+HttpsUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^(https|oci)://[^\s]+$", max_length=512),
+    checked(url_credential_problem),
+]
 SemVer = Annotated[
     str,
     StringConstraints(
@@ -67,8 +103,9 @@ SemVer = Annotated[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+class _Strict(StrictModel, BaseModel):
+    """The models of this module (``BaseModel`` named again only so linters see a pydantic
+    model: its defaults are copied per instance, not shared)."""
 
 
 class Image(_Strict):
@@ -192,6 +229,8 @@ class SmokeJob(_Strict):
     ] = []
     """Container arguments; the target's base URL is in the ``BASE_URL`` environment variable."""
 
+    free_text: ClassVar[frozenset[str]] = frozenset({"args"})
+
 
 class Checks(_Strict):
     """Sanity checks of a new version before it takes traffic (blueGreen) or more traffic
@@ -311,8 +350,9 @@ class EnvironmentSettings(_Strict):
 class AppDefinition(_Strict):
     """One app: ``apps/<name>/app.yaml``. The folder name is the app name."""
 
-    team: DnsLabel
-    """Owning team; one AppProject and one ApplicationSet per team."""
+    team: Annotated[DnsLabel, AfterValidator(_team_name)]
+    """Owning team; one AppProject and one ApplicationSet per team (``default``, ``argocd``
+    and ``argocd-*`` are Argo CD's)."""
     namespace: DnsLabel
     """Destination namespace; a namespace belongs to exactly one team."""
     description: Annotated[str, StringConstraints(max_length=200)] = ""
@@ -350,3 +390,19 @@ class App(BaseModel):
     def environment(self, env: str) -> EnvironmentSettings | None:
         settings = self.definition.environments.get(env)  # type: ignore[call-overload]
         return settings if settings is not None and settings.enabled else None
+
+    def source_folder(self) -> str:
+        """The source's folder relative to the repository root (``apps/<app>/<path>``);
+        the app folder itself for an external chart."""
+        path = getattr(self.definition.source, "path", None) or "."
+        return posixpath.normpath(posixpath.join(self.folder, path))
+
+    def overlay_path(self, env: str) -> str:
+        """The kustomize overlay of ``env``, relative to the repository root:
+        ``apps/<app>/<source.path>/overlays/<env>``. The one place it is derived."""
+        return posixpath.join(self.source_folder(), constants.OVERLAYS_DIR, env)
+
+    def values_path(self, env: str) -> str:
+        """The helm values file of ``env``, relative to the repository root:
+        ``apps/<app>/values/<env>.yaml``."""
+        return posixpath.join(self.folder, constants.HELM_VALUES_DIR, f"{env}.yaml")

@@ -32,6 +32,7 @@ from typing import Any, Final
 import yaml
 
 from infra import constants
+from infra.catalog.safe_paths import entry_problem
 from infra.errors import Problem
 
 __all__ = ["MANIFEST_SUFFIXES", "MAX_MANIFEST_BYTES", "plain_secret_problems"]
@@ -88,8 +89,10 @@ def _template_problems(path: Path, file: str) -> list[Problem]:
 def _files(apps_dir: Path) -> Iterator[Path]:
     """Manifest files under ``apps_dir``, sorted, skipping hidden entries and each app's
     ``app.yaml`` (the strict loader reads that one)."""
-    for directory, dirs, files in os.walk(apps_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    for directory, dirs, files in os.walk(apps_dir, followlinks=False):
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and not (Path(directory) / d).is_symlink()
+        )
         here = Path(directory)
         for name in sorted(files):
             if name.startswith(".") or not (
@@ -98,6 +101,8 @@ def _files(apps_dir: Path) -> Iterator[Path]:
                 continue
             if name == constants.APP_FILE and here.parent == apps_dir:
                 continue
+            if entry_problem(here / name) or (here / name).is_dir():
+                continue  # a link, FIFO or device: never opened (the loader reports it)
             yield here / name
 
 

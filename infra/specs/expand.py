@@ -37,7 +37,7 @@ def _lookup(params: dict[str, Any], dotted: str) -> Any:
 
 
 def _action(expr: str, params: dict[str, Any]) -> str:
-    if _FIELD.match(expr):
+    if _FIELD.fullmatch(expr):
         value = _lookup(params, expr)
         if isinstance(value, dict | list):
             raise TemplateError(f"{expr} is not a string; use toJson")
@@ -45,7 +45,7 @@ def _action(expr: str, params: dict[str, Any]) -> str:
             return "true" if value else "false"
         return str(value)
     parts = expr.split()
-    if len(parts) == 2 and parts[0] == "toJson" and _FIELD.match(parts[1]):
+    if len(parts) == 2 and parts[0] == "toJson" and _FIELD.fullmatch(parts[1]):
         return json.dumps(_lookup(params, parts[1]), separators=(",", ":"))
     raise TemplateError(f"unsupported template action {{{{ {expr} }}}}")
 

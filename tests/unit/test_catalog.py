@@ -212,7 +212,8 @@ def test_symlink_escaping_the_app_folder(
     folder = add_app(repo, "shop", GOOD.replace("type: kustomize", "type: kustomize\n  path: link"))
     os.symlink(outside, folder / "link")
     assert problems(repo) == [
-        "apps/shop/app.yaml: source.path: 'link' escapes the repository (line 7)"
+        "apps/shop/link: (file): is a symbolic link; links are not followed (commit the file "
+        "itself)"
     ]
 
 

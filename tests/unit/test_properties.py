@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from infra.catalog import App, AppDefinition, Catalog
+from infra.catalog.models import RESERVED_PROJECT_NAMES
 from infra.settings import parse_settings
 from infra.specs import argocd_objects, expand
 from tests.support import schema_errors
@@ -49,7 +50,15 @@ sources = st.one_of(
 @st.composite
 def catalogs(draw: Any) -> Catalog:
     names = draw(st.lists(label, min_size=1, max_size=8, unique=True))
-    teams = draw(st.lists(label, min_size=1, max_size=3, unique=True))
+    # Argo CD owns the AppProject `default` and the names `argocd`/`argocd-*`.
+    teams = draw(
+        st.lists(
+            label.filter(lambda t: t not in RESERVED_PROJECT_NAMES and not t.startswith("argocd")),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        )
+    )
     apps = []
     for i, name in enumerate(names):
         team = draw(st.sampled_from(teams))
