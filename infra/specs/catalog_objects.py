@@ -17,8 +17,9 @@ Per stack: sync windows on every AppProject, notification subscriptions on every
 from __future__ import annotations
 
 import copy
+import json
 import posixpath
-from typing import Any
+from typing import Any, Final
 
 from infra import constants
 from infra.catalog import App, Catalog
@@ -50,6 +51,13 @@ NOTIFICATION_TRIGGERS = (
     "on-sync-failed",
 )
 """Triggers every generated Application subscribes to when notifications are enabled."""
+
+MAX_OBJECT_BYTES: Final = 1024 * 1024
+"""The largest generated object, as compact JSON. The API server refuses a request over
+etcd's limit (1.5 MiB by default), and a client-side apply doubles an object (its
+``kubectl.kubernetes.io/last-applied-configuration`` annotation holds a copy, and annotations
+are limited to 256 KiB in total). 1 MiB leaves room for the metadata, status and managed
+fields the server adds, so an object under it is always storable."""
 
 _RETRY = {
     "limit": 5,
@@ -126,7 +134,7 @@ def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
             }
         }
     elif isinstance(source, KustomizeSource):
-        path = _join(app.folder, source.path, constants.OVERLAYS_DIR, env_name)
+        path = app.overlay_path(env_name)
         kustomize: dict[str, Any] = {}
         if env.replicas is not None:
             kustomize["replicas"] = [{"name": app.name, "count": env.replicas}]
@@ -359,4 +367,27 @@ def argocd_objects(catalog: Catalog, settings: StackSettings) -> list[dict[str, 
             raise ValidationError(progressive)
     projects = [project(team, apps, settings) for team, apps in by_team.items()]
     appsets = [application_set(team, apps, settings) for team, apps in by_team.items()]
-    return projects + appsets
+    objects = projects + appsets
+    oversized = size_problems(objects, settings.catalog.appsDir)
+    if oversized:
+        raise ValidationError(oversized)
+    return objects
+
+
+def size_problems(objects: list[dict[str, Any]], file: str) -> list[Problem]:
+    """A problem per object larger than :data:`MAX_OBJECT_BYTES`, naming its team."""
+    problems = []
+    for obj in objects:
+        size = len(json.dumps(obj, separators=(",", ":")).encode())
+        if size > MAX_OBJECT_BYTES:
+            team = obj["metadata"]["labels"].get(constants.LABEL_TEAM, obj["metadata"]["name"])
+            problems.append(
+                Problem(
+                    file,
+                    f"team {team}",
+                    f"the {obj['kind']} {obj['metadata']['name']!r} would be {size} bytes; the "
+                    f"limit is {MAX_OBJECT_BYTES} (the API server refuses larger objects): "
+                    "split the team's apps between teams or trim their ignoreDifferences",
+                )
+            )
+    return problems

@@ -299,11 +299,11 @@ def kustomization(app: App, env: str) -> dict[str, Any]:
     source = app.definition.source
     if not isinstance(source, KustomizeSource):
         raise ValueError(f"{app.name}: {app.definition.strategy.type} needs a kustomize source")
-    overlay = posixpath.normpath(posixpath.join(source.path, constants.OVERLAYS_DIR, env))
+    generated = posixpath.join(app.folder, generated_path(app, env))
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": [posixpath.relpath(overlay, generated_path(app, env)), ROLLOUT_FILE],
+        "resources": [posixpath.relpath(app.overlay_path(env), generated), ROLLOUT_FILE],
     }
 
 
