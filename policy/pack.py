@@ -2,7 +2,12 @@
 
 Every policy is mandatory: a violation fails ``pulumi preview`` and ``pulumi up`` before
 anything changes. An adapter only picks the properties its rule needs (as plain data), learns
-the stack from the resource URN, and reports each message the rule returns.
+the stack's name from the resource URN (for the messages) and the environment from the
+``LABEL_ENV`` label (for which rules apply), and reports each message the rule returns.
+
+Resource policies see one resource at a time; ``prod-protects-argocd`` is a stack policy
+(``StackValidationPolicy``): the Chart v4 ``argocd-chart`` carries no property a policy sees,
+so the environment comes from the stack's other, labelled resources.
 """
 
 from __future__ import annotations
@@ -12,17 +17,22 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyPack,
+    PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Secret,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from infra.policy_checks import CHART_TYPES
 from policy import rules
 
-__all__ = ["PACK_NAME", "POLICIES", "plain", "policy_named", "serve"]
+__all__ = ["NO_LABELLED_RESOURCE", "PACK_NAME", "POLICIES", "plain", "policy_named", "serve"]
 
 PACK_NAME = "gitops-platform"
 
@@ -57,6 +67,18 @@ def _pick(props: Mapping[str, Any], *keys: str) -> dict[str, Any]:
     return {key: plain(props[key]) for key in keys if key in props}
 
 
+def _labelled(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the resource's ``LABEL_ENV`` label, as ``{"metadata": {"labels": ...}}`` for
+    :func:`rules.environment_label`. Nothing else of the resource is read, so an unknown value
+    elsewhere (in its spec, or its metadata) does not matter; an unknown label itself raises
+    ``UnknownValueError`` (at preview)."""
+    metadata = props.get("metadata")
+    labels = metadata.get("labels") if isinstance(metadata, Mapping) else None
+    if not isinstance(labels, Mapping) or rules.LABEL_ENV not in labels:
+        return {}
+    return {"metadata": {"labels": {rules.LABEL_ENV: plain(labels[rules.LABEL_ENV])}}}
+
+
 def _report(report_violation: ReportViolation, messages: list[str]) -> None:
     for message in messages:
         report_violation(message, None)
@@ -89,11 +111,40 @@ def _pinned_charts(args: ResourceValidationArgs, report_violation: ReportViolati
     )
 
 
-def _prod_protected(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    stack = rules.stack_from_urn(args.urn)
-    _report(
-        report_violation, rules.protection_violations(stack, args.name, bool(args.opts.protect))
+NO_LABELLED_RESOURCE = (
+    f"no resource of the stack carries the {rules.LABEL_ENV} label, so its environment is not "
+    "known (the program labels the Argo CD namespace and every Argo CD object)"
+)
+
+
+def _stack_resource(resource: PolicyResource) -> rules.StackResource:
+    return rules.StackResource(
+        name=resource.name,
+        urn=resource.urn,
+        protect=bool(resource.opts.protect),
+        environment=rules.environment_label(_labelled(resource.props)),
     )
+
+
+def _prod_protected(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    resources: list[rules.StackResource] = []
+    unknown: UnknownValueError | None = None
+    for resource in args.resources:
+        try:
+            resources.append(_stack_resource(resource))
+        except UnknownValueError as error:
+            # A label unknown at preview: the other resources' labels decide.
+            unknown = unknown or error
+            resources.append(
+                rules.StackResource(resource.name, resource.urn, bool(resource.opts.protect), None)
+            )
+    if all(r.environment is None for r in resources):
+        if unknown is not None:
+            raise unknown  # pulumi-policy: "can't run policy ... during preview" (advisory)
+        args.not_applicable(NO_LABELLED_RESOURCE)
+    stack = rules.stack_from_urn(args.resources[0].urn)
+    for message, urn in rules.stack_protection_violations(stack, resources):
+        report_violation(message, urn)
 
 
 def _project_destinations(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -108,7 +159,8 @@ def _prod_no_auto_prune(args: ResourceValidationArgs, report_violation: ReportVi
     if kind not in ("Application", "ApplicationSet"):
         return
     stack = rules.stack_from_urn(args.urn)
-    _report(report_violation, rules.auto_prune_violations(stack, kind, _pick(args.props, "spec")))
+    obj = {**_labelled(args.props), **_pick(args.props, "spec")}
+    _report(report_violation, rules.auto_prune_violations(stack, kind, obj))
 
 
 def _policy(
@@ -122,7 +174,7 @@ def _policy(
     )
 
 
-POLICIES: tuple[ResourceValidationPolicy, ...] = (
+POLICIES: tuple[Policy, ...] = (
     _policy(
         "no-unpinned-images",
         "Container images carry a version tag (not `latest`) or a digest.",
@@ -133,10 +185,11 @@ POLICIES: tuple[ResourceValidationPolicy, ...] = (
         "Helm charts are pinned to an exact version or a local chart archive.",
         _pinned_charts,
     ),
-    _policy(
-        "prod-protects-argocd",
-        "On prod, the Argo CD namespace and chart are protected against deletion.",
-        _prod_protected,
+    StackValidationPolicy(
+        name="prod-protects-argocd",
+        description="On prod, the Argo CD namespace and chart are protected against deletion.",
+        validate=_prod_protected,
+        enforcement_level=EnforcementLevel.MANDATORY,
     ),
     _policy(
         "appproject-no-system-namespaces",
@@ -152,7 +205,7 @@ POLICIES: tuple[ResourceValidationPolicy, ...] = (
 """Every policy of the pack, in the order the engine runs them."""
 
 
-def policy_named(name: str) -> ResourceValidationPolicy:
+def policy_named(name: str) -> Policy:
     """The pack's policy called ``name`` (KeyError naming the known ones otherwise)."""
     for policy in POLICIES:
         if policy.name == name:

@@ -9,31 +9,42 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from infra.constants import LABEL_ENV
 from infra.policy_checks import chart_pin_violation
 
 __all__ = [
     "ARGOCD_NAMESPACE",
-    "PROD_STACK",
+    "LABEL_ENV",
+    "PROD_ENVIRONMENT",
     "PROTECTED_IN_PROD",
     "SYSTEM_NAMESPACES",
     "WORKLOAD_POD_SPEC_PATHS",
+    "StackResource",
+    "Violation",
     "appproject_destination_violations",
     "auto_prune_violations",
     "chart_version_violations",
+    "environment_label",
     "image_violation",
     "protection_violations",
     "resource_kind",
+    "stack_environment",
     "stack_from_urn",
+    "stack_protection_violations",
     "workload_image_violations",
 ]
 
-PROD_STACK = "prod"
-"""The stack the prod-only policies apply to."""
+PROD_ENVIRONMENT = "prod"
+"""The environment the prod-only policies apply to: a stack's ``gitops-platform:environment``,
+which every Argo CD object and namespace the program creates carries as its ``LABEL_ENV``
+label. Never the stack's name: a stack ``prod-eu`` deploying prod is prod, a stack ``prod``
+deploying dev is not."""
 
 ARGOCD_NAMESPACE = "argocd"
 SYSTEM_NAMESPACES = frozenset({ARGOCD_NAMESPACE, "kube-system"})
@@ -41,7 +52,7 @@ SYSTEM_NAMESPACES = frozenset({ARGOCD_NAMESPACE, "kube-system"})
 which is Argo CD's own)."""
 
 PROTECTED_IN_PROD = ("argocd-namespace", "argocd-chart", "cluster-kind", "cluster-kwok")
-"""Resource names that must be ``protect``-ed on the prod stack: the Argo CD namespace and
+"""Resource names that must be ``protect``-ed on a stack deploying prod: the Argo CD namespace and
 chart (``infra.components.argocd.ArgoCD`` named ``argocd``) and a cluster the stack creates
 (``infra.components.cluster``): deleting any deletes Argo CD and every Application."""
 
@@ -75,9 +86,10 @@ def resource_kind(resource_type: str) -> str:
 def stack_from_urn(urn: str) -> str:
     """The stack of a resource URN (``urn:pulumi:<stack>::<project>::<type>::<name>``).
 
-    The policy pack learns the stack from here: pulumi-policy 1.21 does not expose the stack
-    name (the engine's ConfigureStack request carries it, but the SDK keeps only the tags, and
-    ``PULUMI_STACK`` is not set for a policy pack run by a language host).
+    Only to name the stack (and its ``Pulumi.<stack>.yaml``) in messages; which rules apply
+    depends on the environment (:func:`environment_label`). pulumi-policy 1.21 does not expose
+    the stack name otherwise (the engine's ConfigureStack request carries it, but the SDK keeps
+    only the tags, and ``PULUMI_STACK`` is not set for a policy pack run by a language host).
     """
     prefix = "urn:pulumi:"
     if not urn.startswith(prefix) or "::" not in urn:
@@ -155,18 +167,92 @@ def chart_version_violations(chart: str | None, version: str | None) -> list[str
     return [problem] if problem else []
 
 
+# -- the environment a resource and a stack deploy -------------------------------------------
+
+
+def environment_label(obj: Mapping[str, Any]) -> str | None:
+    """The environment an object carries (``metadata.labels[LABEL_ENV]``), None without one."""
+    value = _get_path(obj, ("metadata", "labels", LABEL_ENV))
+    return value if isinstance(value, str) and value else None
+
+
+Violation = tuple[str, str | None]
+"""A stack rule's finding: (message, URN of the resource it is about, None for the stack)."""
+
+
+@dataclass(frozen=True)
+class StackResource:
+    """What the stack rules need of one resource of the stack."""
+
+    name: str
+    urn: str
+    protect: bool
+    environment: str | None
+    """Its ``LABEL_ENV`` label; None when it carries none."""
+
+
+def _stack_file(stack: str) -> str:
+    return f"Pulumi.{stack}.yaml"
+
+
+def stack_environment(
+    stack: str, resources: Iterable[StackResource]
+) -> tuple[frozenset[str], list[Violation]]:
+    """Every environment the stack's labelled resources carry, and a violation when there is
+    more than one: a stack deploys exactly one environment (``gitops-platform:environment``),
+    and the program labels everything it creates with it."""
+    names: dict[str, list[str]] = {}
+    for resource in resources:
+        if resource.environment is not None:
+            names.setdefault(resource.environment, []).append(resource.name)
+    if len(names) <= 1:
+        return frozenset(names), []
+    seen = "; ".join(
+        f"{env}: {', '.join(sorted(found)[:3])}{', ...' if len(found) > 3 else ''}"
+        for env, found in sorted(names.items())
+    )
+    return frozenset(names), [
+        (
+            f"stack {stack!r} carries more than one environment in the {LABEL_ENV} label "
+            f"({seen}): a stack deploys exactly one, its gitops-platform:environment in "
+            f"{_stack_file(stack)}; label every resource with it (or move the others to the "
+            "stack of their environment)",
+            None,
+        )
+    ]
+
+
 # -- prod protects its Argo CD install ------------------------------------------------------
 
 
-def protection_violations(stack: str, name: str, protect: bool) -> list[str]:
-    """On the prod stack, the Argo CD namespace and chart must be ``protect``-ed."""
-    if stack != PROD_STACK or name not in PROTECTED_IN_PROD or protect:
+def protection_violations(
+    stack: str, environment: str | None, name: str, protect: bool
+) -> list[str]:
+    """On a stack deploying prod, the Argo CD namespace and chart (and a cluster the stack
+    creates) must be ``protect``-ed."""
+    if environment != PROD_ENVIRONMENT or name not in PROTECTED_IN_PROD or protect:
         return []
     return [
-        f"resource {name!r} is not protected on stack {stack!r}: `pulumi destroy` or a rename "
-        "would delete Argo CD and every Application; set gitops-platform:argocd.protect: true "
-        f"in Pulumi.{stack}.yaml"
+        f"resource {name!r} is not protected on stack {stack!r} (environment {environment}): "
+        "`pulumi destroy` or a rename would delete Argo CD and every Application; set "
+        f"gitops-platform:argocd.protect: true in {_stack_file(stack)}"
     ]
+
+
+def stack_protection_violations(stack: str, resources: Iterable[StackResource]) -> list[Violation]:
+    """The whole stack: its environment, learned from the labelled resources (more than one is
+    a violation itself, and prod among them is enough to hold the stack to prod's rules), then
+    each resource of :data:`PROTECTED_IN_PROD` that is not protected."""
+    resources = list(resources)
+    environments, out = stack_environment(stack, resources)
+    if PROD_ENVIRONMENT not in environments:
+        return out
+    for resource in resources:
+        for message in protection_violations(
+            stack, PROD_ENVIRONMENT, resource.name, resource.protect
+        ):
+            out.append((message, resource.urn))
+    return out
 
 
 # -- no AppProject targets Argo CD's or the system's namespaces -----------------------------
@@ -242,10 +328,12 @@ def _literal_template_patch(text: Any) -> Any:
 
 
 def auto_prune_violations(stack: str, kind: str, obj: Mapping[str, Any]) -> list[str]:
-    """On the prod stack, no Application or ApplicationSet (its template, templatePatch or any
-    generator element's patch) may set ``syncPolicy.automated.prune: true``: in prod a human
-    decides what gets deleted."""
-    if stack != PROD_STACK or kind not in ("Application", "ApplicationSet"):
+    """No Application or ApplicationSet of prod (its own ``LABEL_ENV`` label is ``prod``) may
+    set ``syncPolicy.automated.prune: true`` in its template, templatePatch or any generator
+    element's patch: in prod a human decides what gets deleted. ``stack`` only names the stack
+    file in the message."""
+    environment = environment_label(obj)
+    if environment != PROD_ENVIRONMENT or kind not in ("Application", "ApplicationSet"):
         return []
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):
@@ -255,8 +343,8 @@ def auto_prune_violations(stack: str, kind: str, obj: Mapping[str, Any]) -> list
     if patch is not None:
         paths.extend(_auto_prunes(patch, "spec.templatePatch"))
     return [
-        f"{path} is true on stack {stack!r}: prod never prunes automatically (set "
-        "environments.prod.sync.prune to false in the app's app.yaml, and "
-        f"gitops-platform:sync.prune to false in Pulumi.{stack}.yaml)"
+        f"{path} is true on stack {stack!r} (environment {environment}): prod never prunes "
+        "automatically (set environments.prod.sync.prune to false in the app's app.yaml, and "
+        f"gitops-platform:sync.prune to false in {_stack_file(stack)})"
         for path in paths
     ]

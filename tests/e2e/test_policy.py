@@ -61,7 +61,10 @@ def test_prod_argocd_without_protect_is_blocked(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert ("mandatory", "prod-protects-argocd", "argocd-namespace") in violations(result.stdout)
     assert ("mandatory", "prod-protects-argocd", "argocd-chart") in violations(result.stdout)
-    assert "resource 'argocd-namespace' is not protected on stack 'prod'" in result.stdout
+    # A stack policy: the environment comes from the labelled resources (the Namespace).
+    assert (
+        "resource 'argocd-namespace' is not protected on stack 'prod' (environment prod)"
+    ) in result.stdout
     assert "set gitops-platform:argocd.protect: true in Pulumi.prod.yaml" in result.stdout
 
 
@@ -82,7 +85,7 @@ def test_prod_app_that_auto_prunes_is_blocked(tmp_path: Path) -> None:
     ), result.stdout[-4000:]
     assert (
         "spec.generators[0].list.elements[0](hello-web).patch.spec.syncPolicy.automated.prune "
-        "is true on stack 'prod'"
+        "is true on stack 'prod' (environment prod)"
     ) in result.stdout
     # Only the app that prunes: the other teams' ApplicationSets pass.
     assert {

@@ -19,13 +19,18 @@ from pulumi.runtime import proto
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
+    PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
     Secret,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.policy import _PolicyAnalyzerServicer
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from infra.catalog import load_catalog
+from infra.constants import LABEL_ENV
 from infra.errors import Problem
 from infra.policy_checks import (
     chart_pin_violation,
@@ -50,6 +55,7 @@ APPSET = "kubernetes:argoproj.io/v1alpha1:ApplicationSet"
 CHART_V4 = "kubernetes:helm.sh/v4:Chart"
 RELEASE_V3 = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
+SECRET = "kubernetes:core/v1:Secret"
 
 
 def urn(stack: str, type_: str, name: str) -> str:
@@ -77,7 +83,11 @@ def appproject(*namespaces: str, home: str = "argocd") -> dict[str, Any]:
     }
 
 
-def appset(prune: Any, *, where: str = "element") -> dict[str, Any]:
+def labels(env: str | None) -> dict[str, Any]:
+    return {} if env is None else {"labels": {LABEL_ENV: env}}
+
+
+def appset(prune: Any, *, where: str = "element", env: str | None = "prod") -> dict[str, Any]:
     sync = {"automated": {"prune": prune, "selfHeal": True}}
     element = {"name": "web", "namespace": "web", "patch": {"spec": {"syncPolicy": sync}}}
     spec: dict[str, Any] = {
@@ -91,7 +101,7 @@ def appset(prune: Any, *, where: str = "element") -> dict[str, Any]:
     elif where == "templatePatch":
         element["patch"] = {"spec": {}}
         spec["templatePatch"] = yaml.safe_dump({"spec": {"syncPolicy": sync}})
-    return {"metadata": {"name": "web", "namespace": "argocd"}, "spec": spec}
+    return {"metadata": {"name": "web", "namespace": "argocd", **labels(env)}, "spec": spec}
 
 
 # -- the pure rules ---------------------------------------------------------------------------
@@ -199,12 +209,87 @@ def test_floating_charts_are_named(chart: str | None, version: str | None, expec
 
 def test_prod_requires_protection_of_the_argocd_install() -> None:
     for name in ("argocd-namespace", "argocd-chart"):
-        [message] = rules.protection_violations("prod", name, protect=False)
-        assert f"resource {name!r} is not protected on stack 'prod'" in message
-        assert "gitops-platform:argocd.protect: true in Pulumi.prod.yaml" in message
-        assert rules.protection_violations("prod", name, protect=True) == []
-        assert rules.protection_violations("dev", name, protect=False) == []
-    assert rules.protection_violations("prod", "argocd-argocd-secret", protect=False) == []
+        [message] = rules.protection_violations("prod-eu", "prod", name, protect=False)
+        assert (
+            f"resource {name!r} is not protected on stack 'prod-eu' (environment prod)" in message
+        )
+        assert "gitops-platform:argocd.protect: true in Pulumi.prod-eu.yaml" in message
+        assert rules.protection_violations("prod-eu", "prod", name, protect=True) == []
+        # The stack's name does not matter, its environment does.
+        assert rules.protection_violations("prod", "dev", name, protect=False) == []
+        assert rules.protection_violations("prod", None, name, protect=False) == []
+    assert rules.protection_violations("prod", "prod", "argocd-argocd-secret", False) == []
+
+
+def stack_resource(
+    name: str, env: str | None, *, stack: str = "prod-eu", protect: bool = False
+) -> rules.StackResource:
+    return rules.StackResource(name, urn(stack, NAMESPACE, name), protect, env)
+
+
+def test_stack_protection_keys_on_the_labelled_environment_not_the_stack_name() -> None:
+    # The chart carries no label (Chart v4 shows no props); the namespace tells the env.
+    resources = [
+        stack_resource("argocd-namespace", "prod"),
+        stack_resource("argocd-chart", None),
+        stack_resource("catalog-applicationset-web", "prod"),
+    ]
+    violations = rules.stack_protection_violations("prod-eu", resources)
+    assert [(m.split(":")[0], u) for m, u in violations] == [
+        (
+            "resource 'argocd-namespace' is not protected on stack 'prod-eu' (environment prod)",
+            urn("prod-eu", NAMESPACE, "argocd-namespace"),
+        ),
+        (
+            "resource 'argocd-chart' is not protected on stack 'prod-eu' (environment prod)",
+            urn("prod-eu", NAMESPACE, "argocd-chart"),
+        ),
+    ]
+    assert all("in Pulumi.prod-eu.yaml" in m for m, _ in violations)
+    protected = [
+        stack_resource("argocd-namespace", "prod", protect=True),
+        stack_resource("argocd-chart", None, protect=True),
+    ]
+    assert rules.stack_protection_violations("prod-eu", protected) == []
+
+    # A stack named prod that deploys dev is not held to prod's rules.
+    dev = [
+        stack_resource("argocd-namespace", "dev", stack="prod"),
+        stack_resource("argocd-chart", None, stack="prod"),
+    ]
+    assert rules.stack_protection_violations("prod", dev) == []
+    # Nothing labelled: no environment, no prod rule.
+    assert rules.stack_protection_violations("prod", [stack_resource("argocd-chart", None)]) == []
+
+
+def test_a_stack_with_two_environments_is_a_violation_and_held_to_prod() -> None:
+    resources = [
+        stack_resource("argocd-namespace", "dev"),
+        stack_resource("argocd-chart", None),
+        stack_resource("catalog-applicationset-web", "prod"),
+    ]
+    environments, [(conflict, where)] = rules.stack_environment("prod-eu", resources)
+    assert environments == {"dev", "prod"} and where is None
+    assert conflict.startswith(
+        "stack 'prod-eu' carries more than one environment in the "
+        "platform.gitops/environment label (dev: argocd-namespace; "
+        "prod: catalog-applicationset-web)"
+    )
+    assert "gitops-platform:environment in Pulumi.prod-eu.yaml" in conflict
+    violations = rules.stack_protection_violations("prod-eu", resources)
+    assert violations[0] == (conflict, None)
+    assert {u for _, u in violations[1:]} == {
+        urn("prod-eu", NAMESPACE, "argocd-namespace"),
+        urn("prod-eu", NAMESPACE, "argocd-chart"),
+    }
+
+
+def test_environment_comes_from_the_label() -> None:
+    assert rules.environment_label({"metadata": {"labels": {LABEL_ENV: "prod"}}}) == "prod"
+    assert rules.environment_label({"metadata": {"labels": {LABEL_ENV: ""}}}) is None
+    assert rules.environment_label({"metadata": {"labels": {"other": "prod"}}}) is None
+    assert rules.environment_label({"metadata": {"name": "prod"}}) is None
+    assert rules.environment_label({}) is None
 
 
 def test_stack_comes_from_the_urn() -> None:
@@ -239,11 +324,23 @@ def test_appproject_with_team_namespaces_and_deny_entries_passes() -> None:
 
 @pytest.mark.parametrize("where", ["element", "template", "templatePatch"])
 def test_prod_never_auto_prunes(where: str) -> None:
-    [message] = rules.auto_prune_violations("prod", "ApplicationSet", appset(True, where=where))
-    assert "syncPolicy.automated.prune is true on stack 'prod'" in message
+    obj = appset(True, where=where)
+    [message] = rules.auto_prune_violations("prod-eu", "ApplicationSet", obj)
+    assert "syncPolicy.automated.prune is true on stack 'prod-eu' (environment prod)" in message
+    assert "gitops-platform:sync.prune to false in Pulumi.prod-eu.yaml" in message
     if where == "element":
         assert message.startswith("spec.generators[0].list.elements[0](web).patch.spec.")
-    assert rules.auto_prune_violations("dev", "ApplicationSet", appset(True, where=where)) == []
+    dev = appset(True, where=where, env="dev")
+    assert rules.auto_prune_violations("dev", "ApplicationSet", dev) == []
+
+
+def test_auto_prune_keys_on_the_objects_environment_not_the_stack_name() -> None:
+    # A stack named prod whose environment is dev prunes like dev.
+    assert rules.auto_prune_violations("prod", "ApplicationSet", appset(True, env="dev")) == []
+    # No environment label: not a prod object.
+    assert rules.auto_prune_violations("prod", "ApplicationSet", appset(True, env=None)) == []
+    [message] = rules.auto_prune_violations("eu-1", "Application", appset(True, env="prod"))
+    assert "on stack 'eu-1' (environment prod)" in message
 
 
 @pytest.mark.parametrize("prune", [False, "false", None])
@@ -252,8 +349,11 @@ def test_prod_without_prune_passes(prune: Any) -> None:
 
 
 def test_string_true_counts_and_disabled_automation_does_not() -> None:
-    assert rules.auto_prune_violations("prod", "Application", {"spec": appset("true")["spec"]})
-    obj = {"spec": {"syncPolicy": {"automated": {"enabled": False, "prune": True}}}}
+    assert rules.auto_prune_violations("prod", "Application", appset("true"))
+    obj = {
+        "metadata": labels("prod"),
+        "spec": {"syncPolicy": {"automated": {"enabled": False, "prune": True}}},
+    }
     assert rules.auto_prune_violations("prod", "Application", obj) == []
 
 
@@ -281,6 +381,40 @@ def test_the_real_catalog_complies_and_an_app_pruning_in_prod_does_not(tmp_path:
     assert "(hello-web).patch.spec.syncPolicy.automated.prune is true" in message
 
 
+def test_real_stack_files_under_other_names_are_judged_by_their_environment(
+    tmp_path: Path,
+) -> None:
+    # prod's stack file as `prod-eu` (environment prod) and dev's as `prod` (environment dev):
+    # the objects the program generates carry the environment, and the rules follow it.
+    root = copy_example_catalog(tmp_path)
+    for source, stack, env in (("prod", "prod-eu", "prod"), ("dev", "prod", "dev")):
+        document = yaml.safe_load((REPO / f"Pulumi.{source}.yaml").read_text())
+        document["config"]["gitops-platform:environment"] = env
+        (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
+    app = root / "apps" / "hello-web" / "app.yaml"
+    definition = yaml.safe_load(app.read_text())
+    definition["environments"]["prod"]["sync"] = {"automated": True, "prune": True}
+    app.write_text(yaml.safe_dump(definition))
+    catalog = load_catalog(root, root / "apps", reserved_namespaces={"argocd"})
+
+    def web(stack: str) -> dict[str, Any]:
+        return next(
+            o
+            for o in argocd_objects(catalog, load_stack_file(root, stack))
+            if o["kind"] == "ApplicationSet" and o["metadata"]["name"] == "web"
+        )
+
+    [message] = rules.auto_prune_violations("prod-eu", "ApplicationSet", web("prod-eu"))
+    assert "prune is true on stack 'prod-eu' (environment prod)" in message
+    assert "in Pulumi.prod-eu.yaml" in message
+    # dev prunes automatically (its stack file says so): allowed, even on a stack named prod.
+    dev = web("prod")
+    assert dev["metadata"]["labels"][LABEL_ENV] == "dev"
+    relabelled = {**dev, "metadata": {"labels": {LABEL_ENV: "prod"}}}
+    assert rules.auto_prune_violations("prod", "ApplicationSet", relabelled) != []
+    assert rules.auto_prune_violations("prod", "ApplicationSet", dev) == []
+
+
 # -- through pulumi-policy's validate entry point ---------------------------------------------
 
 
@@ -304,6 +438,58 @@ def validate(
     result = pack.policy_named(policy).validate(args, report)
     assert result is None  # synchronous
     return reported
+
+
+def policy_resource(
+    type_: str, name: str, props: dict[str, Any], *, stack: str, protect: bool = False
+) -> PolicyResource:
+    opts = PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+    return PolicyResource(
+        type_,
+        unknown_checking_proxy(props),
+        urn(stack, type_, name),
+        name,
+        opts,
+        None,
+        None,
+        [],
+        {},
+    )
+
+
+def validate_stack(policy: str, resources: list[PolicyResource]) -> list[tuple[str, str | None]]:
+    """Run one stack policy of the pack as pulumi-policy does; (message, urn) it reported."""
+    reported: list[tuple[str, str | None]] = []
+    stack_policy = pack.policy_named(policy)
+    assert isinstance(stack_policy, StackValidationPolicy)
+
+    def report(message: str, where: str | None = None) -> None:
+        reported.append((message, where))
+
+    result = stack_policy.validate(StackValidationArgs(resources), report)
+    assert result is None  # synchronous
+    return reported
+
+
+def argocd_stack(
+    stack: str, env: str, *, protect: bool = False, extra: tuple[PolicyResource, ...] = ()
+) -> list[PolicyResource]:
+    """What a stack policy sees of a fresh stack: the labelled Argo CD namespace, the Chart v4
+    component without props, an unlabelled Secret."""
+    return [
+        policy_resource(
+            NAMESPACE,
+            "argocd-namespace",
+            {"metadata": {"name": "argocd", **labels(env)}},
+            stack=stack,
+            protect=protect,
+        ),
+        policy_resource(CHART_V4, "argocd-chart", {}, stack=stack, protect=protect),
+        policy_resource(
+            SECRET, "argocd-redis", {"metadata": {"name": "argocd-redis"}}, stack=stack
+        ),
+        *extra,
+    ]
 
 
 def test_pack_registers_every_policy_as_mandatory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -343,13 +529,20 @@ def test_chart_policy_through_validate() -> None:
 
 def test_protection_policy_through_validate() -> None:
     policy = "prod-protects-argocd"
-    [message] = validate(policy, NAMESPACE, {}, name="argocd-namespace", stack="prod")
-    assert "resource 'argocd-namespace' is not protected on stack 'prod'" in message
-    assert (
-        validate(policy, NAMESPACE, {}, name="argocd-namespace", stack="prod", protect=True) == []
-    )
-    assert validate(policy, NAMESPACE, {}, name="argocd-namespace", stack="dev") == []
-    assert validate(policy, CHART_V4, {}, name="argocd-chart", stack="prod", protect=True) == []
+    reported = validate_stack(policy, argocd_stack("prod-eu", "prod"))
+    assert [(m.split(":")[0], u) for m, u in reported] == [
+        (
+            "resource 'argocd-namespace' is not protected on stack 'prod-eu' (environment prod)",
+            urn("prod-eu", NAMESPACE, "argocd-namespace"),
+        ),
+        (
+            "resource 'argocd-chart' is not protected on stack 'prod-eu' (environment prod)",
+            urn("prod-eu", CHART_V4, "argocd-chart"),
+        ),
+    ]
+    assert validate_stack(policy, argocd_stack("prod-eu", "prod", protect=True)) == []
+    # Named prod, deploying dev: not prod.
+    assert validate_stack(policy, argocd_stack("prod", "dev")) == []
 
 
 def test_appproject_policy_through_validate() -> None:
@@ -361,10 +554,13 @@ def test_appproject_policy_through_validate() -> None:
 
 def test_auto_prune_policy_through_validate() -> None:
     policy = "prod-no-auto-prune"
-    assert validate(policy, APPSET, appset(True), stack="dev") == []
+    assert validate(policy, APPSET, appset(True, env="dev"), stack="dev") == []
     assert validate(policy, APPSET, appset(False), stack="prod") == []
-    [message] = validate(policy, APPSET, appset(True), stack="prod")
+    [message] = validate(policy, APPSET, appset(True), stack="prod-eu")
     assert "elements[0](web).patch.spec.syncPolicy.automated.prune is true" in message
+    assert "on stack 'prod-eu' (environment prod)" in message
+    # The stack's name does not make it prod: its label does.
+    assert validate(policy, APPSET, appset(True, env="dev"), stack="prod") == []
 
 
 # -- the pack as the engine sees it -------------------------------------------------------------
@@ -413,9 +609,8 @@ def analyze(
     [
         ("no-unpinned-images", DEPLOYMENT, deployment("a:latest"), "res", "dev", "`latest`"),
         ("chart-version-pinned", RELEASE_V3, {"chart": "x"}, "res", "dev", "no `version`"),
-        ("prod-protects-argocd", CHART_V4, {}, "argocd-chart", "prod", "not protected"),
         ("appproject-no-system-namespaces", APPPROJECT, appproject("*"), "p", "dev", "'*'"),
-        ("prod-no-auto-prune", APPSET, appset(True), "web", "prod", "automated.prune is true"),
+        ("prod-no-auto-prune", APPSET, appset(True), "web", "prod-eu", "(environment prod)"),
     ],
 )
 def test_each_policy_blocks_through_the_analyzer_service(
@@ -430,8 +625,89 @@ def test_each_policy_blocks_through_the_analyzer_service(
 def test_compliant_resources_pass_the_analyzer_service() -> None:
     assert analyze(DEPLOYMENT, deployment("quay.io/argoproj/argocd:v3.4.4")) == []
     assert analyze(CHART_V4, {}, name="argocd-chart", stack="prod", protect=True) == []
-    assert analyze(APPSET, appset(True), stack="dev") == []
+    assert analyze(APPSET, appset(True, env="dev"), stack="dev") == []
+    assert analyze(APPSET, appset(True, env="dev"), stack="prod") == []
     assert analyze(APPPROJECT, appproject("web")) == []
+
+
+def stack_request(stack: str, env: str | None, *, protect: bool = False, **props: Any) -> Any:
+    """The engine's AnalyzeStackRequest for a stack of the Argo CD namespace (labelled ``env``;
+    ``props`` replace its properties), the Chart v4 component and an unlabelled Secret."""
+    resources = []
+    namespace = props.get("namespace", {"metadata": {"name": "argocd", **labels(env)}})
+    secret = props.get("secret", {"metadata": {"name": "argocd-redis"}})
+    for type_, name, properties in (
+        (NAMESPACE, "argocd-namespace", namespace),
+        (CHART_V4, "argocd-chart", {}),
+        (SECRET, "argocd-redis", secret),
+    ):
+        struct = struct_pb2.Struct()
+        struct.update(properties)
+        resources.append(
+            proto.AnalyzerResource(
+                type=type_,
+                urn=urn(stack, type_, name),
+                name=name,
+                properties=struct,
+                options=proto.AnalyzerResourceOptions(protect=protect),
+            )
+        )
+    return proto.AnalyzeStackRequest(resources=resources)
+
+
+def analyze_stack_response(request: Any) -> Any:
+    servicer = _PolicyAnalyzerServicer(
+        pack.PACK_NAME, "0.1.0", list(pack.POLICIES), EnforcementLevel.MANDATORY
+    )
+    return servicer.AnalyzeStack(request, None)
+
+
+def analyze_stack(request: Any) -> list[tuple[str, str, int, str]]:
+    """(policy, message, enforcement level, urn) of every diagnostic for the stack."""
+    response = analyze_stack_response(request)
+    return [(d.policyName, d.message, d.enforcementLevel, d.urn) for d in response.diagnostics]
+
+
+def test_protection_policy_blocks_through_the_analyzer_service() -> None:
+    diagnostics = analyze_stack(stack_request("prod-eu", "prod"))
+    description = pack.policy_named("prod-protects-argocd").description
+    assert [(p, level, u) for p, _, level, u in diagnostics] == [
+        ("prod-protects-argocd", proto.MANDATORY, urn("prod-eu", NAMESPACE, "argocd-namespace")),
+        ("prod-protects-argocd", proto.MANDATORY, urn("prod-eu", CHART_V4, "argocd-chart")),
+    ]
+    for _, message, _, _ in diagnostics:
+        assert message.startswith(description + "\n")
+        assert "on stack 'prod-eu' (environment prod)" in message
+        assert "set gitops-platform:argocd.protect: true in Pulumi.prod-eu.yaml" in message
+    assert analyze_stack(stack_request("prod-eu", "prod", protect=True)) == []
+    assert analyze_stack(stack_request("prod", "dev")) == []
+
+
+def test_protection_policy_runs_at_preview_despite_unknowns_elsewhere() -> None:
+    # At preview a Secret's data is unknown: the stack policy reads only labels, so it still
+    # blocks (pulumi-policy would otherwise downgrade the whole stack policy to advisory).
+    secret = {"metadata": {"name": "argocd-redis"}, "data": {"auth": UNKNOWN_STRING_VALUE}}
+    metadata = {"name": "argocd", "uid": UNKNOWN_STRING_VALUE, **labels("prod")}
+    request = stack_request("prod-eu", "prod", secret=secret, namespace={"metadata": metadata})
+    diagnostics = analyze_stack(request)
+    assert [(p, level) for p, _, level, _ in diagnostics] == [
+        ("prod-protects-argocd", proto.MANDATORY)
+    ] * 2
+
+
+def test_protection_policy_with_an_unknown_environment_cannot_run_at_preview() -> None:
+    # Only when the label itself is unknown: pulumi-policy's advisory "can't run" diagnostic.
+    namespace = {"metadata": {"name": "argocd", "labels": {LABEL_ENV: UNKNOWN_STRING_VALUE}}}
+    [(policy, message, level, _)] = analyze_stack(stack_request("prod", None, namespace=namespace))
+    assert policy == "prod-protects-argocd" and level == proto.ADVISORY
+    assert "can't be known during preview" in message
+
+
+def test_protection_policy_is_not_applicable_without_a_labelled_resource() -> None:
+    response = analyze_stack_response(stack_request("prod", None))
+    assert list(response.diagnostics) == []
+    [skipped] = [n for n in response.not_applicable if n.policy_name == "prod-protects-argocd"]
+    assert skipped.reason == pack.NO_LABELLED_RESOURCE
 
 
 def test_chart_policy_is_not_applicable_to_an_input_less_chart_v4() -> None:
@@ -518,6 +794,6 @@ def test_engine_shaped_config_is_checked_and_its_secret_keys_skipped() -> None:
 
 @pytest.mark.parametrize("name", ["cluster-kind", "cluster-kwok"])
 def test_prod_requires_protection_of_a_cluster_the_stack_creates(name: str) -> None:
-    assert rules.protection_violations("prod", name, protect=False)
-    assert rules.protection_violations("prod", name, protect=True) == []
-    assert rules.protection_violations("dev", name, protect=False) == []
+    assert rules.protection_violations("prod-eu", "prod", name, protect=False)
+    assert rules.protection_violations("prod-eu", "prod", name, protect=True) == []
+    assert rules.protection_violations("prod", "dev", name, protect=False) == []
