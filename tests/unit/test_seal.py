@@ -939,3 +939,16 @@ def test_seal_hostile_input_exits_1_and_writes_nothing(
 @functools.cache
 def weak_free_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def test_seal_value_from_stdin(repo: Path, key: rsa.RSAPrivateKey) -> None:
+    result = runner.invoke(
+        cli,
+        ["seal", "--app", "hello-web", "--env", "dev", "--name", "api",
+         "--from-file", "token=-", "--cert", "cert.pem"],
+        input=b"from-a-pipe",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = yaml.safe_load((repo / "apps/hello-web/manifests/sealed-api.yaml").read_text())
+    sealed = base64.b64decode(manifest["spec"]["encryptedData"]["token"])
+    assert hybrid_decrypt(key, sealed, b"web/api") == b"from-a-pipe"
