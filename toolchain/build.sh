@@ -26,7 +26,7 @@ export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
 
 # component -> binaries it produces (the `tool` lines of its go.mod, plus extras).
 components=(pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube kwok kind actionlint
-	helm kustomize argocd rollouts redis)
+	helm kustomize argocd rollouts sealed-secrets redis kyverno cosign crane)
 
 go_version() { go env GOVERSION; }
 
@@ -114,6 +114,29 @@ build_rollouts() {
 	ver="$(grep -v '^#' "$work/module" | cut -d' ' -f2)"
 	build_tool "$src" "$out" ./cmd/rollouts-controller \
 		"-X github.com/argoproj/argo-rollouts/utils/version.version=$ver" rollouts-controller
+	# The kubectl plugin: `kubectl argo rollouts promote|abort|get` against the local cluster.
+	build_tool "$src" "$out" ./cmd/kubectl-argo-rollouts \
+		"-X github.com/argoproj/argo-rollouts/utils/version.version=$ver" kubectl-argo-rollouts
+}
+
+# The Sealed Secrets controller (patched: a kubeconfig outside a cluster) and kubeseal, from
+# one module.
+build_sealed_secrets() {
+	local work="$1" out="$2" src ver
+	src="$(module_copy "$work")"
+	ver="$(grep -v '^#' "$work/module" | cut -d' ' -f2)"
+	build_tool "$src" "$out" ./cmd/controller "-X main.VERSION=${ver#v}" sealed-secrets-controller
+	build_tool "$src" "$out" ./cmd/kubeseal "-X main.VERSION=${ver#v}" kubeseal
+}
+
+# The Kyverno admission controller, unmodified; its CRDs stay in the build folder beside it.
+build_kyverno() {
+	local work="$1" out="$2" src ver
+	src="$(module_copy "$work")"
+	ver="$(grep -v '^#' "$work/module" | cut -d' ' -f2)"
+	build_tool "$src" "$out" ./cmd/kyverno \
+		"-X github.com/kyverno/kyverno/pkg/version.BuildVersion=$ver" kyverno
+	cp -R "$src/config/crds" "$out/crds"
 }
 
 # redis-server for Argo CD's cache: Debian packages pinned in modules/redis/packages,
@@ -158,7 +181,7 @@ build_component() {
 	work="$cache/work/$c"
 	rm -rf "$work" && mkdir -p "$work" && cp -R "$modules/$c/." "$work/" && chmod -R u+w "$work"
 	case "$c" in
-	argocd | rollouts | redis) ;; # not a wrapper module: their recipes fetch what they need
+	argocd | rollouts | sealed-secrets | kyverno | redis) ;; # not a wrapper module: their recipes fetch what they need
 	*)
 		log "$c: downloading modules"
 		(cd "$work" && go mod download) >>"$cache/logs/$c.log" 2>&1
@@ -233,6 +256,19 @@ build_component() {
 		;;
 	argocd) build_argocd "$work" "$out" ;;
 	rollouts) build_rollouts "$work" "$out" ;;
+	sealed-secrets) build_sealed_secrets "$work" "$out" ;;
+	kyverno) build_kyverno "$work" "$out" ;;
+	cosign)
+		v="$(module_version "$work" github.com/sigstore/cosign/v2)"
+		build_tool "$work" "$out" github.com/sigstore/cosign/v2/cmd/cosign \
+			"-X sigs.k8s.io/release-utils/version.gitVersion=$v"
+		;;
+	crane)
+		# crane, and `crane registry serve`: a loopback OCI registry for the signed-image tests.
+		v="$(module_version "$work" github.com/google/go-containerregistry)"
+		build_tool "$work" "$out" github.com/google/go-containerregistry/cmd/crane \
+			"-X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$v"
+		;;
 	redis) fetch_redis "$work" "$out" ;;
 	*)
 		log "unknown component $c"
