@@ -216,47 +216,49 @@ def _read_bounded(stream: IO[bytes], limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _read_regular(path: Path, display: str, limit: int) -> bytes:
+def _read_regular(
+    path: Path, display: str, limit: int, *, named: bool = True, hint: str = ""
+) -> bytes:
     """At most ``limit + 1`` bytes of the regular file ``path``; refused (``SealError`` naming
-    ``display``) when it is not a regular file (a FIFO, a device, a socket: they block or never
-    end). Opened without blocking and checked on the open descriptor, so a FIFO swapped in
-    after a check cannot hang the read either."""
+    ``display``, and the path unless ``named`` is false) when it is not a regular file (a FIFO,
+    a device, a socket: they block or never end). Opened without blocking and checked on the
+    open descriptor, so a FIFO swapped in after a check cannot hang the read either."""
+    subject = f" {path}" if named else ""
+    lead = f"{path} is " if named else ""
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except IsADirectoryError:
-        raise SealError(f"{display}: {path} is a directory, not a file") from None
+        raise SealError(f"{display}: {lead}a directory, not a file") from None
     except OSError as exc:
-        raise SealError(f"{display}: cannot read {path}: {exc.strerror}") from None
+        raise SealError(f"{display}: cannot read{subject}: {exc.strerror}") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         if stat.S_ISDIR(mode):
-            raise SealError(f"{display}: {path} is a directory, not a file")
-        raise SealError(
-            f"{display}: {path} is not a regular file (a FIFO, device or socket); "
-            "give a file, or pipe the value into stdin with KEY=-"
-        )
+            raise SealError(f"{display}: {lead}a directory, not a file")
+        raise SealError(f"{display}: {lead}not a regular file (a FIFO, device or socket){hint}")
     with os.fdopen(fd, "rb", buffering=0) as stream:
         os.set_blocking(fd, True)
         try:
             return _read_bounded(stream, limit)
         except OSError as exc:
-            raise SealError(f"{display}: cannot read {path}: {exc.strerror}") from None
+            raise SealError(f"{display}: cannot read{subject}: {exc.strerror}") from None
 
 
-def read_regular_file(path: Path, display: str, limit: int) -> bytes:
+def read_regular_file(path: Path, display: str, limit: int, *, named: bool = True) -> bytes:
     """The bytes of the regular file ``path``; refused when it is not one (see
     :func:`_read_regular`) or holds more than ``limit`` bytes."""
-    data = _read_regular(path, display, limit)
+    data = _read_regular(path, display, limit, named=named)
     if len(data) > limit:
-        raise SealError(f"{display}: {path} is larger than {limit} bytes")
+        lead = f"{path} is " if named else ""
+        raise SealError(f"{display}: {lead}larger than {limit} bytes")
     return data
 
 
 def read_certificate(path: Path, flag: str = "--cert") -> bytes:
     """``--cert PEM_FILE``, read with a bound (:data:`MAX_CERT_BYTES`), regular files only."""
-    return read_regular_file(path.expanduser(), f"{flag} {path}", MAX_CERT_BYTES)
+    return read_regular_file(path.expanduser(), f"{flag} {path}", MAX_CERT_BYTES, named=False)
 
 
 def parse_values(
@@ -320,7 +322,12 @@ def parse_values(
         else:
             validate_key(key, flag)
             path = Path(path_text).expanduser()
-            data = _read_regular(path, flag, MAX_SECRET_BYTES - total)
+            data = _read_regular(
+                path,
+                flag,
+                MAX_SECRET_BYTES - total,
+                hint="; give a file, or pipe the value into stdin with KEY=-",
+            )
             if total + len(data) > MAX_SECRET_BYTES:
                 raise too_large(flag)
         add(key, data, flag)
