@@ -120,11 +120,15 @@ class _ProcessesProvider(ResourceProvider):
     """Inputs: ``settings`` (RuntimeSettings as a dict), ``kubeconfig``, ``root``."""
 
     def _start(self, props: dict[str, Any], previous: dict[str, int] | None) -> dict[str, Any]:
-        settings = RuntimeSettings(**props["settings"])
+        fields = dict(props["settings"])
+        fields["sealed_secrets_args"] = tuple(fields.get("sealed_secrets_args") or ())
+        settings = RuntimeSettings(**fields)
         directory = Path(settings.directory)
         (directory / "logs").mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)
-        plan = runtime_plan(settings, _binaries(settings.binaries), _ports(previous))
+        # python: the service proxy runs as `python -m` in the project (the supervisor's cwd).
+        binaries = {**_binaries(settings.binaries), "python": sys.executable}
+        plan = runtime_plan(settings, binaries, _ports(previous))
         _write_private(Path(plan.kubeconfig), _kubeconfig_for(props["kubeconfig"], plan.namespace))
         plan_file = directory / "plan.json"
         _write_private(plan_file, json.dumps(plan.to_json(), indent=2))

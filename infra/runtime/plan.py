@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.runtime.service_proxy import ROUTES_FILE
 from infra.settings import StackSettings
+from infra.specs.addons import SEALED_SECRETS_CONTROLLER, sealed_secrets_values
 
 __all__ = [
     "BINARIES",
@@ -32,7 +34,8 @@ __all__ = [
 LOOPBACK = "127.0.0.1"
 
 BINARIES = ("argocd", "redis-server", "helm", "kustomize", "git")
-"""Binaries the Argo CD processes need (``rollouts-controller`` too when Rollouts is on)."""
+"""Binaries the Argo CD processes need (``rollouts-controller`` too when Rollouts is on,
+``sealed-secrets-controller`` when Sealed Secrets is)."""
 
 PORTS = (
     "redis",
@@ -47,6 +50,9 @@ PORTS = (
     "notifications-metrics",
     "rollouts-metrics",
     "rollouts-healthz",
+    "service-proxy",
+    "sealed-secrets",
+    "sealed-secrets-metrics",
 )
 
 
@@ -112,18 +118,41 @@ class RuntimeSettings:
     directory: str
     namespace: str
     rollouts_namespace: str | None
+    sealed_secrets_namespace: str | None = None
+    sealed_secrets_args: tuple[str, ...] = ()
+    """The controller's flags, from the same chart values the stack installs."""
 
     @staticmethod
     def of(settings: StackSettings) -> RuntimeSettings:
+        sealed = settings.sealedSecrets
         return RuntimeSettings(
             directory=str(settings.local_dir),
             namespace=settings.argocd.namespace,
             rollouts_namespace=settings.rollouts.namespace if settings.rollouts.enabled else None,
+            sealed_secrets_namespace=sealed.namespace if sealed.enabled else None,
+            sealed_secrets_args=sealed_secrets_args(sealed_secrets_values(settings))
+            if sealed.enabled
+            else (),
         )
 
     @property
     def binaries(self) -> tuple[str, ...]:
-        return (*BINARIES, *(("rollouts-controller",) if self.rollouts_namespace else ()))
+        extra = []
+        if self.rollouts_namespace:
+            extra.append("rollouts-controller")
+        if self.sealed_secrets_namespace:
+            extra.append("sealed-secrets-controller")
+        return (*BINARIES, *extra)
+
+
+def sealed_secrets_args(values: dict[str, Any]) -> tuple[str, ...]:
+    """The flags the sealed-secrets chart gives its controller for these values (the subset
+    the platform sets: its templates/deployment.yaml), listen addresses aside."""
+    args: list[str] = []
+    if values.get("updateStatus"):
+        args.append("--update-status")
+    args += ["--key-prefix", str(values["secretName"])]
+    return tuple(args)
 
 
 def runtime_plan(
@@ -291,9 +320,55 @@ def runtime_plan(
                     "HOME": str(data / "home"),
                     "PATH": "/usr/bin:/bin",
                     "ARGO_ROLLOUTS_LISTEN_ADDRESS": LOOPBACK,
+                    # The checks of generated AnalysisTemplates call
+                    # <svc>.<ns>.svc.cluster.local, which nothing resolves here: the
+                    # controller reaches Services through the service proxy.
+                    "HTTP_PROXY": f"http://{LOOPBACK}:{ports['service-proxy']}",
                 },
                 workload("Deployment", "argo-rollouts", settings.rollouts_namespace),
                 ready_port=ports["rollouts-healthz"],
+            )
+        )
+        processes.append(
+            Process(
+                "service-proxy",
+                [
+                    binaries["python"],
+                    "-m",
+                    "infra.runtime.service_proxy",
+                    "--port",
+                    str(ports["service-proxy"]),
+                    "--routes",
+                    str(directory / ROUTES_FILE),
+                ],
+                {"PATH": "/usr/bin:/bin", "HOME": str(data / "home")},
+                None,
+                ready_port=ports["service-proxy"],
+            )
+        )
+    if settings.sealed_secrets_namespace is not None:
+        processes.append(
+            Process(
+                "sealed-secrets-controller",
+                [
+                    binaries["sealed-secrets-controller"],
+                    *settings.sealed_secrets_args,
+                    "--listen-addr",
+                    f"{LOOPBACK}:{ports['sealed-secrets']}",
+                    "--listen-metrics-addr",
+                    f"{LOOPBACK}:{ports['sealed-secrets-metrics']}",
+                ],
+                {
+                    # The patched controller's fallback outside a cluster (toolchain patch).
+                    "KUBECONFIG": kubeconfig,
+                    "POD_NAMESPACE": settings.sealed_secrets_namespace,
+                    "HOME": str(data / "home"),
+                    "PATH": "/usr/bin:/bin",
+                },
+                workload(
+                    "Deployment", SEALED_SECRETS_CONTROLLER, settings.sealed_secrets_namespace
+                ),
+                ready_port=ports["sealed-secrets"],
             )
         )
     return RuntimePlan(

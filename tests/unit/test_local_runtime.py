@@ -69,13 +69,27 @@ def test_a_file_url_is_fine_for_local_controllers() -> None:
     assert settings.repo_url == "file:///srv/repo.git"
 
 
-def plan(rollouts: str | None = "argo-rollouts"):  # type: ignore[no-untyped-def]
+def plan(  # type: ignore[no-untyped-def]
+    rollouts: str | None = "argo-rollouts", sealed: str | None = "kube-system"
+):
     binaries = {
         b: f"/opt/bin/{b}"
-        for b in ("argocd", "redis-server", "helm", "kustomize", "git", "rollouts-controller")
+        for b in (
+            "argocd",
+            "redis-server",
+            "helm",
+            "kustomize",
+            "git",
+            "rollouts-controller",
+            "sealed-secrets-controller",
+            "python",
+        )
     }
     ports = {name: 20000 + i for i, name in enumerate(PORTS)}
-    return runtime_plan(RuntimeSettings("/rt/c1", "argocd", rollouts), binaries, ports)
+    args = ("--update-status", "--key-prefix", "sealed-secrets-key") if sealed else ()
+    return runtime_plan(
+        RuntimeSettings("/rt/c1", "argocd", rollouts, sealed, args), binaries, ports
+    )
 
 
 def test_every_listener_binds_the_loopback_on_its_own_port() -> None:
@@ -89,6 +103,8 @@ def test_every_listener_binds_the_loopback_on_its_own_port() -> None:
         "server",
         "notifications-controller",
         "rollouts-controller",
+        "service-proxy",
+        "sealed-secrets-controller",
     ]
     for process in p.processes:
         argv = process.argv
@@ -124,6 +140,12 @@ def test_each_process_follows_the_workload_it_stands_for() -> None:
         "argo-rollouts",
     )
     assert "rollouts-controller" not in [x.name for x in plan(None).processes]
+    sealed = followed["sealed-secrets-controller"]
+    assert sealed is not None and (sealed.namespace, sealed.name) == (
+        "kube-system",
+        "sealed-secrets-controller",
+    )
+    assert "sealed-secrets-controller" not in [x.name for x in plan(sealed=None).processes]
     assert p.to_json() == type(p).from_json(p.to_json()).to_json()
 
 
@@ -178,3 +200,28 @@ def test_status_waits_for_every_app_but_not_for_one_that_keeps_failing() -> None
     now[0] = 0.0
     out = wait_settled(lambda: [ok, failing], 600, expected=2, sleep=sleep, clock=lambda: now[0])
     assert out == [ok, failing] and 30 <= now[0] < 60
+
+
+def test_the_sealed_secrets_controller_runs_with_the_charts_flags_on_loopback() -> None:
+    settings = load_stack_file(REPO, "dev")
+    runtime = RuntimeSettings.of(settings)
+    assert runtime.sealed_secrets_namespace == settings.sealedSecrets.namespace
+    assert runtime.sealed_secrets_args == ("--update-status", "--key-prefix", "sealed-secrets-key")
+    assert "sealed-secrets-controller" in runtime.binaries
+    process = next(x for x in plan().processes if x.name == "sealed-secrets-controller")
+    argv = process.argv
+    assert argv[argv.index("--listen-addr") + 1].startswith("127.0.0.1:")
+    assert argv[argv.index("--listen-metrics-addr") + 1].startswith("127.0.0.1:")
+    # Outside a cluster the (patched) controller reads $KUBECONFIG; its keys go to its namespace.
+    assert process.env["KUBECONFIG"] == "/rt/c1/kubeconfig"
+    assert process.env["POD_NAMESPACE"] == "kube-system"
+
+
+def test_the_rollouts_controller_reaches_services_through_the_service_proxy() -> None:
+    p = plan()
+    rollouts = next(x for x in p.processes if x.name == "rollouts-controller")
+    assert rollouts.env["HTTP_PROXY"] == f"http://127.0.0.1:{p.ports['service-proxy']}"
+    proxy = next(x for x in p.processes if x.name == "service-proxy")
+    assert proxy.argv[1:3] == ["-m", "infra.runtime.service_proxy"]
+    assert proxy.ready_port == p.ports["service-proxy"]
+    assert "service-proxy" not in [x.name for x in plan(None).processes]
