@@ -739,11 +739,14 @@ def existing_values(path: Path, display: str, name: str, namespace: str) -> dict
 
 
 def _temp_beside(path: Path, data: bytes) -> Path:
-    """``data`` in a new file next to ``path`` (same directory: the rename is atomic), mode
-    0666 minus the umask like any new file; removed again if writing fails."""
+    """``data`` in a new file next to ``path`` (same directory: the rename is atomic), with
+    ``path``'s mode when it exists (else 0666 minus the umask, like any new file); removed
+    again if writing fails."""
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
+        with contextlib.suppress(FileNotFoundError):  # a replaced file keeps its mode
+            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()

@@ -954,3 +954,15 @@ def test_seal_value_from_stdin(repo: Path, key: rsa.RSAPrivateKey) -> None:
     manifest = yaml.safe_load((repo / "apps/hello-web/manifests/sealed-api.yaml").read_text())
     sealed = base64.b64decode(manifest["spec"]["encryptedData"]["token"])
     assert hybrid_decrypt(key, sealed, b"web/api") == b"from-a-pipe"
+
+
+def test_write_sealed_keeps_the_kustomization_mode(tmp_path: Path, key: rsa.RSAPrivateKey) -> None:
+    copy_example_catalog(tmp_path)
+    target = kustomize_target(tmp_path)
+    kpath = tmp_path / str(target.kustomization)
+    kpath.chmod(0o640)
+    write_sealed(tmp_path, target, builder(key, {"a": b"1"}), name="db",
+                 namespace="payments", new_keys=["a"], merge=False)  # fmt: skip
+    assert kpath.stat().st_mode & 0o777 == 0o640
+    assert "sealed-db.yaml" in kpath.read_text()
+    assert not [p for p in kpath.parent.iterdir() if p.name.endswith(".tmp")]
