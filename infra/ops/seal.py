@@ -261,6 +261,12 @@ def read_certificate(path: Path, flag: str = "--cert") -> bytes:
     return read_regular_file(path.expanduser(), f"{flag} {path}", MAX_CERT_BYTES, named=False)
 
 
+def _shown(text: str) -> str:
+    """``text`` as typed, or quoted when it holds what a terminal would not show as is (a
+    newline, a control character): an error message stays one readable line."""
+    return text if text.isprintable() else repr(text)
+
+
 def parse_values(
     literals: Sequence[str],
     files: Sequence[str],
@@ -295,7 +301,7 @@ def parse_values(
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise SealError(f"--from-literal {item.split('=', 1)[0]!r}: expected KEY=VALUE")
-        flag = f"--from-literal {key}=..."
+        flag = f"--from-literal {_shown(key)}=..."
         validate_key(key, flag)
         add(key, value.encode("utf-8", "surrogateescape"), flag)
     stdin_used: str | None = None
@@ -305,7 +311,9 @@ def parse_values(
             key, path_text = Path(item).name, item
         if not path_text:
             raise SealError(f"--from-file {item!r}: expected [KEY=]PATH")
-        flag = f"--from-file {item}"
+        flag = f"--from-file {_shown(item)}"
+        if key in values:  # before reading anything
+            raise SealError(f"{flag}: key {key!r} is already given by {origin[key]}")
         if path_text in STDIN_PATHS:
             if not sep or not key:
                 raise SealError(f"{flag}: stdin has no file name; give the key: KEY=-")

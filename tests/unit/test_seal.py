@@ -671,17 +671,18 @@ def test_stdin_value_is_bounded() -> None:
 @pytest.mark.parametrize(
     ("literals", "files", "message"),
     [
-        (["key\n=v"], [], "--from-literal key\n=...: key 'key\\n' is not a valid Secret key"),
+        (["key\n=v"], [], "--from-literal 'key\\n'=...: key 'key\\n' is not a valid Secret key"),
         (["pässword=v"], [], "--from-literal pässword=...: key 'pässword' is not a valid"),
         (["..x=v"], [], "--from-literal ..x=...: key '..x' is not a valid Secret key (may not"),
         (["..=v"], [], "--from-literal ..=...: key '..' is not a valid Secret key (may not"),
         ([f"{'k' * 254}=v"], [], f"--from-literal {'k' * 254}=...: the key is 254 characters"),
-        ([], ["key\n=/dev/null"], "--from-file key\n=/dev/null: key 'key\\n' is not a valid"),
+        ([], ["key\n=/dev/null"], "--from-file 'key\\n=/dev/null': key 'key\\n' is not a valid"),
         ([], ["bad key=-"], "--from-file bad key=-: key 'bad key' is not a valid Secret key"),
         (["pw=1"], ["pw=/etc/hostname"], "--from-file pw=/etc/hostname: key 'pw' is already given"),
+        (["pw=1"], ["pw=/dev/zero"], "--from-file pw=/dev/zero: key 'pw' is already given"),
     ],
     ids=["newline", "unicode", "dotdot-prefix", "dotdot", "too-long", "file-newline",
-         "stdin-key", "literal-vs-file"],
+         "stdin-key", "literal-vs-file", "duplicate-before-reading"],
 )  # fmt: skip
 def test_invalid_keys(literals: list[str], files: list[str], message: str) -> None:
     with pytest.raises(SealError) as info:
@@ -905,7 +906,7 @@ def test_merge_refuses_a_non_regular_or_hostile_existing_file(
     [
         (["--name", "db\n", "--from-literal", "a=b"], "error: --name: 'db\\n' is not a valid"),
         (["--name", "x" * 254, "--from-literal", "a=b"], "error: --name: the Secret name is 254"),
-        (["--name", "db", "--from-literal", "a\n=b"], "error: --from-literal a\n=...: key 'a\\n'"),
+        (["--name", "db", "--from-literal", "a\n=b"], "error: --from-literal 'a\\n'=...: key 'a\\n'"),
         (["--name", "db", "--from-file", "k=/dev/zero"], "error: --from-file k=/dev/zero: /dev/zero is not a regular file"),
         (["--name", "db", "--from-file", "k=fifo"], "error: --from-file k=fifo: fifo is not a regular file"),
         (["--name", "db", "--from-file", "k=big"], "error: --from-file k=big: the values add up to more than"),
