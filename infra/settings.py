@@ -271,11 +271,7 @@ class AdminPasswordSettings(_Strict):
 
 def _catalog_folder_problem(path: str) -> str | None:
     """``appsDir`` must name a folder inside the repository, written as a relative path."""
-    if PurePosixPath(path).is_absolute():
-        # Accepted for now: tests/unit/test_program.py points it at a temporary folder.
-        # TODO(issue 9): refuse once that test uses a catalog inside a project root.
-        return None
-    if "\\" in path:
+    if PurePosixPath(path).is_absolute() or "\\" in path:
         return "must be a path relative to the project root (such as apps), with '/'"
     normal = posixpath.normpath(path)
     if normal == "." or normal == ".." or normal.startswith("../"):
