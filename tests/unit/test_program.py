@@ -8,6 +8,7 @@ and compares the custom resources with what ``platformctl render`` prints.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,13 +244,24 @@ def test_invalid_config_fails_before_any_resource() -> None:
     assert mocks.objects == [], "validation must run before the first resource is registered"
 
 
-def test_invalid_app_fails_before_any_resource(tmp_path: Path) -> None:
+def _project_root(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``root`` as the project the program runs in (its Pulumi.yaml; catalog.appsDir is
+    relative to it)."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
+    monkeypatch.chdir(root)
+
+
+def test_invalid_app_fails_before_any_resource(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mocks = Mocks()
     bad = tmp_path / "apps" / "broken"
     bad.mkdir(parents=True)
     (bad / "app.yaml").write_text("team: web\nnamespace: web\ncolour: blue\n")
+    _project_root(tmp_path, monkeypatch)
     with pytest.raises(pulumi.RunError, match=r"broken/app.yaml: colour: unknown field"):
-        run_program("dev", {"catalog": {"appsDir": str(tmp_path / "apps")}}, mocks)
+        run_program("dev", {"catalog": {"appsDir": "apps"}}, mocks)
     assert mocks.objects == []
 
 
@@ -326,17 +338,21 @@ def _rolling_only_catalog(root: Path) -> str:
     (app / "manifests" / "configmap.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: solo}\n"
     )
-    return str(root / "apps")
+    return "apps"
 
 
 @pulumi.runtime.test
-def test_addon_charts_are_not_registered_when_disabled(tmp_path: Path) -> Any:
+def test_addon_charts_are_not_registered_when_disabled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    apps = _rolling_only_catalog(tmp_path)
+    _project_root(tmp_path, monkeypatch)
     mocks, exports = run_program(
         "dev",
         {
             "rollouts": {"enabled": False},
             "sealedSecrets": {"enabled": False},
-            "catalog": {"appsDir": _rolling_only_catalog(tmp_path)},
+            "catalog": {"appsDir": apps},
         },
     )
 
