@@ -9,6 +9,7 @@ laughs" alias bombs). Every problem carries the line it is on. Output goes throu
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,15 @@ from infra.errors import Problem
 __all__ = ["Loaded", "dump_all", "load_file", "load_strict"]
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """The safe dumper, quoting ``y``/``Y``/``n``/``N`` too: PyYAML writes them plain, but the
+    YAML 1.1 parser of Go's Kubernetes tools (``sigs.k8s.io/yaml``: kubectl, Argo CD,
+    kubeseal) reads them as booleans, so an app, Secret or key named ``n`` would break."""
+
+
+_Dumper.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
 
 
 @dataclass

@@ -21,16 +21,17 @@ from infra.delivery.tree import WorkTree
 from infra.ops.seal import (
     SealError,
     SealTarget,
-    load_public_key,
     parse_values,
+    read_certificate,
+    render_sealed,
     require_enabled,
     seal_target,
     sealed_secret,
+    select_sealer,
     write_sealed,
 )
 from infra.settings import DEFAULT_SEALED_SECRETS_NAMESPACE, StackSettings
 from infra.specs.addons import SEALED_SECRETS_CONTROLLER
-from infra.yamlio import dump_all
 
 __all__ = ["seal_cmd"]
 
@@ -55,10 +56,7 @@ def _certificate(
                 "--cert and --kubeconfig/--context exclude each other: seal with a saved "
                 "certificate, or fetch it from the cluster"
             )
-        try:
-            return cert.expanduser().read_bytes(), f"--cert {cert}"
-        except OSError as exc:
-            raise SealError(f"--cert {cert}: cannot read: {exc.strerror}") from None
+        return read_certificate(cert), f"--cert {cert}"
     if context is None:
         raise SealError(
             "give --cert PEM_FILE (the controller's certificate), or --context C (and "
@@ -125,6 +123,14 @@ def seal_cmd(
     secret_type: Annotated[
         str, typer.Option("--type", help="Type of the Secret the controller creates.")
     ] = "Opaque",
+    sealer: Annotated[
+        str,
+        typer.Option(
+            "--sealer",
+            help="What encrypts: builtin (Python, the default) or kubeseal (the binary, "
+            "from PATH or the toolchain). See docs/secrets.md.",
+        ),
+    ] = "builtin",
     merge: Annotated[
         bool,
         typer.Option("--merge", help="Add or replace keys in an existing sealed file."),
@@ -182,7 +188,7 @@ def seal_cmd(
     pem, source = _certificate(
         settings, cert, kubeconfig, context, controller_namespace, controller_name
     )
-    public_key = load_public_key(pem, source)
+    public_key = select_sealer(pem, source, sealer, root=root)
 
     def build(existing: Any) -> dict[str, Any]:
         return sealed_secret(
@@ -198,7 +204,7 @@ def seal_cmd(
     if output == "-":
         if merge:
             raise SealError("--merge needs a file: it cannot read back --output -")
-        sys.stdout.write(dump_all([build({})]))
+        sys.stdout.write(render_sealed(build({})))
         return
     result = write_sealed(
         root, target, build, name=name, namespace=namespace, new_keys=list(values), merge=merge

@@ -92,7 +92,7 @@ from infra import constants
 from infra.catalog.loader import KUSTOMIZATION_FILES
 from infra.catalog.models import App, DirectorySource, HelmSource, KustomizeSource
 from infra.errors import PlatformError
-from infra.yamlio import load_strict
+from infra.yamlio import dump_all, load_strict
 
 __all__ = [
     "SEALERS",
@@ -674,29 +674,10 @@ def add_kustomize_resource(text: str, entry: str, file: str) -> str | None:
     return new_text
 
 
-class _GoYamlDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    """The safe dumper, quoting ``y``/``Y``/``n``/``N`` too: PyYAML writes them plain, but
-    the YAML 1.1 parser of Go's Kubernetes tools (``sigs.k8s.io/yaml``: kubectl, Argo CD,
-    kubeseal) reads them as booleans, so a Secret named ``n`` or a key ``y`` would break."""
-
-
-_GoYamlDumper.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
-)
-
-
 def render_sealed(manifest: Mapping[str, Any]) -> str:
-    """The manifest as YAML that Go's YAML parser reads back unchanged (see
-    :class:`_GoYamlDumper`); otherwise exactly :func:`infra.yamlio.dump_all`'s layout."""
-    return yaml.dump_all(
-        [dict(manifest)],
-        Dumper=_GoYamlDumper,
-        sort_keys=False,
-        default_flow_style=False,
-        explicit_start=True,
-        width=4096,
-        allow_unicode=True,
-    )
+    """The manifest as YAML that Go's YAML parser reads back unchanged
+    (:func:`infra.yamlio.dump_all` quotes ``y``/``n``)."""
+    return dump_all([manifest])
 
 
 @dataclass(frozen=True)
