@@ -1,15 +1,19 @@
-"""What every chart install shares: where the chart comes from, and the add-on args."""
+"""What every chart install shares: where the chart comes from, the add-on args, and the
+add-on install itself (its namespace, then its pinned chart)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.settings import ChartSettings, StackSettings
+from infra.specs.addons import addon_namespace
 
-__all__ = ["AddonArgs", "chart_source"]
+__all__ = ["AddonArgs", "addon_chart", "chart_source", "namespace_resource"]
 
 
 def chart_source(chart: ChartSettings, name: str, project_root: str) -> dict[str, Any]:
@@ -33,3 +37,53 @@ class AddonArgs(TypedDict):
     """Kubernetes provider of the target cluster."""
     project_root: str
     """Directory of Pulumi.yaml; a local chart path is resolved against it."""
+
+
+def namespace_resource(
+    name: str, spec: dict[str, Any], opts: pulumi.ResourceOptions
+) -> k8s.core.v1.Namespace:
+    meta = spec["metadata"]
+    return k8s.core.v1.Namespace(
+        name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=meta["name"], labels=meta["labels"], annotations=meta["annotations"]
+        ),
+        opts=opts,
+    )
+
+
+def addon_chart(
+    parent: pulumi.ComponentResource,
+    name: str,
+    args: AddonArgs,
+    *,
+    chart: ChartSettings,
+    chart_name: str,
+    namespace: str,
+    values: dict[str, Any],
+    keep_namespace: bool = False,
+    transforms: Sequence[pulumi.ResourceTransform] = (),
+) -> k8s.helm.v4.Chart:
+    """An add-on's namespace (unless every cluster has it: ``kube-system``...; kept on delete
+    when ``keep_namespace``) and its chart (Chart v4) in it, children of ``parent``."""
+    child = pulumi.ResourceOptions(parent=parent, provider=args["provider"])
+    depends_on: list[pulumi.Resource] = []
+    ns_spec = addon_namespace(args["settings"], namespace)
+    if ns_spec is not None:
+        ns_opts = child
+        if keep_namespace:
+            ns_opts = pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(retain_on_delete=True)
+            )
+        depends_on.append(namespace_resource(f"{name}-namespace", ns_spec, ns_opts))
+    return k8s.helm.v4.Chart(
+        f"{name}-chart",
+        name=chart_name,
+        namespace=namespace,
+        values=values,
+        **chart_source(chart, chart_name, args["project_root"]),
+        opts=pulumi.ResourceOptions.merge(
+            child,
+            pulumi.ResourceOptions(depends_on=depends_on, transforms=list(transforms) or None),
+        ),
+    )

@@ -8,28 +8,13 @@ the stack leaves the CRDs, and with them every app's Rollouts, in the cluster.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.components.charts import AddonArgs, chart_source
-from infra.specs.addons import ROLLOUTS_CHART, addon_namespace, rollouts_values
+from infra.components.charts import AddonArgs, addon_chart
+from infra.specs.addons import ROLLOUTS_CHART, rollouts_values
 
-__all__ = ["Rollouts", "namespace_resource"]
-
-
-def namespace_resource(
-    name: str, spec: dict[str, Any], opts: pulumi.ResourceOptions
-) -> k8s.core.v1.Namespace:
-    meta = spec["metadata"]
-    return k8s.core.v1.Namespace(
-        name,
-        metadata=k8s.meta.v1.ObjectMetaArgs(
-            name=meta["name"], labels=meta["labels"], annotations=meta["annotations"]
-        ),
-        opts=opts,
-    )
+__all__ = ["Rollouts"]
 
 
 class Rollouts(pulumi.ComponentResource):
@@ -42,22 +27,15 @@ class Rollouts(pulumi.ComponentResource):
         self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gitops-platform:index:Rollouts", name, None, opts)
-        settings = args["settings"]
-        section = settings.rollouts
-        child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
-
-        depends_on: list[pulumi.Resource] = []
-        ns_spec = addon_namespace(settings, section.namespace)
-        if ns_spec is not None:
-            depends_on.append(namespace_resource(f"{name}-namespace", ns_spec, child))
-
-        self.chart = k8s.helm.v4.Chart(
-            f"{name}-chart",
-            name=ROLLOUTS_CHART,
+        section = args["settings"].rollouts
+        self.chart = addon_chart(
+            self,
+            name,
+            args,
+            chart=section.chart,
+            chart_name=ROLLOUTS_CHART,
             namespace=section.namespace,
-            values=rollouts_values(settings),
-            **chart_source(section.chart, ROLLOUTS_CHART, args["project_root"]),
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends_on)),
+            values=rollouts_values(args["settings"]),
         )
         self.namespace = pulumi.Output.from_input(section.namespace)
         self.register_outputs({"namespace": self.namespace})

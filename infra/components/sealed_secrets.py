@@ -18,9 +18,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.components.charts import AddonArgs, chart_source
-from infra.components.rollouts import namespace_resource
-from infra.specs.addons import SEALED_SECRETS_CHART, addon_namespace, sealed_secrets_values
+from infra.components.charts import AddonArgs, addon_chart
+from infra.specs.addons import SEALED_SECRETS_CHART, sealed_secrets_values
 
 __all__ = ["SealedSecrets", "retain_crds"]
 
@@ -47,28 +46,18 @@ class SealedSecrets(pulumi.ComponentResource):
         self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gitops-platform:index:SealedSecrets", name, None, opts)
-        settings = args["settings"]
-        section = settings.sealedSecrets
-        child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
-
-        depends_on: list[pulumi.Resource] = []
-        ns_spec = addon_namespace(settings, section.namespace)
-        if ns_spec is not None:
-            # The controller's keys live there: a destroy must not take them along.
-            keep = pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(retain_on_delete=True)
-            )
-            depends_on.append(namespace_resource(f"{name}-namespace", ns_spec, keep))
-
-        self.chart = k8s.helm.v4.Chart(
-            f"{name}-chart",
-            name=SEALED_SECRETS_CHART,
+        section = args["settings"].sealedSecrets
+        self.chart = addon_chart(
+            self,
+            name,
+            args,
+            chart=section.chart,
+            chart_name=SEALED_SECRETS_CHART,
             namespace=section.namespace,
-            values=sealed_secrets_values(settings),
-            **chart_source(section.chart, SEALED_SECRETS_CHART, args["project_root"]),
-            opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(depends_on=depends_on, transforms=[retain_crds])
-            ),
+            values=sealed_secrets_values(args["settings"]),
+            # The controller's keys live in its namespace: a destroy must not take them along.
+            keep_namespace=True,
+            transforms=[retain_crds],
         )
         self.namespace = pulumi.Output.from_input(section.namespace)
         self.register_outputs({"namespace": self.namespace})

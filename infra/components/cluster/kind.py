@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 
 from infra.components.cluster.base import ClusterConnection
-from infra.components.cluster.local import LocalClusterProvider, LocalClusterResource, run, which
+from infra.components.cluster.local import LocalClusterProvider, connect_local, run, which
 from infra.settings import KindCluster, StackSettings
 
 __all__ = ["KindProvider", "connect", "kind_config"]
@@ -72,16 +72,5 @@ class KindProvider(LocalClusterProvider):
 def connect(name: str, settings: StackSettings, parent: pulumi.Resource) -> ClusterConnection:
     cluster = settings.cluster
     assert isinstance(cluster, KindCluster)
-    resource = LocalClusterResource(
-        KindProvider(),
-        f"{name}-kind",
-        {"name": settings.cluster_name, "nodes": cluster.nodes, "nodeImage": cluster.nodeImage},
-        # A stack that protects its Argo CD install protects the cluster under it too.
-        pulumi.ResourceOptions(parent=parent, protect=settings.argocd.protect),
-    )
-    return ClusterConnection(
-        kubeconfig=resource.kubeconfig,
-        context=None,
-        identifier=f"kind:{settings.cluster_name}",
-        resource=resource,
-    )
+    props = {"nodes": cluster.nodes, "nodeImage": cluster.nodeImage}
+    return connect_local(name, settings, parent, KindProvider(), props)

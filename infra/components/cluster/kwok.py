@@ -15,12 +15,7 @@ from typing import Any
 import pulumi
 
 from infra.components.cluster.base import ClusterConnection
-from infra.components.cluster.local import (
-    LocalClusterProvider,
-    LocalClusterResource,
-    run,
-    which,
-)
+from infra.components.cluster.local import LocalClusterProvider, connect_local, run, which
 from infra.settings import KwokCluster, StackSettings
 
 __all__ = ["KwokProvider", "connect"]
@@ -92,20 +87,5 @@ class KwokProvider(LocalClusterProvider):
 def connect(name: str, settings: StackSettings, parent: pulumi.Resource) -> ClusterConnection:
     cluster = settings.cluster
     assert isinstance(cluster, KwokCluster)
-    resource = LocalClusterResource(
-        KwokProvider(),
-        f"{name}-kwok",
-        {
-            "name": settings.cluster_name,
-            "nodes": cluster.nodes,
-            "kubernetesVersion": cluster.kubernetesVersion,
-        },
-        # A stack that protects its Argo CD install protects the cluster under it too.
-        pulumi.ResourceOptions(parent=parent, protect=settings.argocd.protect),
-    )
-    return ClusterConnection(
-        kubeconfig=resource.kubeconfig,
-        context=None,
-        identifier=f"kwok:{settings.cluster_name}",
-        resource=resource,
-    )
+    props = {"nodes": cluster.nodes, "kubernetesVersion": cluster.kubernetesVersion}
+    return connect_local(name, settings, parent, KwokProvider(), props)

@@ -23,7 +23,17 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-__all__ = ["ClusterCommandError", "LocalClusterProvider", "LocalClusterResource", "run", "which"]
+from infra.components.cluster.base import ClusterConnection
+from infra.settings import StackSettings
+
+__all__ = [
+    "ClusterCommandError",
+    "LocalClusterProvider",
+    "LocalClusterResource",
+    "connect_local",
+    "run",
+    "which",
+]
 
 
 class ClusterCommandError(Exception):
@@ -120,3 +130,28 @@ class LocalClusterResource(Resource):
             opts, pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig"])
         )
         super().__init__(provider, name, {**props, "kubeconfig": None}, opts)
+
+
+def connect_local(
+    name: str,
+    settings: StackSettings,
+    parent: pulumi.Resource,
+    provider: LocalClusterProvider,
+    props: dict[str, Any],
+) -> ClusterConnection:
+    """The connection to a CLI-made cluster (``settings.cluster.provider``: kind or kwok):
+    the resource ``<name>-<provider>`` with the cluster's name and ``props`` as inputs."""
+    kind = settings.cluster.provider
+    resource = LocalClusterResource(
+        provider,
+        f"{name}-{kind}",
+        {"name": settings.cluster_name, **props},
+        # A stack that protects its Argo CD install protects the cluster under it too.
+        pulumi.ResourceOptions(parent=parent, protect=settings.argocd.protect),
+    )
+    return ClusterConnection(
+        kubeconfig=resource.kubeconfig,
+        context=None,
+        identifier=f"{kind}:{settings.cluster_name}",
+        resource=resource,
+    )
