@@ -14,15 +14,37 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# Where Pulumi, its plugins and the cluster tools come from (README "Prerequisites"):
+#   TOOLCHAIN=go      built from Go modules by toolchain/build.sh, cached outside the repo;
+#   TOOLCHAIN=system  what is installed on PATH (the Pulumi CLI and its kubernetes plugin,
+#                     kind, kwok...): nothing is built.
+# Default: system when `pulumi` and the kubernetes provider plugin are already installed
+# (on PATH or in the Pulumi plugin folder), go otherwise.
+PULUMI_PLUGINS := $(or $(PULUMI_HOME),$(HOME)/.pulumi)/plugins
+SYSTEM_PULUMI := $(shell command -v pulumi >/dev/null 2>&1 && \
+	{ command -v pulumi-resource-kubernetes >/dev/null 2>&1 || \
+	  ls -d $(PULUMI_PLUGINS)/resource-kubernetes-v* >/dev/null 2>&1; } && echo yes)
+TOOLCHAIN ?= $(if $(SYSTEM_PULUMI),system,go)
+export TOOLCHAIN
+export PULUMI_SKIP_UPDATE_CHECK := true
+ifeq ($(TOOLCHAIN),go)
 TOOLCHAIN_BIN := $(shell toolchain/build.sh --bin-dir 2>/dev/null)
 export PATH := $(TOOLCHAIN_BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
 # Offline engine: plugins come from the toolchain on PATH, never from downloads.
-export PULUMI_SKIP_UPDATE_CHECK := true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
+else ifeq ($(TOOLCHAIN),system)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+else
+$(error TOOLCHAIN must be go or system, not '$(TOOLCHAIN)')
+endif
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
-# A local passphrase for the local state backend, generated once and never committed.
+# A local passphrase for the local state backend, generated once and never committed; only
+# when neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is given.
 PASSPHRASE_FILE := $(CURDIR)/.pulumi-state/.passphrase
-export PULUMI_CONFIG_PASSPHRASE_FILE ?= $(PASSPHRASE_FILE)
+ifeq ($(origin PULUMI_CONFIG_PASSPHRASE)$(origin PULUMI_CONFIG_PASSPHRASE_FILE),undefinedundefined)
+export PULUMI_CONFIG_PASSPHRASE_FILE := $(PASSPHRASE_FILE)
+PASSPHRASE := $(PASSPHRASE_FILE)
+endif
 
 .PHONY: help
 help: ## List the targets
@@ -38,15 +60,19 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP) ## Create .venv with the project and platformctl installed
 
 .PHONY: toolchain
-toolchain: ## Build Pulumi, providers, kube control plane, kwok, actionlint (cached)
+toolchain: ## Build Pulumi, providers, kube control plane, kwok, Argo CD... (cached; TOOLCHAIN=go)
+ifeq ($(TOOLCHAIN),system)
+	@echo "toolchain: TOOLCHAIN=system: using $$(command -v pulumi) and the tools on PATH; building nothing"
+else
 	toolchain/build.sh
+endif
 
 $(PASSPHRASE_FILE):
 	mkdir -p $(dir $@)
 	umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
 
 .PHONY: stack
-stack: install toolchain $(PASSPHRASE_FILE)
+stack: install toolchain $(PASSPHRASE)
 	mkdir -p .pulumi-state
 	pulumi stack select --create $(STACK) --non-interactive
 

@@ -55,7 +55,13 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
 
 
-def toolchain_bin() -> Path:
+def toolchain_bin() -> Path | None:
+    """The Go-built toolchain's bin directory; ``None`` with ``TOOLCHAIN=system`` (the tools
+    on PATH are used, as the Makefile does)."""
+    if os.environ.get("TOOLCHAIN") == "system":
+        if shutil.which("pulumi") is None:
+            raise AssertionError("TOOLCHAIN=system but no `pulumi` on PATH")
+        return None
     out = subprocess.run(
         [str(REPO / "toolchain" / "build.sh"), "--bin-dir"],
         capture_output=True,
@@ -91,7 +97,13 @@ class Project:
         bin_dir = toolchain_bin()
         env = {
             **os.environ,
-            "PATH": f"{bin_dir}:{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
+            "PATH": ":".join(
+                [
+                    *([str(bin_dir)] if bin_dir else []),
+                    str(REPO / ".venv" / "bin"),
+                    os.environ["PATH"],
+                ]
+            ),
             "PULUMI_HOME": str(workdir / "pulumi-home"),
             "PULUMI_BACKEND_URL": f"file://{workdir / 'state'}",
             "PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase",
