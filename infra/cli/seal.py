@@ -57,6 +57,9 @@ def _certificate(
                 "certificate, or fetch it from the cluster"
             )
         return read_certificate(cert), f"--cert {cert}"
+    if context is None and settings is not None and settings.local_controllers:
+        # The stack runs its controllers on this machine: ask the local one.
+        return _local_certificate(settings)
     if context is None:
         raise SealError(
             "give --cert PEM_FILE (the controller's certificate), or --context C (and "
@@ -78,6 +81,26 @@ def _certificate(
     namespace = controller_namespace or _controller_namespace(settings)
     pem = fetch_certificate(api_client, namespace, controller_name)
     return pem, f"the controller {namespace}/{controller_name} (context {context})"
+
+
+def _local_certificate(settings: StackSettings) -> tuple[bytes, str]:
+    from infra.ops.seal import fetch_local_certificate
+    from infra.runtime.status import RuntimeNotRunning, runtime_info
+
+    if not settings.sealedSecrets.enabled:
+        raise SealError(f"stack {settings.stack!r} does not enable sealedSecrets")
+    try:
+        info = runtime_info(settings)
+    except RuntimeNotRunning as exc:
+        raise SealError(f"{exc}; or give --cert PEM_FILE") from None
+    port = info.ports.get("sealed-secrets")
+    if port is None or "sealed-secrets-controller" not in info.processes:
+        raise SealError(
+            f"the local runtime of stack {settings.stack!r} runs no Sealed Secrets controller; "
+            f"`make up STACK={settings.stack}` starts it"
+        )
+    pem = fetch_local_certificate(port)
+    return pem, f"the local controller of stack {settings.stack!r} (127.0.0.1:{port})"
 
 
 @delivery_errors

@@ -104,6 +104,7 @@ __all__ = [
     "Sealer",
     "add_kustomize_resource",
     "fetch_certificate",
+    "fetch_local_certificate",
     "find_kubeseal",
     "hybrid_decrypt",
     "hybrid_encrypt",
@@ -934,6 +935,27 @@ def fetch_certificate(api_client: Any, namespace: str, name: str) -> bytes:
             f"{where} served more than {MAX_CERT_BYTES} bytes as its certificate; "
             "not a Sealed Secrets controller?"
         )
+    return pem
+
+
+def fetch_local_certificate(port: int) -> bytes:
+    """The certificate of a controller the local runtime runs on this machine:
+    ``GET http://127.0.0.1:<port>/v1/cert.pem`` (the API server's service proxy cannot reach
+    a process outside the cluster)."""
+    import urllib.error
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}/v1/cert.pem"
+    try:
+        with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_SECONDS) as response:
+            pem = _read_bounded(response, MAX_CERT_BYTES)
+    except (urllib.error.URLError, OSError) as exc:
+        raise SealError(
+            f"the local Sealed Secrets controller at {url} did not answer ({exc}); is the "
+            "stack up (`make up`)?"
+        ) from None
+    if len(pem) > MAX_CERT_BYTES:
+        raise SealError(f"{url} served more than {MAX_CERT_BYTES} bytes as its certificate")
     return pem
 
 

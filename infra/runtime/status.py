@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from infra.errors import PlatformError
@@ -33,6 +33,7 @@ class RuntimeInfo:
     namespace: str
     logs: str
     processes: dict[str, Any]
+    ports: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def runtime_info(settings: StackSettings) -> RuntimeInfo:
         namespace=plan["namespace"],
         logs=str(directory / "logs"),
         processes=status.get("processes", {}),
+        ports={k: int(v) for k, v in plan.get("ports", {}).items()},
     )
 
 

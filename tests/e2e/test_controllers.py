@@ -24,7 +24,6 @@ import base64
 import json
 import re
 import threading
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -298,18 +297,6 @@ def test_up_runs_every_controller_and_every_app_goes_synced_and_healthy(
     assert len(keys.items) == 1
 
 
-def controller_certificate(project: Project) -> Path:
-    """The controller's public certificate, from its own /v1/cert.pem (kubeseal --fetch-cert's
-    source; out of cluster it serves on 127.0.0.1)."""
-    plan = json.loads((runtime_dir(project) / "plan.json").read_text())
-    url = f"http://127.0.0.1:{plan['ports']['sealed-secrets']}/v1/cert.pem"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        pem = response.read()
-    path = project.root.parent / "sealing-cert.pem"
-    path.write_bytes(pem)
-    return path
-
-
 def secret_data(project: Project, namespace: str, name: str) -> dict[str, str] | None:
     from kubernetes.client.exceptions import ApiException
 
@@ -325,14 +312,13 @@ def secret_data(project: Project, namespace: str, name: str) -> dict[str, str] |
 def test_a_sealed_secret_from_platformctl_seal_is_unsealed_by_the_controller(
     project: Project,
 ) -> None:
-    cert = controller_certificate(project)
     values = {"username": "shop", "password": "s3cr3t-\u00e9-\n-value"}
     (project.root.parent / "password.txt").write_text(values["password"])
+    # No --cert: seal asks the stack's local controller for its certificate.
     project.platformctl(
         "seal", "--app", CANARY, "--env", "dev", "--name", "checkout-db",
         "--from-literal", f"username={values['username']}",
         "--from-file", f"password={project.root.parent / 'password.txt'}",
-        "--cert", str(cert),
     )  # fmt: skip
     sealed_file = project.root / "apps" / CANARY / "overlays" / "dev" / "sealed-checkout-db.yaml"
     assert "s3cr3t" not in sealed_file.read_text()

@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import functools
 import io
+import shutil
 import struct
 import sys
 from pathlib import Path
@@ -967,3 +968,16 @@ def test_write_sealed_keeps_the_kustomization_mode(tmp_path: Path, key: rsa.RSAP
     assert kpath.stat().st_mode & 0o777 == 0o640
     assert "sealed-db.yaml" in kpath.read_text()
     assert not [p for p in kpath.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_local_stack_without_its_runtime_says_so_and_writes_nothing(repo: Path) -> None:
+    """A stack whose controllers run on this machine (kwok, controllers: local) gets the
+    certificate from its local controller; with no runtime up, one clear error."""
+    shutil.copy(REPO / "Pulumi.local.yaml", repo / "Pulumi.local.yaml")
+    result = invoke(
+        "--app", "hello-web", "--stack", "local", "--name", "db", "--from-literal", "a=b"
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "no local runtime in" in result.stderr and "or give --cert PEM_FILE" in result.stderr
+    assert "Traceback" not in result.output
+    assert not list((repo / "apps").rglob("sealed-*.yaml"))
