@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from infra import constants
@@ -28,14 +28,18 @@ from infra.policy_checks import plaintext_secret_problems
 from infra.yamlio import load_file
 
 __all__ = [
+    "AdmissionChartSettings",
+    "AdmissionSettings",
     "ArgoCDSettings",
     "ChartSettings",
     "ExistingCluster",
+    "KeylessSigner",
     "KindCluster",
     "KwokCluster",
     "NotificationsSettings",
     "RolloutsSettings",
     "SealedSecretsSettings",
+    "SignerSettings",
     "StackSettings",
     "SyncWindow",
     "load_stack_file",
@@ -59,6 +63,10 @@ DEFAULT_SEALED_SECRETS_CHART_VERSION = "2.18.5"
 DEFAULT_SEALED_SECRETS_CHART_REPOSITORY = "https://bitnami-labs.github.io/sealed-secrets"
 DEFAULT_SEALED_SECRETS_NAMESPACE = "kube-system"
 """kubeseal's default ``--controller-namespace`` (see infra/specs/addons.py)."""
+DEFAULT_ADMISSION_CHART_VERSION = "3.9.0"
+"""kyverno chart 3.9.0 = Kyverno v1.19.0."""
+DEFAULT_ADMISSION_CHART_REPOSITORY = "https://kyverno.github.io/kyverno/"
+DEFAULT_ADMISSION_NAMESPACE = "kyverno"
 
 
 class _Strict(StrictModel, BaseModel):
@@ -180,6 +188,116 @@ class SealedSecretsSettings(_Strict):
     """Where the controller and its sealing keys live; ``kube-system`` is where ``kubeseal``
     looks by default."""
     chart: SealedSecretsChartSettings = SealedSecretsChartSettings()
+
+
+class AdmissionChartSettings(ChartSettings):
+    version: ChartVersion = DEFAULT_ADMISSION_CHART_VERSION
+    """kyverno chart version, exact."""
+    repository: ChartRepository = DEFAULT_ADMISSION_CHART_REPOSITORY
+    path: str | None = None
+    """A local chart archive instead of the repository, relative to the project root."""
+
+
+_REGISTRY_HOST = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*"
+_REGISTRY_PATH = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*"
+REGISTRY_PREFIX_PATTERN = rf"^{_REGISTRY_HOST}(:[0-9]{{1,5}})?(/{_REGISTRY_PATH})*$"
+"""``host[:port]`` then optional ``/path`` segments (the image reference grammar's lower-case
+repository components): no scheme, wildcard, trailing slash, tag, digest or credentials."""
+
+
+def _registry_prefix_problem(prefix: str) -> str | None:
+    """A registry prefix must name its registry host: ``example-org/app`` would be read as
+    ``docker.io/example-org/app`` by the container runtime, but not by a prefix match."""
+    host, _, _ = prefix.partition("/")
+    name, _, port = host.partition(":")
+    if port and not 0 < int(port) < 65536:
+        return f"port {port} is out of range (1-65535)"
+    if "." not in name and not port and name != "localhost":
+        return (
+            "must start with a registry host (a name with a dot, a port, or localhost), "
+            "such as ghcr.io/example-org; docker.io/library for Docker Hub's official images"
+        )
+    return None
+
+
+RegistryPrefix = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=255, pattern=REGISTRY_PREFIX_PATTERN),
+    checked(_registry_prefix_problem),
+]
+
+
+def _public_key_problem(pem: str) -> str | None:
+    """A cosign public key: one PEM ``PUBLIC KEY`` block, ECDSA P-256 (cosign's default) or
+    RSA of at least 2048 bits."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    text = pem.strip()
+    begin, end = "-----BEGIN PUBLIC KEY-----", "-----END PUBLIC KEY-----"
+    if not (text.startswith(begin) and text.endswith(end)) or text.count("-----BEGIN") != 1:
+        return f"must be one PEM public key ({begin} ... {end}), as in cosign.pub"
+    try:
+        key = load_pem_public_key(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError, TypeError):
+        return "is not a readable PEM public key"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if isinstance(key.curve, ec.SECP256R1):
+            return None
+        return f"ECDSA key on curve {key.curve.name}; expected P-256 (cosign's default)"
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size >= 2048:
+            return None
+        return f"RSA key of {key.key_size} bits; expected at least 2048"
+    return "must be an ECDSA P-256 or RSA (2048 bits or more) public key"
+
+
+HttpsURL = Annotated[
+    str,
+    StringConstraints(pattern=r"^https://\S+$", max_length=512),
+    checked(url_credential_problem),
+]
+
+
+class KeylessSigner(_Strict):
+    """A Sigstore keyless identity: the OIDC issuer and the certificate subject (for GitHub
+    Actions, the workflow's ``job_workflow_ref`` as a URL)."""
+
+    issuer: HttpsURL
+    """OIDC issuer of the signing identity (``https://token.actions.githubusercontent.com``)."""
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    """Certificate subject; Kyverno wildcards (``*``, ``?``) allowed."""
+
+
+class SignerSettings(_Strict):
+    """Who must have signed an image: exactly one of ``publicKey`` and ``keyless``."""
+
+    free_text = frozenset({"publicKey"})
+
+    publicKey: (
+        Annotated[str, StringConstraints(max_length=16 * 1024), checked(_public_key_problem)] | None
+    ) = None
+    """A cosign public key (PEM)."""
+    keyless: KeylessSigner | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SignerSettings:
+        if (self.publicKey is None) == (self.keyless is None):
+            raise ValueError("set exactly one of publicKey, keyless")
+        return self
+
+
+class AdmissionSettings(_Strict):
+    """Admission control with Kyverno: only signed images from trusted registries reach the
+    apps' namespaces (docs/admission.md). Required (``enabled``) in prod."""
+
+    enabled: bool = False
+    namespace: DnsLabel = DEFAULT_ADMISSION_NAMESPACE
+    chart: AdmissionChartSettings = AdmissionChartSettings()
+    trustedRegistries: Annotated[list[RegistryPrefix], Field(max_length=20)] = []
+    """Registry/repository prefixes (``ghcr.io/example-org``): an app's image must be under
+    one of them and signed by ``signer``; any other image is refused."""
+    signer: SignerSettings | None = None
 
 
 class GitSettings(_Strict):
@@ -309,6 +427,7 @@ class StackSettings(_Strict):
     rollouts: RolloutsSettings = RolloutsSettings()
     sealedSecrets: SealedSecretsSettings = SealedSecretsSettings()
     notifications: NotificationsSettings = NotificationsSettings()
+    admission: AdmissionSettings = AdmissionSettings()
 
     @property
     def branch(self) -> str:
@@ -344,6 +463,8 @@ class StackSettings(_Strict):
             names.add(self.rollouts.namespace)
         if self.sealedSecrets.enabled:
             names.add(self.sealedSecrets.namespace)
+        if self.admission.enabled:
+            names.add(self.admission.namespace)
         return frozenset(names)
 
     @property
@@ -363,6 +484,7 @@ KNOWN_KEYS = (
     "rollouts",
     "sealedSecrets",
     "notifications",
+    "admission",
 )
 
 SHARED_NAMESPACES = frozenset({"kube-system", "kube-public", "default"})
@@ -377,6 +499,12 @@ location; users write ``cluster.name``, not ``cluster.kind.name``)."""
 def _reworded(error: Mapping[str, Any], default: str) -> str | None:
     if error["type"] == "union_tag_not_found":
         return "`provider` is required: one of kind, kwok, existing"
+    if error["type"] == "string_pattern_mismatch" and "trustedRegistries" in error["loc"]:
+        return (
+            "must be host[:port], optionally followed by /path segments (ghcr.io/example-org, "
+            "127.0.0.1:5000/shop): lower case, no scheme, wildcard, trailing slash, tag, "
+            "digest or credentials"
+        )
     return None
 
 
@@ -428,7 +556,11 @@ def parse_settings(
                 message_for=_reworded,
             )
         ) from None
-    problems = _namespace_problems(settings, file) + _git_problems(settings, file)
+    problems = (
+        _namespace_problems(settings, file)
+        + _git_problems(settings, file)
+        + _admission_problems(settings, file)
+    )
     if problems:
         raise ValidationError(problems)
     return settings
@@ -451,6 +583,33 @@ def _git_problems(settings: StackSettings, file: str) -> list[Problem]:
     return []
 
 
+def _admission_problems(settings: StackSettings, file: str) -> list[Problem]:
+    """prod admits only signed images: admission must be on, with registries and a signer."""
+    key = f"{constants.PROJECT}:admission"
+    admission = settings.admission
+    if not admission.enabled:
+        if settings.environment == "prod":
+            return [
+                Problem(
+                    file,
+                    f"{key}.enabled",
+                    "must be true for a prod stack: prod admits only signed images from "
+                    "trusted registries (docs/admission.md)",
+                )
+            ]
+        return []
+    problems = []
+    if not admission.trustedRegistries:
+        problems.append(
+            Problem(file, f"{key}.trustedRegistries", "required with `enabled: true`: at least one")
+        )
+    if admission.signer is None:
+        problems.append(
+            Problem(file, f"{key}.signer", "required with `enabled: true`: publicKey or keyless")
+        )
+    return problems
+
+
 def _namespace_problems(settings: StackSettings, file: str) -> list[Problem]:
     """Each namespace the stack creates has exactly one owner: Argo CD's and an enabled
     add-on's must differ (the first `destroy` of one would delete the other's objects)."""
@@ -458,7 +617,12 @@ def _namespace_problems(settings: StackSettings, file: str) -> list[Problem]:
     if settings.argocd.namespace not in SHARED_NAMESPACES:
         owners[settings.argocd.namespace] = "argocd.namespace"
     problems = []
-    for key, addon in (("rollouts", settings.rollouts), ("sealedSecrets", settings.sealedSecrets)):
+    addons = (
+        ("rollouts", settings.rollouts),
+        ("sealedSecrets", settings.sealedSecrets),
+        ("admission", settings.admission),
+    )
+    for key, addon in addons:
         namespace = addon.namespace
         if not addon.enabled or namespace in SHARED_NAMESPACES:
             continue

@@ -17,6 +17,18 @@ ARGOCD_CHART = SHARED_CHARTS / "argo-cd-10.1.1.tgz"
 ROLLOUTS_CHART = SHARED_CHARTS / "argo-rollouts-2.41.0.tgz"
 """Argo Rollouts v1.9.0: the Rollout, AnalysisTemplate... CRDs (templates/crds)."""
 
+PROD_ADMISSION: dict[str, Any] = {
+    "enabled": True,
+    "trustedRegistries": ["ghcr.io/example-org"],
+    "signer": {
+        "keyless": {
+            "issuer": "https://token.actions.githubusercontent.com",
+            "subject": "https://github.com/example-org/gitops-platform/.github/workflows/*",
+        }
+    },
+}
+"""A valid ``admission`` section: every prod stack must enable admission control."""
+
 
 def copy_example_catalog(dest: Path) -> Path:
     """A writable copy of the repository's apps/ (plus a Pulumi.yaml marker) under ``dest``."""

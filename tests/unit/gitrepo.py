@@ -195,6 +195,16 @@ def stack_file(environment: str, branch: str | None = None, apps_dir: str | None
         lines.append(f"    branch: {branch}")
     if apps_dir is not None:
         lines += ["  gitops-platform:catalog:", f"    appsDir: {apps_dir}"]
+    if environment == "prod":  # a prod stack must enable admission control
+        lines += [
+            "  gitops-platform:admission:",
+            "    enabled: true",
+            "    trustedRegistries: [ghcr.io/example-org]",
+            "    signer:",
+            "      keyless:",
+            "        issuer: https://token.actions.githubusercontent.com",
+            "        subject: https://github.com/example-org/gitops-platform/*",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,7 @@ from infra.specs.addons import (
     rollouts_values,
     sealed_secrets_values,
 )
-from tests.support import REPO, SHARED_CHARTS
+from tests.support import PROD_ADMISSION, REPO, SHARED_CHARTS
 
 ROLLOUTS_CHART = SHARED_CHARTS / "argo-rollouts-2.41.0.tgz"
 SEALED_SECRETS_CHART = SHARED_CHARTS / "sealed-secrets-2.18.5.tgz"
@@ -28,6 +28,8 @@ MINIMAL = {"cluster": {"provider": "kwok"}, "git": {"repoURL": "https://example.
 
 
 def settings(env: str = "dev", **sections: Any) -> StackSettings:
+    if env == "prod":
+        sections = {"admission": PROD_ADMISSION, **sections}
     return parse_settings(env, {**MINIMAL, **sections}, f"Pulumi.{env}.yaml")
 
 

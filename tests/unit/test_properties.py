@@ -12,7 +12,7 @@ from infra.catalog import App, AppDefinition, Catalog
 from infra.catalog.models import RESERVED_PROJECT_NAMES
 from infra.settings import parse_settings
 from infra.specs import argocd_objects, expand
-from tests.support import schema_errors
+from tests.support import PROD_ADMISSION, schema_errors
 
 label = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
 envs = st.dictionaries(
@@ -90,6 +90,7 @@ stack_settings = st.builds(
             "git": {"repoURL": "https://git.example.com/platform.git"},
             "sync": {"automated": automated, "prune": prune, "selfHeal": heal},
             "catalog": {"allowEmpty": True},
+            **({"admission": PROD_ADMISSION} if env == "prod" else {}),
         },
         "Pulumi.x.yaml",
     ),

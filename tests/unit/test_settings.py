@@ -34,6 +34,7 @@ def test_real_stack_files() -> None:
     assert dev.sync.automated and dev.sync.selfHeal and dev.sync.prune
     assert not prod.sync.automated and not prod.sync.prune
     assert prod.argocd.ha and prod.argocd.protect and not dev.argocd.ha
+    assert prod.admission.enabled and not dev.admission.enabled
 
 
 def test_defaults() -> None:

@@ -1,0 +1,281 @@
+"""Admission control (issue 11): the ``admission`` settings, and the Kyverno objects built from
+them (infra/specs/admission.py)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from infra.errors import ValidationError
+from infra.settings import StackSettings, load_stack_file, parse_settings, settings_from_engine
+from tests.support import PROD_ADMISSION, REPO
+
+MINIMAL: dict[str, Any] = {
+    "cluster": {"provider": "kwok"},
+    "git": {"repoURL": "https://example.com/r.git"},
+}
+KEYLESS = PROD_ADMISSION["signer"]
+
+
+def _pem(key: Any) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+@cache
+def ec_pem(curve: type[ec.EllipticCurve] = ec.SECP256R1) -> str:
+    return _pem(ec.generate_private_key(curve()))
+
+
+@cache
+def rsa_pem(bits: int) -> str:
+    return _pem(rsa.generate_private_key(public_exponent=65537, key_size=bits))
+
+
+def admission(**fields: Any) -> dict[str, Any]:
+    return {**PROD_ADMISSION, **fields}
+
+
+def settings(env: str = "prod", **fields: Any) -> StackSettings:
+    return parse_settings(env, {**MINIMAL, "admission": admission(**fields)}, f"Pulumi.{env}.yaml")
+
+
+def problems(values: dict[str, Any], env: str = "prod") -> list[str]:
+    with pytest.raises(ValidationError) as info:
+        parse_settings(env, {**MINIMAL, **values}, f"Pulumi.{env}.yaml")
+    return [str(p) for p in info.value.problems]
+
+
+# -- settings -------------------------------------------------------------------------------
+
+
+def test_defaults_and_the_real_stack_files() -> None:
+    s = parse_settings("dev", MINIMAL, "Pulumi.dev.yaml")
+    assert not s.admission.enabled and s.admission.namespace == "kyverno"
+    assert s.admission.chart.version == "3.9.0"
+    assert s.admission.chart.repository == "https://kyverno.github.io/kyverno/"
+    assert s.admission.trustedRegistries == [] and s.admission.signer is None
+    assert "kyverno" not in s.platform_namespaces
+
+    prod = load_stack_file(REPO, "prod")
+    assert prod.admission.enabled and prod.admission.trustedRegistries == ["ghcr.io/example-org"]
+    assert prod.admission.signer is not None and prod.admission.signer.keyless is not None
+    keyless = prod.admission.signer.keyless
+    assert keyless.issuer == "https://token.actions.githubusercontent.com"
+    # The identity of the reusable workflow that signs (`cosign sign` in app-delivery.yml).
+    assert keyless.subject.startswith(
+        "https://github.com/example-org/gitops-platform/.github/workflows/app-delivery.yml@"
+    )
+    workflow = (REPO / ".github/workflows/app-delivery.yml").read_text()
+    assert 'cosign sign --yes "$IMAGE@$DIGEST"' in workflow
+    assert "kyverno" in prod.platform_namespaces
+    assert not load_stack_file(REPO, "dev").admission.enabled
+
+
+def test_prod_without_admission_is_refused() -> None:
+    message = "Pulumi.prod.yaml: gitops-platform:admission.enabled: must be true for a prod stack"
+    for values in ({}, {"admission": {"enabled": False}}, {"admission": admission(enabled=False)}):
+        found = problems(values)
+        assert len(found) == 1 and found[0].startswith(message), found
+    # Any stack deploying prod, whatever its name; dev stacks may leave it off.
+    assert problems({"environment": "prod"}, env="prod-eu")[0].startswith(
+        "Pulumi.prod-eu.yaml: gitops-platform:admission.enabled: must be true"
+    )
+    assert not parse_settings("dev", MINIMAL, "Pulumi.dev.yaml").admission.enabled
+
+
+def test_prod_refusal_through_the_stack_file_and_the_engine(tmp_path: Path) -> None:
+    """`platformctl validate` (load_stack_file) and the program (engine config) both refuse."""
+    (tmp_path / "Pulumi.prod.yaml").write_text(
+        "config:\n"
+        "  gitops-platform:cluster: {provider: kwok}\n"
+        "  gitops-platform:git: {repoURL: 'https://example.com/r.git'}\n"
+    )
+    with pytest.raises(ValidationError, match=r"Pulumi\.prod\.yaml: gitops-platform:admission"):
+        load_stack_file(tmp_path, "prod")
+    engine = {f"gitops-platform:{k}": json.dumps(v) for k, v in MINIMAL.items()}
+    with pytest.raises(ValidationError, match=r"Pulumi\.prod\.yaml: gitops-platform:admission"):
+        settings_from_engine("prod", engine, "Pulumi.prod.yaml")
+    engine["gitops-platform:admission"] = json.dumps(PROD_ADMISSION)
+    assert settings_from_engine("prod", engine, "Pulumi.prod.yaml").admission.enabled
+
+
+def test_enabled_needs_registries_and_a_signer() -> None:
+    assert sorted(problems({"admission": {"enabled": True}}, env="dev")) == [
+        "Pulumi.dev.yaml: gitops-platform:admission.signer: required with `enabled: true`: "
+        "publicKey or keyless",
+        "Pulumi.dev.yaml: gitops-platform:admission.trustedRegistries: required with "
+        "`enabled: true`: at least one",
+    ]
+    found = problems({"admission": admission(trustedRegistries=[])})
+    assert found == [
+        "Pulumi.prod.yaml: gitops-platform:admission.trustedRegistries: required with "
+        "`enabled: true`: at least one"
+    ]
+    # Disabled (dev): nothing else is required.
+    assert not parse_settings("dev", {**MINIMAL, "admission": {}}, "x").admission.enabled
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        "ghcr.io/example-org",
+        "127.0.0.1:5000/shop",
+        "localhost:5000",
+        "docker.io/library",
+        "registry.example.com/a/b-c/d_e",
+        "quay.io",
+    ],
+)
+def test_good_registry_prefixes(registry: str) -> None:
+    assert settings(trustedRegistries=[registry]).admission.trustedRegistries == [registry]
+
+
+@pytest.mark.parametrize(
+    ("registry", "why"),
+    [
+        ("https://ghcr.io/example-org", "no scheme"),
+        ("ghcr.io/example-org/", "no trailing slash"),
+        ("ghcr.io/example-org\n", "no trailing newline"),
+        (" ghcr.io/example-org", "no leading space"),
+        ("user:secret@ghcr.io/example-org", "no credentials"),
+        ("token@ghcr.io/example-org", "no user"),
+        ("ghcr.io/example-org/*", "no wildcard"),
+        ("ghcr.io/*", "no wildcard"),
+        ("ghcr.io/example-org/app:1.0", "no tag"),
+        ("ghcr.io/Example-Org", "lower case"),
+        ("ghcr.io//example-org", "no empty segment"),
+        ("", "not empty"),
+        ("example-org/app", "names its registry host"),
+        ("127.0.0.1:99999/shop", "port in range"),
+        ("ghcr.io/{{x}}", "no template"),
+    ],
+)
+def test_bad_registry_prefixes(registry: str, why: str) -> None:
+    found = problems({"admission": admission(trustedRegistries=["ghcr.io/ok", registry])})
+    assert len(found) == 1, (why, found)
+    assert found[0].startswith(
+        "Pulumi.prod.yaml: gitops-platform:admission.trustedRegistries[1]: "
+    ), (why, found)
+    assert "secret" not in found[0]
+
+
+def test_good_public_keys() -> None:
+    for pem in (ec_pem(), rsa_pem(2048), ec_pem().rstrip("\n")):
+        signer = settings(signer={"publicKey": pem}).admission.signer
+        assert signer is not None and signer.publicKey == pem and signer.keyless is None
+
+
+@pytest.mark.parametrize(
+    ("pem", "expected"),
+    [
+        (lambda: ec_pem(ec.SECP384R1), "curve secp384r1; expected P-256"),
+        (lambda: rsa_pem(1024), "RSA key of 1024 bits; expected at least 2048"),
+        (
+            lambda: _pem(ed25519.Ed25519PrivateKey.generate()),
+            "must be an ECDSA P-256 or RSA",
+        ),
+        (lambda: "not a key", "must be one PEM public key"),
+        (lambda: ec_pem() + ec_pem(), "must be one PEM public key"),
+        (
+            lambda: ec_pem().replace(ec_pem().splitlines()[1], "A" * 64),
+            "is not a readable PEM public key",
+        ),
+        (
+            lambda: (
+                ec.generate_private_key(ec.SECP256R1())
+                .private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+                .decode()
+            ),
+            "must be one PEM public key",
+        ),
+    ],
+    ids=["p384", "rsa1024", "ed25519", "garbage", "two-keys", "corrupt", "private-key"],
+)
+def test_bad_public_keys(pem: Any, expected: str) -> None:
+    found = problems({"admission": admission(signer={"publicKey": pem()})})
+    assert len(found) == 1, found
+    assert found[0].startswith("Pulumi.prod.yaml: gitops-platform:admission.signer.publicKey: ")
+    assert expected in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("signer", "field", "expected"),
+    [
+        ({}, "signer", "set exactly one of publicKey, keyless"),
+        (
+            {"publicKey": ec_pem(), "keyless": KEYLESS["keyless"]},
+            "signer",
+            "set exactly one of publicKey, keyless",
+        ),
+        (
+            {"keyless": {"issuer": "http://token.actions.githubusercontent.com", "subject": "x"}},
+            "signer.keyless.issuer",
+            "",
+        ),
+        (
+            {"keyless": {"issuer": "https://u:p@issuer.example.com", "subject": "x"}},
+            "signer.keyless.issuer",
+            "must not hold credentials",
+        ),
+        (
+            {"keyless": {"issuer": "https://issuer.example.com", "subject": "{{ .x }}"}},
+            "signer.keyless.subject",
+            "must not contain '{{'",
+        ),
+        (
+            {"keyless": {"issuer": "https://issuer.example.com", "subject": ""}},
+            "signer.keyless.subject",
+            "",
+        ),
+        ({"keyless": {"issuer": "https://issuer.example.com"}}, "signer.keyless.subject", ""),
+        ({"cert": "x"}, "signer.cert", "unknown key"),
+    ],
+    ids=[
+        "neither",
+        "both",
+        "http-issuer",
+        "issuer-creds",
+        "template",
+        "empty-subject",
+        "no-subject",
+        "unknown",
+    ],
+)
+def test_bad_signers(signer: dict[str, Any], field: str, expected: str) -> None:
+    found = problems({"admission": admission(signer=signer)})
+    prefix = f"Pulumi.prod.yaml: gitops-platform:admission.{field}: "
+    assert any(m.startswith(prefix) and expected in m for m in found), found
+
+
+def test_keyless_subject_may_hold_wildcards() -> None:
+    subject = "https://github.com/example-org/*/.github/workflows/app-delivery.yml@refs/heads/main"
+    s = settings(signer={"keyless": {"issuer": KEYLESS["keyless"]["issuer"], "subject": subject}})
+    assert s.admission.signer is not None and s.admission.signer.keyless is not None
+    assert s.admission.signer.keyless.subject == subject
+
+
+def test_admission_namespace_is_a_label_and_has_one_owner() -> None:
+    assert settings(namespace="policy").platform_namespaces >= {"policy", "argocd"}
+    found = problems({"admission": admission(namespace="Kyverno")})
+    assert found[0].startswith("Pulumi.prod.yaml: gitops-platform:admission.namespace: ")
+    found = problems({"admission": admission(namespace="argocd")})
+    assert found == [
+        "Pulumi.prod.yaml: gitops-platform:admission.namespace: 'argocd' is already the "
+        "namespace of argocd.namespace; give each its own"
+    ]
+    found = problems({"admission": admission(chart={"version": "3.x"})})
+    assert found[0].startswith("Pulumi.prod.yaml: gitops-platform:admission.chart.version: ")
