@@ -17,14 +17,20 @@ the engine does show (Helm Release v3): one rule, two places it is enforced.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Collection, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from infra.errors import Problem
 
+MAX_CHART_ARCHIVE_BYTES = 64 * 1024 * 1024
+
 __all__ = [
     "CHART_TYPES",
+    "chart_archive_problems",
     "chart_pin_violation",
     "plaintext_secret_problems",
 ]
@@ -55,12 +61,34 @@ def chart_pin_violation(chart: str | None, version: str | None) -> str | None:
             f"chart {chart!r} has no `version` (Helm would install whatever is newest); pin an "
             "exact version such as 10.1.1, or use a local chart archive (.tgz)"
         )
-    if not _EXACT_VERSION.match(version):
+    if not _EXACT_VERSION.fullmatch(version):
         return (
             f"chart {chart!r} version {version!r} is not an exact version (ranges and wildcards "
             "float); pin an exact version such as 10.1.1"
         )
     return None
+
+
+def chart_archive_problems(paths: Mapping[str, str], root: Path, file: str) -> list[Problem]:
+    """Every local chart archive (``<section>.chart.path`` -> path, relative to ``root``) that
+    is not a regular file of at most :data:`MAX_CHART_ARCHIVE_BYTES`: missing, a folder, a
+    FIFO or a device (never opened: a FIFO would block the program). A link to an archive is
+    fine (the shared chart folder may be one). Reads only ``stat``."""
+    problems: list[Problem] = []
+    for field, raw in sorted(paths.items()):
+        path = Path(raw) if Path(raw).is_absolute() else root / raw
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            problems.append(Problem(file, field, f"chart archive {raw}: {exc.strerror}"))
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            problems.append(Problem(file, field, f"chart archive {raw}: not a regular file"))
+        elif info.st_size > MAX_CHART_ARCHIVE_BYTES:
+            problems.append(
+                Problem(file, field, f"chart archive {raw}: larger than 64 MiB; not a chart")
+            )
+    return problems
 
 
 # -- no plaintext secrets in stack config ---------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 import pulumi.runtime.config
 
+from infra import constants
 from infra.catalog import load_catalog
 from infra.components.app_catalog import AppCatalog
 from infra.components.argocd import ArgoCD
@@ -26,7 +27,7 @@ from infra.components.local_runtime import LocalRuntime, head_commit
 from infra.components.rollouts import Rollouts
 from infra.components.sealed_secrets import SealedSecrets
 from infra.errors import PlatformError, Problem, ValidationError
-from infra.policy_checks import plaintext_secret_problems
+from infra.policy_checks import chart_archive_problems, plaintext_secret_problems
 from infra.project import find_project_root
 from infra.settings import StackSettings, settings_from_engine
 from infra.specs import argocd_objects
@@ -41,6 +42,21 @@ def _engine_config() -> dict[str, str]:
     return {k: v if isinstance(v, str) else str(v) for k, v in config.items()}
 
 
+def _chart_archives(settings: StackSettings) -> dict[str, str]:
+    """``gitops-platform:<section>.chart.path`` -> path, for every chart the stack installs
+    from a local archive."""
+    charts = {"argocd": settings.argocd.chart}
+    if settings.rollouts.enabled:
+        charts["rollouts"] = settings.rollouts.chart
+    if settings.sealedSecrets.enabled:
+        charts["sealedSecrets"] = settings.sealedSecrets.chart
+    return {
+        f"{constants.PROJECT}:{section}.chart.path": chart.path
+        for section, chart in charts.items()
+        if chart.path
+    }
+
+
 def plan(
     stack: str, config: dict[str, str], root: Path
 ) -> tuple[StackSettings, list[dict[str, Any]]]:
@@ -51,6 +67,9 @@ def plan(
     if secrets:
         raise ValidationError(secrets)
     settings = settings_from_engine(stack, config, file, root)
+    archives = chart_archive_problems(_chart_archives(settings), root, file)
+    if archives:
+        raise ValidationError(archives)
     catalog = load_catalog(
         root,
         root / settings.catalog.appsDir,

@@ -14,7 +14,6 @@ Pure apart from reading through a :class:`~infra.delivery.tree.Tree`: nothing he
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -130,7 +129,7 @@ def load_app(
     too. An unknown app is an :class:`InputError` listing the apps there."""
     folder = clean_path(apps_dir)
     file = f"{folder}/{name}/{constants.APP_FILE}"
-    text = tree.read(file) if DNS1123_LABEL.match(name) and len(name) <= 63 else None
+    text = tree.read(file) if DNS1123_LABEL.fullmatch(name) and len(name) <= 63 else None
     if text is None:
         known = _known_apps(tree, folder)
         listing = ", ".join(known) if known else "none"
@@ -159,7 +158,7 @@ def locate_tag(tree: Tree, app: App, env: str, flag: str = "--env") -> TagPlan:
         document = _parse(tree, file, documents, what="values file")
         sites.append(_helm_site(document, source.imageTagKey))
     elif isinstance(source, DirectorySource):
-        folder = _join(app, source.path)
+        folder = app.source_folder()
         manifests = [
             f for f in tree.files(folder, recursive=source.recurse) if f.endswith(MANIFEST_SUFFIXES)
         ]
@@ -172,7 +171,7 @@ def locate_tag(tree: Tree, app: App, env: str, flag: str = "--env") -> TagPlan:
                 f"{tree.label}) uses image {repository}:<tag>"
             )
     else:
-        overlay = _join(app, source.path, constants.OVERLAYS_DIR, env)
+        overlay = app.overlay_path(env)
         file = next(
             (
                 f"{overlay}/{name}"
@@ -197,13 +196,6 @@ def _known_apps(tree: Tree, folder: str) -> list[str]:
         for path in tree.files(folder, recursive=True)
         if path.endswith(suffix) and path.count("/") == depth
     )
-
-
-def _join(app: App, *parts: str) -> str:
-    joined = clean_path(posixpath.join(app.folder, *parts))
-    if joined != app.folder and not joined.startswith(app.folder + "/"):
-        raise InputError(f"{app.file}: source.path {parts[0]!r} leaves the app folder")
-    return joined
 
 
 def _parse(tree: Tree, file: str, documents: dict[str, YamlDocument], *, what: str) -> YamlDocument:

@@ -575,18 +575,6 @@ class SealTarget:
     """What the user must know about this place (printed after writing)."""
 
 
-def _join(*parts: str) -> str:
-    out: list[str] = []
-    for part in parts:
-        for piece in part.split("/"):
-            if piece in ("", "."):
-                continue
-            if piece == "..":
-                raise SealError(f"source.path {part!r} leaves the app folder")
-            out.append(piece)
-    return "/".join(out)
-
-
 def require_enabled(app: App, env: str) -> None:
     if app.environment(env) is None:
         raise SealError(
@@ -608,13 +596,13 @@ def seal_target(app: App, env: str, name: str, root: Path) -> SealTarget:
             "elsewhere with --output FILE"
         )
     if isinstance(source, KustomizeSource):
-        overlay = _join(app.folder, source.path, constants.OVERLAYS_DIR, env)
+        overlay = app.overlay_path(env)
         found = next((f for f in KUSTOMIZATION_FILES if (root / overlay / f).is_file()), None)
         if found is None:
             raise SealError(f"{app.file}: overlay {overlay}/kustomization.yaml does not exist")
         return SealTarget(f"{overlay}/{filename}", f"{overlay}/{found}")
     if isinstance(source, DirectorySource):
-        folder = _join(app.folder, source.path)
+        folder = app.source_folder()
         return SealTarget(
             f"{folder}/{filename}",
             None,

@@ -8,6 +8,7 @@ and compares the custom resources with what ``platformctl render`` prints.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -415,3 +416,19 @@ def test_sealed_secrets_crds_are_retained_on_delete() -> None:
     assert result.props == {"spec": {}}
     other = pulumi.ResourceTransformArgs(True, "kubernetes:apps/v1:Deployment", "d", {}, opts)
     assert retain_crds(other) is None
+
+
+@pytest.mark.parametrize("kind", ["missing", "fifo", "folder"])
+def test_a_chart_archive_that_is_not_a_file_fails_before_any_resource(
+    tmp_path: Path, kind: str
+) -> None:
+    archive = tmp_path / "argo-cd.tgz"
+    if kind == "fifo":
+        os.mkfifo(archive)  # never opened: the check would block otherwise
+    elif kind == "folder":
+        archive.mkdir()
+    mocks = Mocks()
+    chart = {"version": "10.1.1", "path": str(archive)}
+    with pytest.raises(pulumi.RunError, match=r"argocd\.chart\.path: chart archive .*argo-cd\.tgz"):
+        run_program("dev", {"argocd": {"chart": chart}}, mocks)
+    assert mocks.objects == []
