@@ -3,18 +3,33 @@ them (infra/specs/admission.py)."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from infra.catalog import Catalog, load_catalog
 from infra.errors import ValidationError
 from infra.settings import StackSettings, load_stack_file, parse_settings, settings_from_engine
-from tests.support import PROD_ADMISSION, REPO
+from infra.specs import (
+    admission_policies,
+    app_namespaces,
+    excluded_namespaces,
+    kyverno_config_overrides,
+)
+from infra.specs.admission import (
+    ADMISSION_DEBUG_POLICY,
+    ADMISSION_POLICY,
+    REGISTRY_RULE,
+    VERIFY_RULE,
+)
+from tests.support import PROD_ADMISSION, REPO, strict_json_schema
 
 MINIMAL: dict[str, Any] = {
     "cluster": {"provider": "kwok"},
@@ -279,3 +294,237 @@ def test_admission_namespace_is_a_label_and_has_one_owner() -> None:
     ]
     found = problems({"admission": admission(chart={"version": "3.x"})})
     assert found[0].startswith("Pulumi.prod.yaml: gitops-platform:admission.chart.version: ")
+
+
+# -- policies -------------------------------------------------------------------------------
+
+KYVERNO = Path("/root/.cache/gitops-platform/gomod/github.com/kyverno/kyverno@v1.19.0")
+CRD = KYVERNO / "config/crds/kyverno/kyverno.io_clusterpolicies.yaml"
+
+
+@cache
+def catalog() -> Catalog:
+    return load_catalog(REPO)
+
+
+def prod_namespaces() -> list[str]:
+    return sorted({a.definition.namespace for a in catalog().enabled_in("prod")})
+
+
+def policies(s: StackSettings | None = None, **options: bool) -> list[dict[str, Any]]:
+    return admission_policies(s or settings(), catalog(), **options)
+
+
+def rules(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in policy["spec"]["rules"]}
+
+
+def verify(policy: dict[str, Any]) -> dict[str, Any]:
+    [entry] = rules(policy)[VERIFY_RULE]["verifyImages"]
+    return entry
+
+
+def test_no_policy_unless_enabled() -> None:
+    dev = parse_settings("dev", MINIMAL, "Pulumi.dev.yaml")
+    assert admission_policies(dev, catalog()) == []
+    assert policies() != []
+
+
+def test_app_namespaces_are_the_enabled_apps_of_the_environment() -> None:
+    expected = prod_namespaces()
+    assert expected and app_namespaces(settings(), catalog()) == expected
+    dev = settings("dev")
+    assert app_namespaces(dev, catalog()) == sorted(
+        {a.definition.namespace for a in catalog().enabled_in("dev")}
+    )
+    disabled = {a.definition.namespace for a in catalog().apps} - set(expected)
+    assert not disabled & set(app_namespaces(settings(), catalog()))
+
+
+def test_policies_are_scoped_to_the_app_namespaces_and_exclude_the_platform() -> None:
+    s = parse_settings(
+        "prod",
+        {**MINIMAL, "rollouts": {"enabled": True}, "admission": admission(namespace="policy")},
+        "Pulumi.prod.yaml",
+    )
+    excluded = excluded_namespaces(s)
+    assert {"kube-system", "argocd", "policy", "argo-rollouts"} <= set(excluded)
+    found = policies(s)
+    assert [p["metadata"]["name"] for p in found] == [ADMISSION_POLICY, ADMISSION_DEBUG_POLICY]
+    for policy, kind in zip(found, ("Pod", "Pod/ephemeralcontainers"), strict=True):
+        assert policy["apiVersion"] == "kyverno.io/v1" and policy["kind"] == "ClusterPolicy"
+        assert policy["metadata"]["labels"] == {
+            "app.kubernetes.io/managed-by": "gitops-platform",
+            "platform.gitops/environment": "prod",
+        }
+        assert policy["spec"]["background"] is False
+        assert policy["spec"]["webhookConfiguration"]["failurePolicy"] == "Fail"
+        for rule in policy["spec"]["rules"]:
+            assert rule["match"] == {
+                "any": [{"resources": {"kinds": [kind], "namespaces": prod_namespaces()}}]
+            }
+            assert rule["exclude"] == {"any": [{"resources": {"namespaces": excluded}}]}
+            assert not set(prod_namespaces()) & set(excluded)
+    # Autogen (Deployments...) stays Kyverno's default on the Pod policy, off for the subresource.
+    assert "pod-policies.kyverno.io/autogen-controllers" not in found[0]["metadata"]["annotations"]
+    assert found[1]["metadata"]["annotations"]["pod-policies.kyverno.io/autogen-controllers"] == (
+        "none"
+    )
+
+
+def test_no_app_namespace_means_no_policy() -> None:
+    """An empty `namespaces` would match every namespace."""
+    assert admission_policies(settings(), Catalog(apps=())) == []
+
+
+def test_verify_images_pins_digests_without_the_tag_cache() -> None:
+    s = settings(trustedRegistries=["ghcr.io/example-org", "127.0.0.1:5000/shop"])
+    for policy in policies(s):
+        entry = verify(policy)
+        assert entry["imageReferences"] == ["ghcr.io/example-org/*", "127.0.0.1:5000/shop/*"]
+        assert entry["failureAction"] == "Enforce"
+        assert entry["mutateDigest"] is True and entry["verifyDigest"] is True
+        assert entry["required"] is True
+        assert entry["useCache"] is False
+        assert "imageRegistryCredentials" not in entry
+    for policy in policies(s, allow_insecure_registry=True):
+        assert verify(policy)["imageRegistryCredentials"] == {"allowInsecureRegistry": True}
+
+
+def test_keyless_attestor() -> None:
+    [attestor] = verify(policies()[0])["attestors"]
+    assert attestor == {
+        "count": 1,
+        "entries": [
+            {
+                "keyless": {
+                    "issuer": KEYLESS["keyless"]["issuer"],
+                    "subject": KEYLESS["keyless"]["subject"],
+                    "rekor": {"url": "https://rekor.sigstore.dev"},
+                }
+            }
+        ],
+    }
+
+
+def test_key_attestor_keeps_the_transparency_log_unless_offline() -> None:
+    s = settings(signer={"publicKey": ec_pem()})
+    [attestor] = verify(policies(s)[0])["attestors"]
+    assert attestor["entries"] == [{"keys": {"publicKeys": ec_pem()}}]
+    [attestor] = verify(policies(s, offline_transparency_log=True)[0])["attestors"]
+    assert attestor["entries"] == [
+        {
+            "keys": {
+                "publicKeys": ec_pem(),
+                "rekor": {"ignoreTlog": True},
+                "ctlog": {"ignoreSCT": True},
+            }
+        }
+    ]
+
+
+def test_every_container_list_must_be_under_a_trusted_registry() -> None:
+    s = settings(trustedRegistries=["ghcr.io/example-org", "127.0.0.1:5000/shop"])
+    pod, debug = policies(s)
+    allowed = "ghcr.io/example-org/* | 127.0.0.1:5000/shop/*"
+    rule = rules(pod)[REGISTRY_RULE]["validate"]
+    assert rule["failureAction"] == "Enforce"
+    assert rule["pattern"] == {
+        "spec": {
+            "containers": [{"image": allowed}],
+            "=(initContainers)": [{"image": allowed}],
+            "=(ephemeralContainers)": [{"image": allowed}],
+        }
+    }
+    assert rules(debug)[REGISTRY_RULE]["validate"]["pattern"] == {
+        "spec": {"=(ephemeralContainers)": [{"image": allowed}]}
+    }
+
+
+@pytest.mark.parametrize(
+    ("image", "admitted"),
+    [
+        ("ghcr.io/example-org/app:1.0", True),
+        ("ghcr.io/example-org/team/app@sha256:" + "a" * 64, True),
+        ("127.0.0.1:5000/shop/app:1", True),
+        ("nginx:1.25", False),  # docker.io/library/nginx: no host, never a trusted prefix
+        ("docker.io/library/nginx:1.25", False),
+        ("ghcr.io/example-org-evil/app:1", False),
+        ("ghcr.io/example-orgapp:1", False),
+        ("evil.io/ghcr.io/example-org/app:1", False),
+        ("127.0.0.1:5001/shop/app:1", False),
+        ("GHCR.IO/example-org/app:1", False),
+    ],
+)
+def test_registry_pattern_as_kyverno_matches_it(image: str, admitted: bool) -> None:
+    """Kyverno splits a pattern on `|`, trims each side and matches it as a wildcard."""
+    s = settings(trustedRegistries=["ghcr.io/example-org", "127.0.0.1:5000/shop"])
+    pattern = rules(policies(s)[0])[REGISTRY_RULE]["validate"]["pattern"]["spec"]
+    alternatives = [a.strip() for a in pattern["containers"][0]["image"].split("|")]
+    matched = any(fnmatch.fnmatchcase(image, a) for a in alternatives)
+    assert matched is admitted
+    refs = verify(policies(s)[0])["imageReferences"]
+    assert any(fnmatch.fnmatchcase(image, r) for r in refs) is admitted
+
+
+@cache
+def clusterpolicy_schema() -> dict[str, Any]:
+    assert CRD.is_file(), f"{CRD} missing: the Kyverno v1.19.0 module is required"
+    crd = yaml.safe_load(CRD.read_text())
+    [v1] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+    assert v1["storage"] and v1["served"]
+    schema: dict[str, Any] = strict_json_schema(v1["schema"]["openAPIV3Schema"])
+    return schema
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"offline_transparency_log": True, "allow_insecure_registry": True}],
+    ids=["default", "local"],
+)
+@pytest.mark.parametrize("signer", ["keyless", "key"])
+def test_policies_are_valid_against_kyverno_v1_19_crd(
+    signer: str, options: dict[str, bool]
+) -> None:
+    import jsonschema
+
+    s = settings() if signer == "keyless" else settings(signer={"publicKey": ec_pem()})
+    validator = jsonschema.Draft7Validator(clusterpolicy_schema())
+    for policy in policies(s, **options):
+        errors = [
+            f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(policy)
+        ]
+        assert not errors, errors
+
+
+def test_schema_check_catches_a_wrong_field() -> None:
+    import jsonschema
+
+    policy = policies()[0]
+    verify(policy)["useCashe"] = False
+    assert list(jsonschema.Draft7Validator(clusterpolicy_schema()).iter_errors(policy))
+
+
+def test_kyverno_webhooks_skip_the_control_plane() -> None:
+    s = parse_settings(
+        "prod",
+        {**MINIMAL, "sealedSecrets": {"enabled": True}, "admission": admission()},
+        "Pulumi.prod.yaml",
+    )
+    data = kyverno_config_overrides(s)
+    assert set(data) == {"webhooks"} and isinstance(data["webhooks"], str)
+    webhooks = json.loads(data["webhooks"])
+    assert webhooks == {
+        "namespaceSelector": {
+            "matchExpressions": [
+                {
+                    "key": "kubernetes.io/metadata.name",
+                    "operator": "NotIn",
+                    "values": excluded_namespaces(s),
+                }
+            ]
+        }
+    }
+    assert {"kube-system", "argocd", "kyverno"} <= set(excluded_namespaces(s))
+    assert not set(prod_namespaces()) & set(excluded_namespaces(s))
