@@ -70,6 +70,19 @@ def plan(
     archives = chart_archive_problems(_chart_archives(settings), root, file)
     if archives:
         raise ValidationError(archives)
+    if settings.admission.enabled:
+        # Refused rather than silently not enforced (docs/admission.md, "Status").
+        raise ValidationError(
+            [
+                Problem(
+                    file,
+                    f"{constants.PROJECT}:admission.enabled",
+                    "this version does not install Kyverno yet: nothing would enforce "
+                    "signatures, so `enabled: true` is refused (set it to false; "
+                    "docs/admission.md, Status)",
+                )
+            ]
+        )
     catalog = load_catalog(
         root,
         root / settings.catalog.appsDir,

@@ -432,3 +432,14 @@ def test_a_chart_archive_that_is_not_a_file_fails_before_any_resource(
     with pytest.raises(pulumi.RunError, match=r"argocd\.chart\.path: chart archive .*argo-cd\.tgz"):
         run_program("dev", {"argocd": {"chart": chart}}, mocks)
     assert mocks.objects == []
+
+
+def test_enabled_admission_is_refused_until_the_program_installs_kyverno() -> None:
+    """Not silently unenforced: `admission.enabled: true` stops the program before any
+    resource (docs/admission.md, Status)."""
+    from tests.support import PROD_ADMISSION
+
+    mocks = Mocks()
+    with pytest.raises(pulumi.RunError, match=r"admission\.enabled: this version does not install"):
+        run_program("prod", {"admission": PROD_ADMISSION}, mocks)
+    assert mocks.objects == []
