@@ -20,12 +20,12 @@ from infra import constants
 from infra.catalog import load_catalog
 from infra.components.app_catalog import AppCatalog
 from infra.components.argocd import ArgoCD
-from infra.components.charts import AddonArgs
+from infra.components.charts import AddonArgs, ChartAddon
 from infra.components.cluster import Cluster
 from infra.components.cluster.preflight import preflight
 from infra.components.local_runtime import LocalRuntime, head_commit
-from infra.components.rollouts import Rollouts
-from infra.components.sealed_secrets import SealedSecrets
+from infra.components.rollouts import ROLLOUTS
+from infra.components.sealed_secrets import SEALED_SECRETS
 from infra.errors import PlatformError, Problem, ValidationError
 from infra.policy_checks import chart_archive_problems, plaintext_secret_problems
 from infra.project import find_project_root
@@ -130,9 +130,11 @@ def main() -> None:
         "provider": cluster.provider,
         "project_root": str(root),
     }
-    rollouts = Rollouts("rollouts", addon_args) if settings.rollouts.enabled else None
+    rollouts = ChartAddon("rollouts", ROLLOUTS, addon_args) if settings.rollouts.enabled else None
     sealed_secrets = (
-        SealedSecrets("sealed-secrets", addon_args) if settings.sealedSecrets.enabled else None
+        ChartAddon("sealed-secrets", SEALED_SECRETS, addon_args)
+        if settings.sealedSecrets.enabled
+        else None
     )
     catalog = AppCatalog(
         "catalog",

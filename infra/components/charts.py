@@ -3,7 +3,8 @@ add-on install itself (its namespace, then its pinned chart)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -13,7 +14,14 @@ import pulumi_kubernetes as k8s
 from infra.settings import ChartSettings, StackSettings
 from infra.specs.addons import addon_namespace
 
-__all__ = ["AddonArgs", "addon_chart", "chart_source", "namespace_resource"]
+__all__ = [
+    "AddonArgs",
+    "AddonSpec",
+    "ChartAddon",
+    "addon_chart",
+    "chart_source",
+    "namespace_resource",
+]
 
 
 def chart_source(chart: ChartSettings, name: str, project_root: str) -> dict[str, Any]:
@@ -87,3 +95,47 @@ def addon_chart(
             pulumi.ResourceOptions(depends_on=depends_on, transforms=list(transforms) or None),
         ),
     )
+
+
+@dataclass(frozen=True)
+class AddonSpec:
+    """What distinguishes one chart add-on from another."""
+
+    type_: str
+    """The component's type token (``gitops-platform:index:<Name>``)."""
+    chart_name: str
+    section: Callable[[StackSettings], Any]
+    """The add-on's settings section (``chart``, ``namespace``)."""
+    values: Callable[[StackSettings], dict[str, Any]]
+    keep_namespace: bool = False
+    transforms: tuple[pulumi.ResourceTransform, ...] = ()
+
+
+class ChartAddon(pulumi.ComponentResource):
+    """A cluster add-on installed next to Argo CD: its namespace and its pinned chart."""
+
+    namespace: pulumi.Output[str]
+    chart: k8s.helm.v4.Chart
+
+    def __init__(
+        self,
+        name: str,
+        spec: AddonSpec,
+        args: AddonArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(spec.type_, name, None, opts)
+        section = spec.section(args["settings"])
+        self.chart = addon_chart(
+            self,
+            name,
+            args,
+            chart=section.chart,
+            chart_name=spec.chart_name,
+            namespace=section.namespace,
+            values=spec.values(args["settings"]),
+            keep_namespace=spec.keep_namespace,
+            transforms=spec.transforms,
+        )
+        self.namespace = pulumi.Output.from_input(section.namespace)
+        self.register_outputs({"namespace": self.namespace})

@@ -8,34 +8,15 @@ the stack leaves the CRDs, and with them every app's Rollouts, in the cluster.
 
 from __future__ import annotations
 
-import pulumi
-import pulumi_kubernetes as k8s
-
-from infra.components.charts import AddonArgs, addon_chart
+from infra.components.charts import AddonSpec
 from infra.specs.addons import ROLLOUTS_CHART, rollouts_values
 
-__all__ = ["Rollouts"]
+__all__ = ["ROLLOUTS"]
 
-
-class Rollouts(pulumi.ComponentResource):
-    """The Argo Rollouts controller and CRDs from the pinned chart."""
-
-    namespace: pulumi.Output[str]
-    chart: k8s.helm.v4.Chart
-
-    def __init__(
-        self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("gitops-platform:index:Rollouts", name, None, opts)
-        section = args["settings"].rollouts
-        self.chart = addon_chart(
-            self,
-            name,
-            args,
-            chart=section.chart,
-            chart_name=ROLLOUTS_CHART,
-            namespace=section.namespace,
-            values=rollouts_values(args["settings"]),
-        )
-        self.namespace = pulumi.Output.from_input(section.namespace)
-        self.register_outputs({"namespace": self.namespace})
+ROLLOUTS = AddonSpec(
+    type_="gitops-platform:index:Rollouts",
+    chart_name=ROLLOUTS_CHART,
+    section=lambda settings: settings.rollouts,
+    values=rollouts_values,
+)
+"""The Argo Rollouts controller and CRDs from the pinned chart (``ChartAddon``)."""

@@ -16,12 +16,11 @@ losing them loses every app's secrets:
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from infra.components.charts import AddonArgs, addon_chart
+from infra.components.charts import AddonSpec
 from infra.specs.addons import SEALED_SECRETS_CHART, sealed_secrets_values
 
-__all__ = ["SealedSecrets", "retain_crds"]
+__all__ = ["SEALED_SECRETS", "retain_crds"]
 
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 
@@ -36,28 +35,13 @@ def retain_crds(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformR
     )
 
 
-class SealedSecrets(pulumi.ComponentResource):
-    """The Sealed Secrets controller (``sealed-secrets-controller``) and its CRD."""
-
-    namespace: pulumi.Output[str]
-    chart: k8s.helm.v4.Chart
-
-    def __init__(
-        self, name: str, args: AddonArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("gitops-platform:index:SealedSecrets", name, None, opts)
-        section = args["settings"].sealedSecrets
-        self.chart = addon_chart(
-            self,
-            name,
-            args,
-            chart=section.chart,
-            chart_name=SEALED_SECRETS_CHART,
-            namespace=section.namespace,
-            values=sealed_secrets_values(args["settings"]),
-            # The controller's keys live in its namespace: a destroy must not take them along.
-            keep_namespace=True,
-            transforms=[retain_crds],
-        )
-        self.namespace = pulumi.Output.from_input(section.namespace)
-        self.register_outputs({"namespace": self.namespace})
+SEALED_SECRETS = AddonSpec(
+    type_="gitops-platform:index:SealedSecrets",
+    chart_name=SEALED_SECRETS_CHART,
+    section=lambda settings: settings.sealedSecrets,
+    values=sealed_secrets_values,
+    # The controller's keys live in its namespace: a destroy must not take them along.
+    keep_namespace=True,
+    transforms=(retain_crds,),
+)
+"""The Sealed Secrets controller (``sealed-secrets-controller``) and its CRD (``ChartAddon``)."""
