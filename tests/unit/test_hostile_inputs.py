@@ -655,7 +655,9 @@ def test_a_linked_app_folder_and_catalog_folder_are_refused(
     )
 
 
-@pytest.mark.parametrize("apps_dir", ["../apps", "apps/../..", ".", "..", "a\\b", "/srv/apps", "/tmp/x/apps"])
+@pytest.mark.parametrize(
+    "apps_dir", ["../apps", "apps/../..", ".", "..", "a\\b", "/srv/apps", "/tmp/x/apps"]
+)
 def test_apps_dir_setting_stays_inside_the_repository(apps_dir: str) -> None:
     found = stack_problems({**STACK, "catalog": {"appsDir": apps_dir}})
     assert any("gitops-platform:catalog.appsDir:" in p for p in found), found
