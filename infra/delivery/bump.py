@@ -35,7 +35,6 @@ after every attempt).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from infra.delivery.app_tag import FileEdit, TagPlan, load_app, locate_tag
 from infra.delivery.errors import GitError, InputError
@@ -46,6 +45,7 @@ from infra.delivery.tree import GitTree
 from infra.delivery.workcopy import (
     DEFAULT_ATTEMPTS,
     Backoff,
+    GitRequest,
     WorkingCopy,
     advance_branch,
     open_working_copy,
@@ -63,16 +63,13 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class BumpRequest:
+@dataclass(frozen=True, kw_only=True)
+class BumpRequest(GitRequest):
     app: str
     env: str | None
     """The environment: checks ``stack``'s, or without ``stack`` finds the stack."""
     tag: str
-    repo: Path = Path()
     stack: str | None = None
-    push: bool = False
-    remote: str = "origin"
     message: str | None = None
 
 

@@ -25,7 +25,6 @@ push failed). On any failure no branch and no commit are left behind.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from infra.delivery.bump import app_plan
@@ -36,6 +35,7 @@ from infra.delivery.stacks import resolve_stack
 from infra.delivery.workcopy import (
     DEFAULT_ATTEMPTS,
     Backoff,
+    GitRequest,
     WorkingCopy,
     advance_branch,
     open_working_copy,
@@ -45,14 +45,11 @@ from infra.delivery.workcopy import (
 __all__ = ["PromoteRequest", "PromoteResult", "promote"]
 
 
-@dataclass(frozen=True)
-class PromoteRequest:
+@dataclass(frozen=True, kw_only=True)
+class PromoteRequest(GitRequest):
     app: str
     source_stack: str = "dev"
     target_stack: str = "prod"
-    repo: Path = Path()
-    push: bool = False
-    remote: str = "origin"
     branch: str | None = None
 
 

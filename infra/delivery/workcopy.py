@@ -26,6 +26,7 @@ from infra.delivery.git import Git, GitResult, PushOutcome, classify_push
 __all__ = [
     "DEFAULT_ATTEMPTS",
     "Backoff",
+    "GitRequest",
     "WorkingCopy",
     "advance_branch",
     "open_working_copy",
@@ -33,6 +34,16 @@ __all__ = [
 ]
 
 DEFAULT_ATTEMPTS: Final = 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class GitRequest:
+    """What every command that commits to this repository is given: the working copy, and
+    whether (and where) to push."""
+
+    repo: Path = Path()
+    push: bool = False
+    remote: str = "origin"
 
 
 @dataclass(frozen=True)
