@@ -168,7 +168,10 @@ def _key_line(mapping: Any, key: str) -> int | None:
 
 
 def _hint(app: str | None, env: str | None, name: str | None) -> str:
-    command = "platformctl seal --app {app} --env {env} --name {name} --from-literal KEY=VALUE"
+    command = (
+        "platformctl seal --app {app} --stack STACK --env {env} --name {name} "
+        "--from-literal KEY=VALUE"
+    )
     return command.format(app=app or "APP", env=env or "ENV", name=name or "NAME")
 
 

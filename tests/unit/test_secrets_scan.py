@@ -101,10 +101,10 @@ stringData:
     )
     assert problems == [
         "apps/web/overlays/dev/secret.yaml: Secret/db.data: plain Secret values must not be "
-        "committed; seal them instead (`platformctl seal --app web --env dev --name db "
+        "committed; seal them instead (`platformctl seal --app web --stack STACK --env dev --name db "
         "--from-literal KEY=VALUE`, see docs/secrets.md) and delete this Secret (line 5)",
         "apps/web/overlays/dev/secret.yaml: Secret/db.stringData: plain Secret values must not "
-        "be committed; seal them instead (`platformctl seal --app web --env dev --name db "
+        "be committed; seal them instead (`platformctl seal --app web --stack STACK --env dev --name db "
         "--from-literal KEY=VALUE`, see docs/secrets.md) and delete this Secret (line 7)",
     ]
 
@@ -131,7 +131,7 @@ data: {token: YWJj}
     assert len(problems) == 2
     assert problems[0].startswith("apps/data/manifests/all.yml: Secret/named.stringData: ")
     assert problems[0].endswith("(line 8)")
-    assert "--app data --env ENV --name named" in problems[0]
+    assert "--app data --stack STACK --env ENV --name named" in problems[0]
     assert problems[1].startswith("apps/data/manifests/all.yml: document 3: Secret.data: ")
     assert problems[1].endswith("(line 11)")
 
@@ -196,11 +196,11 @@ secretGenerator:
     )
     assert problems == [
         "apps/web/overlays/prod/kustomization.yaml: secretGenerator[0]: generates a plain Secret "
-        "from committed values (literals); seal them instead (`platformctl seal --app web --env "
-        "prod --name db --from-literal KEY=VALUE`, see docs/secrets.md) (line 3)",
+        "from committed values (literals); seal them instead (`platformctl seal --app web --stack STACK "
+        "--env prod --name db --from-literal KEY=VALUE`, see docs/secrets.md) (line 3)",
         "apps/web/overlays/prod/kustomization.yaml: secretGenerator[1]: generates a plain Secret "
-        "from committed values (files); seal them instead (`platformctl seal --app web --env "
-        "prod --name tls --from-literal KEY=VALUE`, see docs/secrets.md) (line 5)",
+        "from committed values (files); seal them instead (`platformctl seal --app web --stack STACK "
+        "--env prod --name tls --from-literal KEY=VALUE`, see docs/secrets.md) (line 5)",
     ]
 
 
