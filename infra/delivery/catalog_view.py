@@ -15,12 +15,29 @@ import io
 import tarfile
 import tempfile
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from infra.catalog import Catalog, load_catalog
+from infra.delivery.errors import InputError
 from infra.delivery.tree import GitTree, Tree, WorkTree
 
 __all__ = ["load_tree_catalog"]
+
+
+def _plain_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """Every member, refused unless a plain file or folder inside the archive (what
+    ``extractall(filter="data")`` ensures, which Python 3.11 before 3.11.4 lacks): links,
+    devices, FIFOs, absolute names and ``..`` never reach the disk."""
+    members = archive.getmembers()
+    for member in members:
+        name = PurePosixPath(member.name)
+        if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
+            raise InputError(
+                f"{member.name}: not a plain file or folder inside the catalog (a link, a "
+                "device or a path leaving it); refused"
+            )
+        member.mode = 0o755 if member.isdir() else 0o644
+    return members
 
 
 def load_tree_catalog(tree: Tree, apps_dir: str, reserved_namespaces: Iterable[str]) -> Catalog:
@@ -37,5 +54,5 @@ def load_tree_catalog(tree: Tree, apps_dir: str, reserved_namespaces: Iterable[s
         data = tree.git.archive(tree.ref, apps_dir)
         if data is not None:
             with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-                archive.extractall(root, filter="data")
+                archive.extractall(root, members=_plain_members(archive))
         return load_catalog(root, root / apps_dir, reserved_namespaces=reserved_namespaces)
