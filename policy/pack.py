@@ -147,6 +147,25 @@ def _prod_protected(args: StackValidationArgs, report_violation: ReportViolation
         report_violation(message, urn)
 
 
+def _prod_protected_resource(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    """The same rule, one resource at a time, for a protected resource that carries its
+    environment in its own inputs (the Argo CD namespace). It holds where the stack policy
+    cannot learn the environment: a fresh stack's preview, before its cluster exists, when no
+    resource's outputs are known yet."""
+    if args.name not in rules.PROTECTED_IN_PROD:
+        return
+    environment = rules.environment_label(_labelled(args.props))
+    if environment is None:
+        return
+    stack = rules.stack_from_urn(args.urn)
+    _report(
+        report_violation,
+        rules.protection_violations(stack, environment, args.name, bool(args.opts.protect)),
+    )
+
+
 def _project_destinations(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if rules.resource_kind(args.resource_type) != "AppProject":
         return
@@ -185,9 +204,15 @@ POLICIES: tuple[Policy, ...] = (
         "Helm charts are pinned to an exact version or a local chart archive.",
         _pinned_charts,
     ),
+    _policy(
+        "prod-protects-argocd",
+        "On prod, the Argo CD namespace is protected against deletion (from its own label).",
+        _prod_protected_resource,
+    ),
     StackValidationPolicy(
-        name="prod-protects-argocd",
-        description="On prod, the Argo CD namespace and chart are protected against deletion.",
+        name="prod-protects-argocd-stack",
+        description="On prod, the Argo CD namespace and chart and a cluster the stack creates "
+        "are protected against deletion (the environment from the stack's labelled resources).",
         validate=_prod_protected,
         enforcement_level=EnforcementLevel.MANDATORY,
     ),

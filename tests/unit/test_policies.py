@@ -45,6 +45,7 @@ POLICY_NAMES = {
     "no-unpinned-images",
     "chart-version-pinned",
     "prod-protects-argocd",
+    "prod-protects-argocd-stack",
     "appproject-no-system-namespaces",
     "prod-no-auto-prune",
 }
@@ -528,7 +529,7 @@ def test_chart_policy_through_validate() -> None:
 
 
 def test_protection_policy_through_validate() -> None:
-    policy = "prod-protects-argocd"
+    policy = "prod-protects-argocd-stack"
     reported = validate_stack(policy, argocd_stack("prod-eu", "prod"))
     assert [(m.split(":")[0], u) for m, u in reported] == [
         (
@@ -670,10 +671,14 @@ def analyze_stack(request: Any) -> list[tuple[str, str, int, str]]:
 
 def test_protection_policy_blocks_through_the_analyzer_service() -> None:
     diagnostics = analyze_stack(stack_request("prod-eu", "prod"))
-    description = pack.policy_named("prod-protects-argocd").description
+    description = pack.policy_named("prod-protects-argocd-stack").description
     assert [(p, level, u) for p, _, level, u in diagnostics] == [
-        ("prod-protects-argocd", proto.MANDATORY, urn("prod-eu", NAMESPACE, "argocd-namespace")),
-        ("prod-protects-argocd", proto.MANDATORY, urn("prod-eu", CHART_V4, "argocd-chart")),
+        (
+            "prod-protects-argocd-stack",
+            proto.MANDATORY,
+            urn("prod-eu", NAMESPACE, "argocd-namespace"),
+        ),
+        ("prod-protects-argocd-stack", proto.MANDATORY, urn("prod-eu", CHART_V4, "argocd-chart")),
     ]
     for _, message, _, _ in diagnostics:
         assert message.startswith(description + "\n")
@@ -691,7 +696,7 @@ def test_protection_policy_runs_at_preview_despite_unknowns_elsewhere() -> None:
     request = stack_request("prod-eu", "prod", secret=secret, namespace={"metadata": metadata})
     diagnostics = analyze_stack(request)
     assert [(p, level) for p, _, level, _ in diagnostics] == [
-        ("prod-protects-argocd", proto.MANDATORY)
+        ("prod-protects-argocd-stack", proto.MANDATORY)
     ] * 2
 
 
@@ -699,14 +704,16 @@ def test_protection_policy_with_an_unknown_environment_cannot_run_at_preview() -
     # Only when the label itself is unknown: pulumi-policy's advisory "can't run" diagnostic.
     namespace = {"metadata": {"name": "argocd", "labels": {LABEL_ENV: UNKNOWN_STRING_VALUE}}}
     [(policy, message, level, _)] = analyze_stack(stack_request("prod", None, namespace=namespace))
-    assert policy == "prod-protects-argocd" and level == proto.ADVISORY
+    assert policy == "prod-protects-argocd-stack" and level == proto.ADVISORY
     assert "can't be known during preview" in message
 
 
 def test_protection_policy_is_not_applicable_without_a_labelled_resource() -> None:
     response = analyze_stack_response(stack_request("prod", None))
     assert list(response.diagnostics) == []
-    [skipped] = [n for n in response.not_applicable if n.policy_name == "prod-protects-argocd"]
+    [skipped] = [
+        n for n in response.not_applicable if n.policy_name == "prod-protects-argocd-stack"
+    ]
     assert skipped.reason == pack.NO_LABELLED_RESOURCE
 
 
@@ -797,3 +804,24 @@ def test_prod_requires_protection_of_a_cluster_the_stack_creates(name: str) -> N
     assert rules.protection_violations("prod-eu", "prod", name, protect=False)
     assert rules.protection_violations("prod-eu", "prod", name, protect=True) == []
     assert rules.protection_violations("prod", "dev", name, protect=False) == []
+
+
+def test_the_argocd_namespace_is_held_by_its_own_label_before_anything_is_known() -> None:
+    """A fresh stack's preview: no resource's outputs are known yet, so only the resource
+    policy, reading the namespace's own inputs, can tell it deploys prod."""
+    namespace = {"metadata": {"name": "argocd", **labels("prod")}}
+    [message] = validate(
+        "prod-protects-argocd", NAMESPACE, namespace, name="argocd-namespace", stack="prod-eu"
+    )
+    assert message.startswith(
+        "resource 'argocd-namespace' is not protected on stack 'prod-eu' (environment prod)"
+    )
+    assert (
+        validate(
+            "prod-protects-argocd", NAMESPACE, namespace, name="argocd-namespace", protect=True
+        )
+        == []
+    )
+    dev = {"metadata": {"name": "argocd", **labels("dev")}}
+    assert validate("prod-protects-argocd", NAMESPACE, dev, name="argocd-namespace") == []
+    assert validate("prod-protects-argocd", NAMESPACE, namespace, name="other") == []
