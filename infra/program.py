@@ -42,21 +42,6 @@ def _engine_config() -> dict[str, str]:
     return {k: v if isinstance(v, str) else str(v) for k, v in config.items()}
 
 
-def _chart_archives(settings: StackSettings) -> dict[str, str]:
-    """``gitops-platform:<section>.chart.path`` -> path, for every chart the stack installs
-    from a local archive."""
-    charts = {"argocd": settings.argocd.chart}
-    if settings.rollouts.enabled:
-        charts["rollouts"] = settings.rollouts.chart
-    if settings.sealedSecrets.enabled:
-        charts["sealedSecrets"] = settings.sealedSecrets.chart
-    return {
-        f"{constants.PROJECT}:{section}.chart.path": chart.path
-        for section, chart in charts.items()
-        if chart.path
-    }
-
-
 def plan(
     stack: str, config: dict[str, str], root: Path
 ) -> tuple[StackSettings, list[dict[str, Any]]]:
@@ -67,7 +52,7 @@ def plan(
     if secrets:
         raise ValidationError(secrets)
     settings = settings_from_engine(stack, config, file, root)
-    archives = chart_archive_problems(_chart_archives(settings), root, file)
+    archives = chart_archive_problems(settings.chart_archives, root, file)
     if archives:
         raise ValidationError(archives)
     if settings.admission.enabled:

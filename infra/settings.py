@@ -468,6 +468,21 @@ class StackSettings(_Strict):
         return frozenset(names)
 
     @property
+    def chart_archives(self) -> dict[str, str]:
+        """``gitops-platform:<section>.chart.path`` -> path, for every chart the stack installs
+        from a local archive."""
+        charts = {"argocd": self.argocd.chart}
+        if self.rollouts.enabled:
+            charts["rollouts"] = self.rollouts.chart
+        if self.sealedSecrets.enabled:
+            charts["sealedSecrets"] = self.sealedSecrets.chart
+        return {
+            f"{constants.PROJECT}:{section}.chart.path": chart.path
+            for section, chart in charts.items()
+            if chart.path
+        }
+
+    @property
     def cluster_name(self) -> str:
         name = getattr(self.cluster, "name", None)
         return name or f"gitops-{self.stack}"

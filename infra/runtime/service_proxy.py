@@ -93,7 +93,13 @@ class _Handler(BaseHTTPRequestHandler):
         if target is None:
             self.send_error(502, f"no route for Service {url.hostname}:{port} in the local runtime")
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.send_error(400, "bad Content-Length")
+            return
         if length > MAX_BODY_BYTES:
             self.send_error(413, "request body too large")
             return

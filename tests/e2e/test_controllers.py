@@ -58,6 +58,18 @@ STATUS_FIELDS = ("phase", "message", "currentStepIndex", "abort", "pauseConditio
 # -- servers the test runs on 127.0.0.1 -------------------------------------------------------
 
 
+class _Quiet(BaseHTTPRequestHandler):
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """``handler`` served on a free 127.0.0.1 port, in a daemon thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 @dataclass
 class AppServer:
     """The new version of an app (kwok runs no containers): answers each path with the status
@@ -75,7 +87,7 @@ class AppServer:
     def start(self) -> AppServer:
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_Quiet):
             def _answer(self) -> None:
                 path = self.path.split("?", 1)[0]
                 owner.requests.append((self.command, path, self.headers.get("Host", "")))
@@ -89,11 +101,7 @@ class AppServer:
 
             do_GET = do_POST = do_PUT = _answer
 
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = _serve(Handler)
         return self
 
     def stop(self) -> None:
@@ -117,7 +125,7 @@ class Receiver:
     def start(self) -> Receiver:
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_Quiet):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
@@ -127,11 +135,7 @@ class Receiver:
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, *_: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = _serve(Handler)
         return self
 
     def received(self, app: str, event: str) -> list[dict[str, Any]]:

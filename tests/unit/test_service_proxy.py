@@ -108,3 +108,19 @@ def test_a_request_for_a_routed_service_reaches_its_target_with_its_status(
         assert status == 404  # the target's own status, passed through
     finally:
         app.shutdown()
+
+
+@pytest.mark.parametrize("length", ["-1", "ten", str(2 * 1024 * 1024)])
+def test_a_bad_or_huge_body_length_is_answered_not_read(
+    proxy: tuple[Path, int], length: str
+) -> None:
+    directory, proxy_port = proxy
+    expose(directory, "shop-canary", "shop", 8080, "127.0.0.1:9")
+    with socket.create_connection(("127.0.0.1", proxy_port), timeout=10) as s:
+        s.sendall(
+            b"POST http://shop-canary.shop.svc.cluster.local:8080/x HTTP/1.1\r\n"
+            b"Host: shop-canary.shop.svc.cluster.local:8080\r\n"
+            + f"Content-Length: {length}\r\n\r\n".encode()
+        )
+        status = s.recv(64).split(b" ")[1]
+    assert status == (b"413" if length.isdigit() else b"400")
