@@ -42,6 +42,7 @@ __all__ = [
     "SignerSettings",
     "StackSettings",
     "SyncWindow",
+    "is_loopback_registry",
     "load_stack_file",
     "parse_settings",
 ]
@@ -279,11 +280,20 @@ class SignerSettings(_Strict):
     ) = None
     """A cosign public key (PEM)."""
     keyless: KeylessSigner | None = None
+    transparencyLog: bool = True
+    """Require the signature's entry in the public transparency log (Rekor). ``false`` only
+    with ``publicKey``, for signatures made where Rekor cannot be reached (an air-gapped
+    pipeline, this machine's tests: ``cosign sign --tlog-upload=false``)."""
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SignerSettings:
         if (self.publicKey is None) == (self.keyless is None):
             raise ValueError("set exactly one of publicKey, keyless")
+        if self.keyless is not None and not self.transparencyLog:
+            raise ValueError(
+                "transparencyLog: false needs publicKey: a keyless signature is only "
+                "verifiable through its transparency log entry"
+            )
         return self
 
 
@@ -298,6 +308,21 @@ class AdmissionSettings(_Strict):
     """Registry/repository prefixes (``ghcr.io/example-org``): an app's image must be under
     one of them and signed by ``signer``; any other image is refused."""
     signer: SignerSettings | None = None
+
+    @property
+    def insecure_registries(self) -> list[str]:
+        """The trusted registries on this machine's loopback (``127.0.0.1``, ``localhost``):
+        reached over plain HTTP (a local test registry); never a remote one."""
+        return [r for r in self.trustedRegistries if is_loopback_registry(r)]
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+
+def is_loopback_registry(prefix: str) -> bool:
+    """``127.0.0.1:5000/org`` and ``localhost/org`` are; ``ghcr.io/org`` is not."""
+    host = prefix.partition("/")[0].partition(":")[0]
+    return host in LOOPBACK_HOSTS
 
 
 class GitSettings(_Strict):
