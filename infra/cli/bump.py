@@ -1,9 +1,9 @@
 """platformctl bump: the image-tag handoff (see :mod:`infra.delivery.bump`).
 
 Exit codes: 0 the tag was changed (and pushed) or already had that value; 1 invalid input
-(stack, tag, app, environment, app not enabled there, the file holding the tag); 2 command-line
-usage; 3 git refused (not a working copy, detached HEAD, missing branch or remote, uncommitted
-changes, push refused or still failing after every attempt).
+(stack, tag, digest, app, environment, app not enabled there, the file holding the tag);
+2 command-line usage; 3 git refused (not a working copy, detached HEAD, missing branch or
+remote, uncommitted changes, push refused or still failing after every attempt).
 """
 
 from __future__ import annotations
@@ -53,6 +53,14 @@ def delivery_errors(func: Callable[P, R]) -> Callable[P, R]:
 def bump_cmd(
     app: Annotated[str, typer.Option("--app", help="App name (folder under the catalog).")],
     tag: Annotated[str, typer.Option("--tag", help="New image tag, e.g. the commit SHA.")],
+    digest: Annotated[
+        str | None,
+        typer.Option(
+            "--digest",
+            help="Digest of the image the tag names (sha256:<64 hex>), recorded with the tag "
+            "(<tag>@sha256:...). Without it, the tag alone is written.",
+        ),
+    ] = None,
     stack: Annotated[
         str | None,
         typer.Option(
@@ -81,14 +89,16 @@ def bump_cmd(
 
     Changes exactly the line holding the tag (comments, quoting, line endings
     kept) and commits it as gitops-platform-bot on the branch, without
-    switching branches. The same tag again changes nothing. With --push,
+    switching branches. --digest records the image's digest in the same
+    value (<tag>@sha256:...); without it a digest written there is dropped.
+    The same tag (and digest) again changes nothing. With --push,
     a moved branch is fetched and the commit rebuilt on it; network and lock
     failures are retried, refusals (hooks, permissions) are not.
 
     Exit codes:
       0  changed, or already at the tag
-      1  invalid input: stack, tag, app, environment, app not enabled there,
-         the file holding the tag
+      1  invalid input: stack, tag, digest, app, environment, app not enabled
+         there, the file holding the tag
       2  usage
       3  git refused: not a working copy, detached HEAD, missing branch or
          remote, uncommitted changes, push refused or failing after 20 attempts
@@ -101,6 +111,7 @@ def bump_cmd(
             env=env,
             stack=stack,
             tag=tag,
+            digest=digest,
             repo=repo,
             push=push,
             remote=remote,

@@ -9,6 +9,11 @@ The handoff contract (``apps/README.md``):
   ``ephemeralContainers``) in the manifests under ``apps/<app>/<path>/`` whose repository is
   the app's ``image.repository`` (``repo:tag``).
 
+A digest recorded by ``bump --digest`` is part of the same scalar: ``newTag: 1.4.2@sha256:...``
+(kustomize appends ``newTag`` after ``:``), ``tag: 1.4.2@sha256:...`` (the chart writes
+``repository:tag``), ``image: repo:1.4.2@sha256:...``. One value, so a change of tag and digest
+is one line, and a new tag can never keep the old tag's digest.
+
 Pure apart from reading through a :class:`~infra.delivery.tree.Tree`: nothing here writes.
 """
 
@@ -23,7 +28,7 @@ from infra.catalog.loader import KUSTOMIZATION_FILES
 from infra.catalog.models import DNS1123_LABEL, App, DirectorySource, HelmSource
 from infra.delivery.catalog_view import load_tree_catalog
 from infra.delivery.errors import InputError
-from infra.delivery.image_ref import parse_image_ref
+from infra.delivery.image_ref import Version, parse_image_ref, parse_version
 from infra.delivery.tree import Tree, clean_path
 from infra.delivery.yaml_scalar import (
     NULL_WORDS,
@@ -49,13 +54,19 @@ class TagSite:
     """The tag written there now (``""`` when the value is null)."""
     repository: str | None = None
     """For ``repo:tag`` values (directory sources): the repository part, kept on edit."""
+    digest: str | None = None
+    """The digest written there with the tag (``...@sha256:...``), if any."""
 
     @property
     def where(self) -> str:
         return f"{self.file}: {display_path(self.located.path)} (line {self.located.line})"
 
-    def new_value(self, tag: str) -> str:
-        return tag if self.repository is None else f"{self.repository}:{tag}"
+    @property
+    def version(self) -> Version:
+        return Version(self.tag, self.digest)
+
+    def new_value(self, version: Version) -> str:
+        return str(version) if self.repository is None else f"{self.repository}:{version}"
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,11 @@ class FileEdit:
     old_text: str
     new_text: str
     lines: tuple[int, ...]
-    old_tags: tuple[str, ...]
+    old_versions: tuple[Version, ...]
+
+    @property
+    def old_tags(self) -> tuple[str, ...]:
+        return tuple(version.tag for version in self.old_versions)
 
 
 @dataclass(frozen=True)
@@ -85,24 +100,32 @@ class TagPlan:
 
     def current_tag(self) -> str:
         """The one tag the environment runs; an error when its places disagree."""
-        tags = sorted({site.tag for site in self.sites})
-        if len(tags) != 1:
-            places = "; ".join(f"{site.where}: {site.tag or '(empty)'}" for site in self.sites)
+        return self.current().tag
+
+    def current(self) -> Version:
+        """The one tag (and digest) the environment runs; an error when its places disagree."""
+        versions = sorted({site.version for site in self.sites}, key=str)
+        if len(versions) != 1:
+            places = "; ".join(
+                f"{site.where}: {str(site.version) or '(empty)'}" for site in self.sites
+            )
             raise InputError(
                 f"{self.app.name} has different image tags in {self.env} ({self.tree_label}): "
                 f"{places}"
             )
-        return tags[0]
+        return versions[0]
 
-    def edits(self, tag: str) -> tuple[FileEdit, ...]:
-        """The edits that set every place to ``tag``; empty when all already hold it."""
+    def edits(self, tag: str, digest: str | None = None) -> tuple[FileEdit, ...]:
+        """The edits that set every place to ``tag`` (and ``digest``: without one, a digest
+        written there is dropped); empty when all already hold exactly that."""
+        wanted = Version(tag, digest)
         out = []
         for file in self.files:
-            sites = [s for s in self.sites if s.file == file and s.tag != tag]
+            sites = [s for s in self.sites if s.file == file and s.version != wanted]
             if not sites:
                 continue
             document = self.documents[file]
-            targets = [(site.located, site.new_value(tag)) for site in sites]
+            targets = [(site.located, site.new_value(wanted)) for site in sites]
             new_text = document.replaced(targets)
             verify_edit(document, new_text, targets)
             out.append(
@@ -111,7 +134,7 @@ class TagPlan:
                     old_text=document.text,
                     new_text=new_text,
                     lines=tuple(sorted({s.located.line for s in sites})),
-                    old_tags=tuple(s.tag for s in sites),
+                    old_versions=tuple(s.version for s in sites),
                 )
             )
         return tuple(out)
@@ -215,10 +238,13 @@ def _site(document: YamlDocument, located: Located, repository: str | None = Non
             "Write the tag there literally."
         )
     value = located.value
-    tag = "" if located.node.style is None and value in NULL_WORDS else value
     if repository is not None:
-        tag = parse_image_ref(value).tag or ""
-    return TagSite(document.file, located, tag, repository)
+        ref = parse_image_ref(value)
+        return TagSite(document.file, located, ref.tag or "", repository, ref.digest)
+    if located.node.style is None and value in NULL_WORDS:
+        return TagSite(document.file, located, "")
+    version = parse_version(value)
+    return TagSite(document.file, located, version.tag, None, version.digest)
 
 
 def _helm_site(document: YamlDocument, key: str) -> TagSite:
@@ -263,8 +289,9 @@ def _kustomize_site(document: YamlDocument, repository: str) -> TagSite:
     index, position = entries[0]
     if document.lookup(index, ("images", position, "digest")) is not None:
         raise InputError(
-            f"{document.file}: images[{position}] ({repository}) pins a digest, which wins over "
-            "newTag; remove the digest to deploy by tag"
+            f"{document.file}: images[{position}] ({repository}) has its own digest field, "
+            "which the handoff would leave behind on the next tag; remove it (bump --digest "
+            "records the digest in newTag: <tag>@sha256:...)"
         )
     located = document.lookup(index, ("images", position, "newTag"))
     if located is None:
@@ -286,11 +313,6 @@ def _container_sites(document: YamlDocument, repository: str) -> list[TagSite]:
         ref = parse_image_ref(located.value)
         if ref.repository != repository:
             continue
-        if ref.digest is not None:
-            raise InputError(
-                f"{document.file}: {display_path(path)} (line {located.line}) pins {repository} "
-                "by digest; remove @sha256:... to deploy by tag"
-            )
         sites.append(_site(document, located, repository))
     return sites
 

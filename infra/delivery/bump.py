@@ -1,6 +1,7 @@
 """The handoff: set one app's image tag for one stack, as one commit on the stack's branch.
 
-``platformctl bump --app NAME --stack STACK --tag TAG [--push]`` in a git working copy:
+``platformctl bump --app NAME --stack STACK --tag TAG [--digest sha256:HEX] [--push]`` in a
+git working copy:
 
 1. reads the stack's settings (``Pulumi.<stack>.yaml`` in the working copy): its environment,
    its branch (``git.branch``) and its catalog folder (``catalog.appsDir``). ``--env ENV``
@@ -11,7 +12,9 @@
    ``<remote>/<branch>``; local commits not on the remote are refused) and rewrites the one
    scalar that holds the tag (:mod:`infra.delivery.yaml_scalar`: the diff is that one line,
    comments/quoting/CRLF kept), as a commit of ``gitops-platform-bot`` on top of that tip,
-   built without touching HEAD, the index or the working tree;
+   built without touching HEAD, the index or the working tree. With ``--digest`` the same
+   scalar records the digest too (``<tag>@sha256:...``, :mod:`infra.delivery.app_tag`);
+   without it the value becomes the tag alone, so a digest of an earlier tag never stays;
 4. with ``--push``, pushes it. When the branch moved meanwhile (other pipelines' bumps), it
    fetches and builds the commit again on the new tip (the last bump to push wins). A
    transient failure (network, a lock on the remote) is retried with jittered exponential
@@ -39,7 +42,7 @@ from dataclasses import dataclass
 from infra.delivery.app_tag import FileEdit, TagPlan, load_app, locate_tag
 from infra.delivery.errors import GitError, InputError
 from infra.delivery.git import Git
-from infra.delivery.image_ref import validate_tag
+from infra.delivery.image_ref import Version, validate_digest, validate_tag
 from infra.delivery.stacks import resolve_stack
 from infra.delivery.tree import GitTree
 from infra.delivery.workcopy import (
@@ -69,6 +72,8 @@ class BumpRequest(GitRequest):
     env: str | None
     """The environment: checks ``stack``'s, or without ``stack`` finds the stack."""
     tag: str
+    digest: str | None = None
+    """``sha256:<hex>``: the image the tag names, recorded with it (``--digest``)."""
     stack: str | None = None
     message: str | None = None
 
@@ -84,6 +89,8 @@ class BumpResult:
     files: tuple[str, ...]
     changed: bool
     """Whether this run made a commit (``False``: the branch already had the tag)."""
+    digest: str | None = None
+    old_digest: str | None = None
     commit: str | None = None
     pushed: bool = False
     attempts: int = 0
@@ -91,13 +98,15 @@ class BumpResult:
 
     def summary(self) -> str:
         where = ", ".join(self.files)
+        new = Version(self.tag, self.digest)
         if not self.changed:
             return (
-                f"{self.app} {self.env}: already at {self.tag} ({where}) on branch "
+                f"{self.app} {self.env}: already at {new} ({where}) on branch "
                 f"{self.branch}; nothing to commit"
             )
+        old = str(Version(self.old_tag, self.old_digest))
         text = (
-            f"{self.app} {self.env}: {self.old_tag or '(empty)'} -> {self.tag} ({where}); "
+            f"{self.app} {self.env}: {old or '(empty)'} -> {new} ({where}); "
             f"committed {(self.commit or '')[:12]} on branch {self.branch}"
         )
         if self.pushed:
@@ -105,12 +114,15 @@ class BumpResult:
         return text
 
 
-def _commit_message(request: BumpRequest, env: str, edits: tuple[FileEdit, ...], old: str) -> str:
+def _commit_message(
+    request: BumpRequest, env: str, edits: tuple[FileEdit, ...], old: Version
+) -> str:
     if request.message:
         return request.message
+    new = Version(request.tag, request.digest)
     lines = [f"deploy({env}): {request.app} {request.tag}", ""]
     for edit in edits:
-        lines.append(f"{edit.file}: {old or '(empty)'} -> {request.tag}")
+        lines.append(f"{edit.file}: {str(old) or '(empty)'} -> {new}")
     lines.append("")
     lines.append("Image tag handoff by `platformctl bump`.")
     return "\n".join(lines)
@@ -159,6 +171,8 @@ def bump(
     """Run the handoff (see the module docstring). Raises :class:`InputError` (exit 1) or
     :class:`GitError` (exit 3); on any error the working copy is as it was."""
     validate_tag(request.tag)
+    if request.digest is not None:
+        validate_digest(request.digest)
     if attempts < 1:
         raise InputError("attempts must be at least 1")
     backoff = backoff or Backoff()
@@ -168,16 +182,21 @@ def bump(
     copy = open_working_copy(root, request.remote, push=request.push, fetch=[branch])
     base, label, local_commit = _start(copy, branch)
 
-    def result(plan: TagPlan, commit: str | None, old: str, **extra: object) -> BumpResult:
+    new = Version(request.tag, request.digest)
+
+    def result(plan: TagPlan, commit: str | None, old: Version, **extra: object) -> BumpResult:
+        old = old if commit else new
         return BumpResult(
             app=request.app,
             env=settings.environment,
             stack=settings.stack,
             branch=branch,
             tag=request.tag,
-            old_tag=old if commit else request.tag,
+            old_tag=old.tag,
             files=plan.files,
             changed=commit is not None,
+            digest=request.digest,
+            old_digest=old.digest,
             commit=commit,
             **extra,  # type: ignore[arg-type]
         )
@@ -185,10 +204,10 @@ def bump(
     used = 0
     while True:
         plan = app_plan(copy, settings, base, f"branch {label}", request.app, _env_flag(request))
-        edits = plan.edits(request.tag)
+        edits = plan.edits(request.tag, request.digest)
         if not edits:
-            return result(plan, None, request.tag)
-        old = edits[0].old_tags[0]
+            return result(plan, None, new)
+        old = edits[0].old_versions[0]
         files = {edit.file: edit.new_text.encode("utf-8") for edit in edits}
         message = _commit_message(request, settings.environment, edits, old)
         commit = copy.git.write_commit(base, files, message)

@@ -1,4 +1,12 @@
-"""Image tags and references: Docker's tag grammar, and splitting ``repo:tag@digest``."""
+"""Image tags, digests and references: Docker's tag grammar, the digest ``bump --digest``
+records, and splitting ``repo:tag@digest``.
+
+Where the catalog writes an image's version (``apps/README.md``): a kustomize overlay's
+``newTag`` and a Helm values file's tag key hold ``<tag>`` or ``<tag>@sha256:<hex>``; a plain
+manifest's ``image:`` holds ``<repository>:<tag>`` or ``<repository>:<tag>@sha256:<hex>``. Each
+renders as ``<repository>:<tag>@sha256:<hex>``: the tag stays readable, the digest decides what
+runs.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +16,22 @@ from typing import Final
 
 from infra.delivery.errors import InputError
 
-__all__ = ["TAG_PATTERN", "ImageRef", "parse_image_ref", "validate_tag"]
+__all__ = [
+    "DIGEST_PATTERN",
+    "TAG_PATTERN",
+    "ImageRef",
+    "Version",
+    "parse_image_ref",
+    "parse_version",
+    "validate_digest",
+    "validate_tag",
+]
 
 TAG_PATTERN: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 """Docker's rule for a tag: a word character, then up to 127 of word characters, '.', '-'."""
+DIGEST_PATTERN: Final = re.compile(r"sha256:[0-9a-f]{64}")
+"""An image (manifest) digest as registries, ``crane digest`` and ``docker buildx`` print it:
+``sha256:`` and 64 lower-case hexadecimal digits (OCI's canonical form of sha256)."""
 
 
 def validate_tag(tag: str, flag: str = "--tag") -> str:
@@ -23,6 +43,48 @@ def validate_tag(tag: str, flag: str = "--tag") -> str:
             "'_', '.', '-'; it may not start with '.' or '-')"
         )
     return tag
+
+
+def validate_digest(digest: str, flag: str = "--digest") -> str:
+    """Return ``digest`` when it is ``sha256:<64 lower-case hex>``; raise :class:`InputError`
+    naming ``flag`` otherwise."""
+    if DIGEST_PATTERN.fullmatch(digest) is not None:
+        return digest
+    shown = digest if len(digest) <= 140 else digest[:137] + "..."
+    hint = ""
+    if "@" in digest:
+        hint = "; give the digest alone, without the image name"
+    elif re.fullmatch(r"(?i)sha256:[0-9a-f]{64}", digest):
+        hint = "; the hexadecimal digits must be lower case"
+    elif re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+        hint = "; it starts with sha256:"
+    raise InputError(
+        f"{flag}: {shown!r} is not an image digest (sha256: and 64 lower-case hexadecimal "
+        f"digits, as the registry reports the pushed image){hint}"
+    )
+
+
+@dataclass(frozen=True)
+class Version:
+    """What a catalog file says an environment runs: a tag, and the digest it is pinned to
+    (``None``: the tag alone)."""
+
+    tag: str
+    digest: str | None = None
+
+    def __str__(self) -> str:
+        return self.tag if self.digest is None else f"{self.tag}@{self.digest}"
+
+    def short(self) -> str:
+        """For messages: ``1.4.2@sha256:0123456789ab``."""
+        return self.tag if self.digest is None else f"{self.tag}@{self.digest[:19]}"
+
+
+def parse_version(value: str) -> Version:
+    """``1.4.2`` or ``1.4.2@sha256:...`` (a kustomize ``newTag``, a Helm tag value) as a
+    :class:`Version`; nothing is validated here."""
+    tag, at, digest = value.partition("@")
+    return Version(tag, digest if at else None)
 
 
 @dataclass(frozen=True)

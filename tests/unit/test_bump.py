@@ -19,8 +19,10 @@ from typer.testing import CliRunner
 
 from infra.cli.app import app as cli
 from infra.delivery.bump import Backoff, BumpRequest, BumpResult, bump
-from infra.delivery.errors import GitError
+from infra.delivery.errors import GitError, InputError
 from infra.delivery.git import BOT_EMAIL, BOT_NAME, Git, GitResult
+from infra.delivery.image_ref import Version, parse_version, validate_digest
+from tests.support import REPO
 from tests.unit.gitrepo import (
     TEST_EMAIL,
     TEST_NAME,
@@ -36,6 +38,7 @@ from tests.unit.gitrepo import (
     static_manifests,
     web_api_overlay,
 )
+from tests.unit.signature_tools import require_tool
 
 WEB_DEV = "apps/web-api/overlays/dev/kustomization.yaml"
 CACHE_DEV = "apps/cache/values/dev.yaml"
@@ -204,6 +207,215 @@ def test_custom_message_and_local_branch_created_from_remote(remote: Remote) -> 
     assert git(clone, "rev-parse", "--abbrev-ref", "prod@{upstream}").strip() == "origin/prod"
 
 
+# --- digests: --digest records the image's digest with the tag --------------------------------
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+OTHER_DIGEST = "sha256:" + "fedcba9876543210" * 4
+
+
+@pytest.mark.parametrize(
+    ("app", "env", "file", "removed", "added"),
+    [
+        (
+            "web-api",
+            "dev",
+            WEB_DEV,
+            '      newTag: "1.0.0"  # set by platformctl bump',
+            f'      newTag: "2.0.0@{DIGEST}"  # set by platformctl bump',
+        ),
+        (
+            "cache",
+            "dev",
+            CACHE_DEV,
+            "  tag: '7.4.1'   # the line the handoff bumps",
+            f"  tag: '2.0.0@{DIGEST}'   # the line the handoff bumps",
+        ),
+        (
+            "static",
+            "prod",
+            STATIC,
+            "          image: ghcr.io/example-org/static:1.0.0\r",
+            f"          image: ghcr.io/example-org/static:2.0.0@{DIGEST}\r",
+        ),
+    ],
+)
+def test_digest_is_written_into_the_tag_line(
+    remote: Remote, app: str, env: str, file: str, removed: str, added: str
+) -> None:
+    clone = remote.clone()
+
+    code, out, err = run_cli(
+        "bump",
+        "--app",
+        app,
+        "--env",
+        env,
+        "--tag",
+        "2.0.0",
+        "--digest",
+        DIGEST,
+        "--repo",
+        str(clone),
+    )
+
+    assert (code, err) == (0, ""), err
+    assert f" -> 2.0.0@{DIGEST} ({file})" in out
+    ref = "HEAD" if env == "dev" else env
+    assert numstat(clone, ref) == [f"1\t1\t{file}"]
+    assert changed_lines(clone, ref) == [(removed, added)]
+    assert git(clone, "log", "-1", "--format=%s", ref).strip() == f"deploy({env}): {app} 2.0.0"
+    assert f"-> 2.0.0@{DIGEST}" in git(clone, "log", "-1", "--format=%b", ref)
+
+
+def test_same_tag_and_digest_again_is_a_no_op(remote: Remote) -> None:
+    clone = remote.clone()
+    run_bump(clone, "web-api", "dev", "2.0.0", digest=DIGEST, push=True)
+    head = git(clone, "rev-parse", "HEAD")
+
+    for extra in ([], ["--push"]):
+        code, out, err = run_cli(
+            "bump",
+            "--app",
+            "web-api",
+            "--env",
+            "dev",
+            "--tag",
+            "2.0.0",
+            "--digest",
+            DIGEST,
+            "--repo",
+            str(clone),
+            *extra,
+        )
+
+        assert code == 0, err
+        assert f"already at 2.0.0@{DIGEST}" in out and "nothing to commit" in out
+        assert git(clone, "rev-parse", "HEAD") == head
+    assert remote.log("dev") == ["deploy(dev): web-api 2.0.0", "catalog"]
+
+
+def test_a_bump_without_digest_never_keeps_a_recorded_digest(remote: Remote) -> None:
+    """The value becomes exactly what was asked: tag B never carries tag A's digest, and the
+    same tag without --digest drops the digest too (bump cannot vouch for it)."""
+    clone = remote.clone()
+    run_bump(clone, "web-api", "dev", "2.0.0", digest=DIGEST)
+
+    result = run_bump(clone, "web-api", "dev", "2.1.0")  # a new tag, no digest
+
+    assert (result.old_tag, result.old_digest, result.digest) == ("2.0.0", DIGEST, None)
+    assert (clone / WEB_DEV).read_text() == web_api_overlay("2.1.0")
+    assert numstat(clone) == [f"1\t1\t{WEB_DEV}"]
+
+    run_bump(clone, "web-api", "dev", "2.1.0", digest=OTHER_DIGEST)
+    result = run_bump(clone, "web-api", "dev", "2.1.0")  # the same tag, no digest
+    assert result.changed and result.old_digest == OTHER_DIGEST
+    assert (clone / WEB_DEV).read_text() == web_api_overlay("2.1.0")
+
+    # A new digest under the same tag (a rebuilt image) is one changed line as well.
+    run_bump(clone, "web-api", "dev", "2.1.0", digest=DIGEST)
+    result = run_bump(clone, "web-api", "dev", "2.1.0", digest=OTHER_DIGEST)
+    assert (result.old_digest, result.digest) == (DIGEST, OTHER_DIGEST)
+    assert changed_lines(clone) == [
+        (
+            f'      newTag: "2.1.0@{DIGEST}"  # set by platformctl bump',
+            f'      newTag: "2.1.0@{OTHER_DIGEST}"  # set by platformctl bump',
+        )
+    ]
+
+
+def test_a_digest_written_by_hand_in_a_manifest_is_replaced(remote: Remote) -> None:
+    clone = remote.clone()
+    site = clone / STATIC
+    site.write_bytes(site.read_bytes().replace(b"static:1.0.0", f"static:1.0.0@{DIGEST}".encode()))
+    git(clone, "commit", "--quiet", "-am", "pin by hand")
+
+    result = run_bump(clone, "static", "dev", "1.0.1")
+
+    assert (result.old_tag, result.old_digest) == ("1.0.0", DIGEST)
+    assert site.read_bytes() == static_manifests("1.0.1").encode()
+
+
+@pytest.mark.parametrize(
+    ("digest", "hint"),
+    [
+        ("sha256:abc", ""),
+        ("", ""),
+        ("sha512:" + "0" * 128, ""),
+        ("sha256:" + "A" * 64, "must be lower case"),
+        ("0" * 64, "starts with sha256:"),
+        (f"ghcr.io/example-org/web-api@{DIGEST}", "without the image name"),
+        (DIGEST + "\n", ""),
+        (DIGEST + "0", ""),
+    ],
+)
+def test_an_invalid_digest_is_refused_naming_the_flag(
+    remote: Remote, digest: str, hint: str
+) -> None:
+    clone = remote.clone()
+    before = refs(clone)
+
+    code, out, err = run_cli(
+        "bump",
+        "--app",
+        "web-api",
+        "--env",
+        "dev",
+        "--tag",
+        "2.0.0",
+        "--digest",
+        digest,
+        "--repo",
+        str(clone),
+    )
+
+    assert code == 1, (out, err)
+    assert err.startswith(f"error: --digest: {digest!r} is not an image digest (sha256: and 64")
+    assert hint in err and "Traceback" not in err
+    assert refs(clone) == before
+    assert git(clone, "status", "--porcelain") == ""
+
+
+def test_validate_digest_and_parse_version() -> None:
+    assert validate_digest(DIGEST) == DIGEST
+    with pytest.raises(InputError, match="--digest: 'x' is not an image digest"):
+        validate_digest("x")
+    assert parse_version("1.0") == Version("1.0")
+    assert parse_version(f"1.0@{DIGEST}") == Version("1.0", DIGEST)
+    assert str(Version("1.0", DIGEST)) == f"1.0@{DIGEST}"
+    assert Version("1.0", DIGEST).short() == f"1.0@{DIGEST[:19]}"
+
+
+def test_kustomize_and_helm_render_the_recorded_digest(remote: Remote, tmp_path: Path) -> None:
+    """The real tools (Argo CD's versions: kustomize v5.7.0, helm v3.18.4) render the bumped
+    files as <repository>:<tag>@<digest>."""
+    kustomize = require_tool("kustomize")
+    helm = require_tool("helm")
+    clone = remote.clone()
+    run_bump(clone, "web-api", "dev", "2.0.0", digest=DIGEST)
+    run_bump(clone, "cache", "dev", "7.4.2", digest=DIGEST)
+
+    built = tool(kustomize, "build", str(clone / "apps/web-api/overlays/dev"))
+    assert f"image: ghcr.io/example-org/web-api:2.0.0@{DIGEST}\n" in built
+
+    # The catalog's own in-repository chart writes "{{ repository }}:{{ tag }}".
+    values = tmp_path / "values.yaml"
+    values.write_bytes((clone / CACHE_DEV).read_bytes())
+    chart = str(REPO / "apps/metrics-cache/chart")
+    rendered = tool(helm, "template", "cache", chart, "-f", str(values))
+    assert f'image: "bitnami/redis:7.4.2@{DIGEST}"\n' in rendered  # the values' repository
+
+    # Without --digest the tag alone renders, as before.
+    run_bump(clone, "web-api", "dev", "2.0.1")
+    built = tool(kustomize, "build", str(clone / "apps/web-api/overlays/dev"))
+    assert "image: ghcr.io/example-org/web-api:2.0.1\n" in built
+
+
+def tool(binary: str, *args: str) -> str:
+    done = subprocess.run([binary, *args], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 # --- error paths: exit code, message naming the problem, no commit -------------------------------
 
 
@@ -347,7 +559,7 @@ def test_local_commits_are_not_pushed_along(remote: Remote) -> None:
             web_api_overlay("1.0.0").replace(
                 '      newTag: "1.0.0"', '      digest: sha256:abc\n      newTag: "1.0.0"'
             ),
-            "pins a digest",
+            "has its own digest field, which the handoff would leave behind",
         ),
         (
             CACHE_DEV,
