@@ -35,6 +35,14 @@ def promote_cmd(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON (for workflows).")
     ] = False,
+    skip_signature_check: Annotated[
+        bool,
+        typer.Option(
+            "--skip-signature-check",
+            help="Do not run `cosign verify` for a target stack with admission enabled "
+            "(a warning says so; admission in the cluster still checks the image).",
+        ),
+    ] = False,
 ) -> None:
     """Create a branch off the --to stack's branch that sets APP's image tag to the
     one the --from stack runs.
@@ -46,9 +54,18 @@ def promote_cmd(
     a pull request. HEAD does not move. Nothing happens when the target
     already runs the tag.
 
+    When the target stack enables admission (gitops-platform:admission),
+    the image (its recorded digest, or the tag resolved in the registry)
+    must be under a trusted registry and pass `cosign verify` with the
+    stack's signer; otherwise nothing is created. Where the registry cannot
+    be reached, the promotion proceeds with a warning on stderr. cosign
+    must be on PATH unless --skip-signature-check is given.
+
     Exit codes:
       0  promoted, or nothing to promote
-      1  invalid input: app, stacks, files holding the tag
+      1  invalid input: app, stacks, files holding the tag; the image not
+         signed by the target's signer or not under a trusted registry;
+         cosign missing
       2  usage
       3  git refused: not a working copy, detached HEAD, uncommitted changes, missing
          branch or remote, promotion branch exists, push failed
@@ -62,8 +79,11 @@ def promote_cmd(
             push=push,
             remote=remote,
             branch=branch,
+            skip_signature_check=skip_signature_check,
         )
     )
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
     else:

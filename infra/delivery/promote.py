@@ -9,15 +9,22 @@
    the freshly fetched ``<remote>/<branch>``, otherwise the local branch, else the remote's),
    the app loaded by the catalog loader;
 3. plans the same one-line change on the target stack's branch (fetched the same way), so a
-   target branch that moved meanwhile is the base, not a stale copy;
-4. commits the change as ``gitops-platform-bot`` on top of it without touching HEAD, the index
+   target branch that moved meanwhile is the base, not a stale copy; a digest the source
+   records with the tag (``<tag>@sha256:...``, ``bump --digest``) is promoted with it;
+4. when the target stack enables admission (``gitops-platform:admission``), checks with
+   ``cosign verify`` that the image is signed by its signer and under a trusted registry
+   (:mod:`infra.delivery.signature`): refused otherwise; when the image's registry cannot be
+   reached, proceeds with a warning (the cluster's admission still checks it);
+   ``--skip-signature-check`` skips the cosign part;
+5. commits the change as ``gitops-platform-bot`` on top of it without touching HEAD, the index
    or the working tree, and with ``--push`` pushes it as the promotion branch (default
    ``promote/<app>-<tag>``; a pull request is then opened by the workflow; the merge is the
    approval). Transient push failures are retried, refusals fail at once;
-5. only then creates the local promotion branch (HEAD stays where it was).
+6. only then creates the local promotion branch (HEAD stays where it was).
 
 Nothing happens when the target already runs the tag (exit 0). Exit codes as for ``bump``:
-0 promoted or nothing to promote; 1 invalid input; 2 usage; 3 git refused (not a working copy,
+0 promoted or nothing to promote; 1 invalid input (also: the image refused by the signature
+check, or cosign missing); 2 usage; 3 git refused (not a working copy,
 detached HEAD, uncommitted changes, missing branch or remote, promotion branch already exists,
 push failed). On any failure no branch and no commit are left behind.
 """
@@ -30,7 +37,8 @@ from typing import Any
 from infra.delivery.bump import app_plan
 from infra.delivery.errors import GitError, InputError
 from infra.delivery.git import Git
-from infra.delivery.image_ref import TAG_PATTERN
+from infra.delivery.image_ref import DIGEST_PATTERN, TAG_PATTERN, Version
+from infra.delivery.signature import SignatureCheck, check_signature
 from infra.delivery.stacks import resolve_stack
 from infra.delivery.workcopy import (
     DEFAULT_ATTEMPTS,
@@ -51,6 +59,8 @@ class PromoteRequest(GitRequest):
     source_stack: str = "dev"
     target_stack: str = "prod"
     branch: str | None = None
+    skip_signature_check: bool = False
+    """Do not run cosign (the trusted-registry check still applies); a warning says so."""
 
 
 @dataclass(frozen=True)
@@ -68,27 +78,44 @@ class PromoteResult:
     commit: str | None = None
     base_commit: str | None = None
     pushed: bool = False
+    digest: str | None = None
+    old_digest: str | None = None
+    signature: SignatureCheck | None = None
+    """The target stack's signature check (``None``: its admission is not enabled, or there
+    was nothing to promote)."""
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        warning = self.signature.warning if self.signature is not None else None
+        return (warning,) if warning else ()
 
     def summary(self) -> str:
         route = f"{self.app} {self.source_env} -> {self.target_env}"
+        new = Version(self.tag, self.digest)
         if not self.changed:
             return (
-                f"{route}: {self.target_env} already runs {self.tag} ({', '.join(self.files)} "
+                f"{route}: {self.target_env} already runs {new} ({', '.join(self.files)} "
                 f"on {self.base_ref}); nothing to promote"
             )
+        old = str(Version(self.old_tag, self.old_digest))
         lines = [
-            f"{route}: {self.old_tag or '(empty)'} -> {self.tag}",
+            f"{route}: {old or '(empty)'} -> {new}",
             *(f"  {file}" for file in self.files),
             f"  tag read from {self.source_ref}; based on {self.base_ref} "
             f"({(self.base_commit or '')[:12]})",
             f"  branch {self.branch}, commit {(self.commit or '')[:12]}"
             + (" (pushed)" if self.pushed else " (not pushed; use --push)"),
         ]
+        if self.signature is not None and self.signature.status == "verified":
+            lines.append(
+                f"  signature of {self.signature.digest} verified ({self.signature.signer})"
+            )
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["files"] = list(self.files)
+        data["warnings"] = list(self.warnings)
         return data
 
 
@@ -129,15 +156,22 @@ def promote(
     base_ref, base_name = copy.branch_ref(target.branch)
 
     source_plan = app_plan(copy, source, source_ref, source_name, request.app, "--from")
-    tag = source_plan.current_tag()
+    version = source_plan.current()
+    tag, digest = version.tag, version.digest
     if TAG_PATTERN.fullmatch(tag) is None:
         raise InputError(
             f"{', '.join(source_plan.files)} on {source_name}: {tag or '(empty)'!r} is not a "
             "valid image tag; nothing to promote"
         )
+    if digest is not None and DIGEST_PATTERN.fullmatch(digest) is None:
+        raise InputError(
+            f"{', '.join(source_plan.files)} on {source_name}: {str(version)!r} records "
+            f"{digest or '(empty)'!r}, which is not an image digest (sha256:<64 lower-case "
+            "hex>); nothing to promote"
+        )
     base_commit = copy.git.rev(base_ref)
     base_plan = app_plan(copy, target, base_commit, base_name, request.app, "--to")
-    edits = base_plan.edits(tag)
+    edits = base_plan.edits(tag, digest)
     result = PromoteResult(
         app=request.app,
         source_env=source.environment,
@@ -148,6 +182,8 @@ def promote(
         old_tag=tag,
         files=base_plan.files,
         changed=False,
+        digest=digest,
+        old_digest=digest,
     )
     if not edits:
         return result
@@ -162,14 +198,25 @@ def promote(
             f"branch {branch!r} already exists on {copy.remote} (an open promotion of this "
             "tag?); merge or delete it, or pass --branch"
         )
-    old_tag = edits[0].old_tags[0]
+    signature = None
+    if target.admission.enabled:
+        signature = check_signature(
+            base_plan.app.definition.image.repository,
+            version,
+            target.admission,
+            where=f"stack {target.stack} (Pulumi.{target.stack}.yaml)",
+            skip=request.skip_signature_check,
+        )
+    old = edits[0].old_versions[0]
     message = "\n".join(
         [
             f"promote({target.environment}): {request.app} {tag}",
             "",
-            *(f"{edit.file}: {old_tag or '(empty)'} -> {tag}" for edit in edits),
+            *(f"{edit.file}: {str(old) or '(empty)'} -> {version}" for edit in edits),
             "",
-            f"{source.environment} ({source_name}) runs {tag}; promoted by `platformctl promote`.",
+            f"{source.environment} ({source_name}) runs {version}; promoted by "
+            "`platformctl promote`.",
+            *(_signature_lines(signature)),
         ]
     )
     files = {edit.file: edit.new_text.encode("utf-8") for edit in edits}
@@ -195,11 +242,22 @@ def promote(
         source_ref=source_name,
         base_ref=base_name,
         tag=tag,
-        old_tag=old_tag,
+        old_tag=old.tag,
         files=tuple(edit.file for edit in edits),
         changed=True,
         branch=branch,
         commit=commit,
         base_commit=base_commit,
         pushed=pushed,
+        digest=digest,
+        old_digest=old.digest,
+        signature=signature,
     )
+
+
+def _signature_lines(signature: SignatureCheck | None) -> list[str]:
+    if signature is None:
+        return []
+    if signature.status == "verified":
+        return ["", f"Signature of {signature.digest} verified: {signature.signer}."]
+    return ["", f"Warning: {signature.warning}."]

@@ -1,9 +1,16 @@
 """platformctl promote against real git repositories: the tag dev runs, proposed for prod on a
-promotion branch based on prod (also when prod moved meanwhile), one changed line, clear errors."""
+promotion branch based on prod (also when prod moved meanwhile), one changed line, clear errors.
+
+The prod stack of these repositories enables admission (keyless, ghcr.io): the git tests skip
+the cosign part (``--skip-signature-check``; the trusted-registry check still runs), which
+test_signature.py exercises with a real registry and real signatures. Here: what happens
+without cosign, with the flag, without admission, and the recorded digest carried along.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -48,9 +55,17 @@ def ship(remote: Remote, app: str, env: str, tag: str) -> None:
     )
 
 
-def run_cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
+def run_cli(*args: str, check: bool = False) -> tuple[int, str, str]:
+    """``platformctl ARGS``; a promote without ``check`` skips cosign (see the docstring)."""
+    argv = list(args)
+    if argv[:1] == ["promote"] and not check:
+        argv.append("--skip-signature-check")
+    result = CliRunner().invoke(cli, argv)
     return result.exit_code, result.stdout, result.stderr
+
+
+def request(**kwargs: object) -> PromoteRequest:
+    return PromoteRequest(skip_signature_check=True, **kwargs)  # type: ignore[arg-type]
 
 
 def test_promote_locally_reads_dev_and_branches_off_prod(remote: Remote) -> None:
@@ -126,7 +141,7 @@ def test_promote_crlf_directory_manifest(remote: Remote) -> None:
     ship(remote, "static", "dev", sha)
     clone = remote.clone()
 
-    result = promote(PromoteRequest(app="static", repo=clone, push=True))
+    result = promote(request(app="static", repo=clone, push=True))
 
     assert result.changed and result.old_tag == "1.0.0" and result.tag == sha
     assert remote.read(result.branch or "", STATIC) == static_manifests(sha).encode()
@@ -181,7 +196,7 @@ def test_invalid_promotions_fail_clearly_without_a_branch(
 def test_existing_promotion_branch_is_refused(remote: Remote) -> None:
     ship(remote, "web-api", "dev", "1.5.0")
     first = remote.clone()
-    promote(PromoteRequest(app="web-api", repo=first, push=True))
+    promote(request(app="web-api", repo=first, push=True))
     second = remote.clone()
     before = refs(second)
 
@@ -270,3 +285,130 @@ def test_promote_reads_each_stack_branch_from_its_settings(remote: Remote) -> No
     assert (
         git(clone, "rev-parse", f"{branch}~1").strip() == git(clone, "rev-parse", "release").strip()
     )
+
+
+# --- the signature check's edges (the check itself: test_signature.py) --------------------------
+
+DIGEST = "sha256:" + "5e" * 32
+
+
+def git_only_path(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PATH holding git and nothing else (no cosign)."""
+    found = shutil.which("git")
+    assert found is not None
+    folder = tmp / "git-only-bin"
+    folder.mkdir()
+    (folder / "git").symlink_to(found)
+    monkeypatch.setenv("PATH", str(folder))
+
+
+def test_without_cosign_a_checked_promotion_is_refused(
+    remote: Remote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ship(remote, "web-api", "dev", "1.8.0")
+    clone = remote.clone()
+    git_only_path(tmp_path, monkeypatch)
+    before = refs(clone)
+
+    code, out, err = run_cli("promote", "--app", "web-api", "--repo", str(clone), check=True)
+
+    assert code == 1, (out, err)
+    assert "error: cosign is not on PATH" in err
+    assert "ghcr.io/example-org/web-api:1.8.0" in err and "keyless signer https://" in err
+    assert "--skip-signature-check" in err and "Traceback" not in err
+    assert refs(clone) == before
+
+
+def test_skip_signature_check_promotes_with_a_warning(
+    remote: Remote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ship(remote, "web-api", "dev", "1.8.1")
+    clone = remote.clone()
+    git_only_path(tmp_path, monkeypatch)  # cosign is not even looked for
+
+    code, out, err = run_cli(
+        "promote",
+        "--app",
+        "web-api",
+        "--repo",
+        str(clone),
+        "--json",
+        "--skip-signature-check",
+        check=True,
+    )
+
+    assert code == 0, err
+    assert err.startswith("warning: signature of ghcr.io/example-org/web-api:1.8.1")
+    assert "NOT checked" in err and "--skip-signature-check" in err
+    assert "admission in the cluster still checks it" in err
+    result = json.loads(out)
+    assert result["signature"]["status"] == "skipped" and result["changed"] is True
+    assert result["warnings"] == [err.strip().removeprefix("warning: ")]
+
+
+def test_a_target_without_admission_is_not_checked(
+    remote: Remote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # prod -> dev: the dev stack does not enable admission, so cosign is not needed.
+    ship(remote, "web-api", "prod", "0.9.5")
+    clone = remote.clone()
+    git_only_path(tmp_path, monkeypatch)
+
+    code, out, err = run_cli(
+        "promote",
+        "--app",
+        "web-api",
+        "--from",
+        "prod",
+        "--to",
+        "dev",
+        "--repo",
+        str(clone),
+        "--json",
+        check=True,
+    )
+
+    assert (code, err) == (0, ""), err
+    result = json.loads(out)
+    assert result["signature"] is None and result["warnings"] == []
+    assert (result["old_tag"], result["tag"]) == ("1.0.0", "0.9.5")
+
+
+def test_the_recorded_digest_is_promoted_with_the_tag(remote: Remote) -> None:
+    clone = remote.clone()
+    bump(BumpRequest(app="web-api", env="dev", tag="2.1.0", digest=DIGEST, repo=clone, push=True))
+
+    code, out, err = run_cli("promote", "--app", "web-api", "--repo", str(clone), "--push")
+
+    assert code == 0, err
+    assert f"0.9.0 -> 2.1.0@{DIGEST}" in out
+    branch = "promote/web-api-2.1.0"
+    assert changed_lines(remote.bare, branch) == [
+        (
+            '      newTag: "0.9.0"  # set by platformctl bump',
+            f'      newTag: "2.1.0@{DIGEST}"  # set by platformctl bump',
+        ),
+    ]
+    # prod then runs exactly that: promoting again is nothing to do.
+    git(remote.bare, "update-ref", "refs/heads/prod", remote.rev(branch))
+    again = remote.clone()
+    code, out, err = run_cli("promote", "--app", "web-api", "--repo", str(again), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["changed"] is False and result["digest"] == DIGEST
+
+
+def test_a_digest_in_dev_that_is_not_a_digest_is_not_promoted(remote: Remote) -> None:
+    clone = remote.clone()
+    values = clone / "apps/cache/values/dev.yaml"
+    values.write_text(values.read_text().replace("tag: '7.4.1'", "tag: '7.4.1@sha256:abc'"))
+    git(clone, "commit", "--quiet", "-am", "bad digest")
+    git(clone, "checkout", "--quiet", "-b", "prod", "origin/prod")
+    before = refs(clone)
+
+    code, _, err = run_cli("promote", "--app", "cache", "--repo", str(clone))
+
+    assert code == 1
+    assert "apps/cache/values/dev.yaml on dev: '7.4.1@sha256:abc' records 'sha256:abc'" in err
+    assert "not an image digest" in err
+    assert refs(clone) == before
