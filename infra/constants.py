@@ -18,6 +18,8 @@ MAX_APP_FILE_BYTES: Final = 64 * 1024
 
 ENVIRONMENTS: Final = ("dev", "prod")
 """The environments a catalog may configure; each stack deploys exactly one of them."""
+PROD_ENVIRONMENT: Final = "prod"
+"""The environment held to prod's rules (protection, no auto-prune, signed images)."""
 
 ARGOCD_NAMESPACE_DEFAULT: Final = "argocd"
 IN_CLUSTER_SERVER: Final = "https://kubernetes.default.svc"

@@ -1,7 +1,8 @@
 """The Pulumi program: settings -> cluster -> Argo CD -> app catalog, and the add-ons.
 
-The add-ons (Argo Rollouts, Sealed Secrets; each when its stack section enables it) need only
-the cluster's provider, so the engine installs them in parallel with Argo CD.
+The add-ons (Argo Rollouts, Sealed Secrets, Kyverno; each when its stack section enables it)
+need only the cluster's provider, so the engine installs them in parallel with Argo CD. The
+admission policies wait for a running Kyverno (its chart, or on kwok the local runtime).
 
 Everything that can be wrong with the inputs (stack config, app definitions) is checked
 before the first resource is registered, and reported as one error naming every file and
@@ -11,13 +12,13 @@ field; a failed validation therefore changes nothing in the cluster.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pulumi
 import pulumi.runtime.config
 
-from infra import constants
 from infra.catalog import load_catalog
+from infra.components.admission import Admission, AdmissionPolicies, kyverno_crd_files
 from infra.components.app_catalog import AppCatalog
 from infra.components.argocd import ArgoCD
 from infra.components.charts import AddonArgs, ChartAddon
@@ -30,9 +31,9 @@ from infra.errors import PlatformError, Problem, ValidationError
 from infra.policy_checks import chart_archive_problems, plaintext_secret_problems
 from infra.project import find_project_root
 from infra.settings import StackSettings, settings_from_engine
-from infra.specs import argocd_objects
+from infra.specs import admission_policies, argocd_objects
 
-__all__ = ["main", "plan"]
+__all__ = ["StackPlan", "main", "plan"]
 
 
 def _engine_config() -> dict[str, str]:
@@ -42,10 +43,17 @@ def _engine_config() -> dict[str, str]:
     return {k: v if isinstance(v, str) else str(v) for k, v in config.items()}
 
 
-def plan(
-    stack: str, config: dict[str, str], root: Path
-) -> tuple[StackSettings, list[dict[str, Any]]]:
-    """Pure: validated settings and every Argo CD object, or a PlatformError."""
+class StackPlan(NamedTuple):
+    settings: StackSettings
+    objects: list[dict[str, Any]]
+    """Every Argo CD object (what ``platformctl render`` prints)."""
+    policies: list[dict[str, Any]]
+    """Kyverno's ClusterPolicies (none unless ``admission.enabled``)."""
+
+
+def plan(stack: str, config: dict[str, str], root: Path) -> StackPlan:
+    """Pure: validated settings, every Argo CD object and admission policy, or a
+    PlatformError."""
     file = f"Pulumi.{stack}.yaml"
     secret_keys = pulumi.runtime.config.get_config_secret_keys_env()
     secrets = plaintext_secret_problems(config, file, secret_keys)
@@ -55,25 +63,14 @@ def plan(
     archives = chart_archive_problems(settings.chart_archives, root, file)
     if archives:
         raise ValidationError(archives)
-    if settings.admission.enabled:
-        # Refused rather than silently not enforced (docs/admission.md, "Status").
-        raise ValidationError(
-            [
-                Problem(
-                    file,
-                    f"{constants.PROJECT}:admission.enabled",
-                    "this version does not install Kyverno yet: nothing would enforce "
-                    "signatures, so `enabled: true` is refused (set it to false; "
-                    "docs/admission.md, Status)",
-                )
-            ]
-        )
     catalog = load_catalog(
         root,
         root / settings.catalog.appsDir,
         reserved_namespaces=settings.platform_namespaces,
     )
-    return settings, argocd_objects(catalog, settings)
+    return StackPlan(
+        settings, argocd_objects(catalog, settings), admission_policies(settings, catalog)
+    )
 
 
 def mirror_commit(settings: StackSettings, root: Path) -> str | None:
@@ -98,9 +95,12 @@ def mirror_commit(settings: StackSettings, root: Path) -> str | None:
 def main() -> None:
     try:
         root = find_project_root(pulumi.get_root_directory())
-        settings, objects = plan(pulumi.get_stack(), _engine_config(), root)
+        settings, objects, policies = plan(pulumi.get_stack(), _engine_config(), root)
         preflight(settings, creating=not pulumi.runtime.is_dry_run())
         commit = mirror_commit(settings, root)
+        # On kwok, Kyverno is a local process and its CRDs come from its build.
+        local_admission = settings.admission.enabled and settings.local_controllers
+        crd_files = kyverno_crd_files() if local_admission else None
     except PlatformError as exc:
         # RunError: the engine prints the message alone, no traceback.
         raise pulumi.RunError(f"invalid configuration:\n{exc}") from None
@@ -121,6 +121,9 @@ def main() -> None:
         if settings.sealedSecrets.enabled
         else None
     )
+    admission = (
+        Admission("admission", addon_args, crd_files) if settings.admission.enabled else None
+    )
     catalog = AppCatalog(
         "catalog",
         {
@@ -131,6 +134,7 @@ def main() -> None:
         },
     )
 
+    kyverno_running: list[pulumi.Resource] = list(admission.install) if admission else []
     if settings.local_controllers:
         runtime = LocalRuntime(
             "argocd-runtime",
@@ -141,11 +145,21 @@ def main() -> None:
                     argocd.chart,
                     *([rollouts.chart] if rollouts is not None else []),
                     catalog,
+                    *kyverno_running,
                 ]
             ),
         )
+        if admission is not None:
+            kyverno_running = [runtime]  # the process runs once the runtime is up
         pulumi.export("argocdServer", runtime.server)
         pulumi.export("runtimeLogs", runtime.logs)
+
+    if admission is not None:
+        AdmissionPolicies(
+            "admission-policies",
+            {"policies": policies, "provider": cluster.provider, "after": kyverno_running},
+        )
+        pulumi.export("admissionNamespace", admission.namespace)
 
     pulumi.export("environment", settings.environment)
     pulumi.export("branch", settings.branch)

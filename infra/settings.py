@@ -624,13 +624,30 @@ def _git_problems(settings: StackSettings, file: str) -> list[Problem]:
 
 
 def _admission_problems(settings: StackSettings, file: str) -> list[Problem]:
-    """Enabled admission needs registries and a signer. (prod will require it once the
-    program installs Kyverno: docs/admission.md, "Status".)"""
+    """prod requires admission; enabled admission needs registries and a signer."""
     key = f"{constants.PROJECT}:admission"
     admission = settings.admission
     if not admission.enabled:
+        if settings.environment == constants.PROD_ENVIRONMENT:
+            return [
+                Problem(
+                    file,
+                    f"{key}.enabled",
+                    "must be true for a stack deploying prod: only signed images from trusted "
+                    "registries reach prod (docs/admission.md)",
+                )
+            ]
         return []
     problems = []
+    if admission.namespace in SHARED_NAMESPACES:
+        problems.append(
+            Problem(
+                file,
+                f"{key}.namespace",
+                f"{admission.namespace!r} is shared: Kyverno needs a namespace of its own "
+                "(its webhooks skip it, and the stack creates it)",
+            )
+        )
     if not admission.trustedRegistries:
         problems.append(
             Problem(file, f"{key}.trustedRegistries", "required with `enabled: true`: at least one")

@@ -126,7 +126,9 @@ def _stack_resource(resource: PolicyResource) -> rules.StackResource:
     )
 
 
-def _prod_protected(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+def _stack_resources(args: StackValidationArgs) -> list[rules.StackResource]:
+    """What the stack rules need of every resource; not applicable (or, with an unknown
+    label at preview, pulumi-policy's "can't run") when no resource tells the environment."""
     resources: list[rules.StackResource] = []
     unknown: UnknownValueError | None = None
     for resource in args.resources:
@@ -142,8 +144,20 @@ def _prod_protected(args: StackValidationArgs, report_violation: ReportViolation
         if unknown is not None:
             raise unknown  # pulumi-policy: "can't run policy ... during preview" (advisory)
         args.not_applicable(NO_LABELLED_RESOURCE)
+    return resources
+
+
+def _prod_protected(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    resources = _stack_resources(args)
     stack = rules.stack_from_urn(args.resources[0].urn)
     for message, urn in rules.stack_protection_violations(stack, resources):
+        report_violation(message, urn)
+
+
+def _prod_admission(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    resources = _stack_resources(args)
+    stack = rules.stack_from_urn(args.resources[0].urn)
+    for message, urn in rules.admission_violations(stack, resources):
         report_violation(message, urn)
 
 
@@ -214,6 +228,13 @@ POLICIES: tuple[Policy, ...] = (
         description="On prod, the Argo CD namespace and chart and a cluster the stack creates "
         "are protected against deletion (the environment from the stack's labelled resources).",
         validate=_prod_protected,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="prod-enforces-admission",
+        description="On prod, admission control is on: the stack declares the Kyverno policy "
+        "that admits only signed images from trusted registries (docs/admission.md).",
+        validate=_prod_admission,
         enforcement_level=EnforcementLevel.MANDATORY,
     ),
     _policy(

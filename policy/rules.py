@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
-from infra.constants import LABEL_ENV
+from infra.constants import LABEL_ENV, PROD_ENVIRONMENT
 from infra.policy_checks import chart_pin_violation
+from infra.specs.admission import ADMISSION_POLICY
 
 __all__ = [
     "ARGOCD_NAMESPACE",
@@ -27,6 +28,7 @@ __all__ = [
     "WORKLOAD_POD_SPEC_PATHS",
     "StackResource",
     "Violation",
+    "admission_violations",
     "appproject_destination_violations",
     "auto_prune_violations",
     "chart_version_violations",
@@ -37,14 +39,14 @@ __all__ = [
     "stack_environment",
     "stack_from_urn",
     "stack_protection_violations",
+    "type_from_urn",
     "workload_image_violations",
 ]
 
-PROD_ENVIRONMENT = "prod"
-"""The environment the prod-only policies apply to: a stack's ``gitops-platform:environment``,
-which every Argo CD object and namespace the program creates carries as its ``LABEL_ENV``
-label. Never the stack's name: a stack ``prod-eu`` deploying prod is prod, a stack ``prod``
-deploying dev is not."""
+# PROD_ENVIRONMENT: the environment the prod-only policies apply to, a stack's
+# ``gitops-platform:environment``, which every Argo CD object and namespace the program creates
+# carries as its ``LABEL_ENV`` label. Never the stack's name: a stack ``prod-eu`` deploying
+# prod is prod, a stack ``prod`` deploying dev is not.
 
 ARGOCD_NAMESPACE = "argocd"
 SYSTEM_NAMESPACES = frozenset({ARGOCD_NAMESPACE, "kube-system"})
@@ -95,6 +97,14 @@ def stack_from_urn(urn: str) -> str:
     if not urn.startswith(prefix) or "::" not in urn:
         raise ValueError(f"not a Pulumi resource URN: {urn!r}")
     return urn[len(prefix) :].split("::", 1)[0]
+
+
+def type_from_urn(urn: str) -> str:
+    """The resource type of a URN: the last of its ``parent$type`` chain."""
+    parts = urn.split("::")
+    if len(parts) < 4 or not urn.startswith("urn:pulumi:"):
+        raise ValueError(f"not a Pulumi resource URN: {urn!r}")
+    return parts[2].rsplit("$", 1)[-1]
 
 
 # -- no :latest or untagged images ------------------------------------------------------------
@@ -253,6 +263,34 @@ def stack_protection_violations(stack: str, resources: Iterable[StackResource]) 
         ):
             out.append((message, resource.urn))
     return out
+
+
+# -- prod admits only signed images ---------------------------------------------------------
+
+CLUSTER_POLICY_TYPE = "kubernetes:kyverno.io/v1:ClusterPolicy"
+
+
+def admission_violations(stack: str, resources: Iterable[StackResource]) -> list[Violation]:
+    """A stack deploying prod (from its labelled resources) declares the Kyverno ClusterPolicy
+    that admits only signed images (:data:`infra.specs.admission.ADMISSION_POLICY`)."""
+    resources = list(resources)
+    environments, _ = stack_environment(stack, resources)  # a conflict: the protection rule's
+    if PROD_ENVIRONMENT not in environments:
+        return []
+    if any(
+        type_from_urn(r.urn) == CLUSTER_POLICY_TYPE and r.name.endswith(ADMISSION_POLICY)
+        for r in resources
+    ):
+        return []
+    return [
+        (
+            f"stack {stack!r} deploys prod without admission control (no ClusterPolicy "
+            f"{ADMISSION_POLICY}): any image, signed or not, would run; set "
+            f"gitops-platform:admission.enabled: true, with trustedRegistries and signer, in "
+            f"{_stack_file(stack)} (docs/admission.md)",
+            None,
+        )
+    ]
 
 
 # -- no AppProject targets Argo CD's or the system's namespaces -----------------------------

@@ -20,9 +20,11 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypedDict
@@ -38,7 +40,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from infra.runtime.plan import PORTS, RuntimePlan, RuntimeSettings, runtime_plan
+from infra.runtime.plan import PORTS, Process, RuntimePlan, RuntimeSettings, runtime_plan
 from infra.runtime.supervisor import MODULE as SUPERVISOR_MODULE
 from infra.runtime.supervisor import stop_supervisor, supervisor_alive
 from infra.settings import StackSettings
@@ -94,6 +96,29 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _ready(process: Process) -> bool:
+    """The process's readiness: its port accepts connections, and its ``ready_path`` (HTTPS,
+    a self-signed certificate: not verified, this is liveness, not trust) answers 200."""
+    port = process.ready_port or 0
+    if not _port_open(port):
+        return False
+    if process.ready_path is None:
+        return True
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    url = f"https://127.0.0.1:{port}{process.ready_path}"
+    # No proxy from the environment: this is the loopback.
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+    )
+    try:
+        with opener.open(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -114,6 +139,32 @@ def _write_private(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
+
+
+KYVERNO_WEBHOOKS = "webhook.kyverno.io/managed-by=kyverno"
+"""The label of every webhook configuration Kyverno registers."""
+
+
+def _remove_kyverno_webhooks(kubeconfig: str) -> None:
+    """Kyverno's webhooks fail closed and outlive it: once it is stopped they would refuse
+    every Pod in the apps' namespaces. A real cluster's chart removes them when its Deployment
+    goes; here the runtime does, right after stopping the process (the next start registers
+    them again). An unreachable cluster (being destroyed) has nothing left to refuse."""
+    from kubernetes import client, config
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        api = client.AdmissionregistrationV1Api(
+            config.new_client_from_config_dict(yaml.safe_load(kubeconfig))  # type: ignore[no-untyped-call]
+        )
+        for delete in (
+            api.delete_collection_validating_webhook_configuration,
+            api.delete_collection_mutating_webhook_configuration,
+        ):
+            delete(label_selector=KYVERNO_WEBHOOKS, _request_timeout=30)
+    except (ApiException, HTTPError, OSError) as exc:
+        pulumi.log.warn(f"could not remove Kyverno's webhook configurations: {exc}")
 
 
 class _ProcessesProvider(ResourceProvider):
@@ -162,7 +213,7 @@ class _ProcessesProvider(ResourceProvider):
             if proc.poll() is not None:
                 log = Path(plan.directory) / "logs" / "supervisor.log"
                 raise RuntimeError_(f"the supervisor exited {proc.returncode}:\n{_tail(log)}")
-            pending = [p for p in pending if not _port_open(p.ready_port or 0)]
+            pending = [p for p in pending if not _ready(p)]
             if pending:
                 time.sleep(0.5)
         if pending:
@@ -185,8 +236,14 @@ class _ProcessesProvider(ResourceProvider):
             changed.append("pid")  # stopped behind the stack's back: start it again
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=True)
 
+    @staticmethod
+    def _stop(props: dict[str, Any]) -> None:
+        stop_supervisor(int(props.get("pid") or 0), str(props["settings"]["directory"]))
+        if props["settings"].get("admission_namespace"):
+            _remove_kyverno_webhooks(str(props["kubeconfig"]))
+
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        stop_supervisor(int(olds.get("pid") or 0), olds["settings"]["directory"])
+        self._stop(olds)
         return UpdateResult(outs=self._start(news, olds.get("ports")))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -194,7 +251,7 @@ class _ProcessesProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         directory = Path(props["settings"]["directory"])
-        stop_supervisor(int(props.get("pid") or 0), str(directory))
+        self._stop(props)
         # What holds credentials (the kubeconfig, redis' password) and the state go with it;
         # the logs stay for a post-mortem.
         for name in ("kubeconfig", "redis.conf", "plan.json", "status.json", "supervisor.pid"):

@@ -35,7 +35,7 @@ LOOPBACK = "127.0.0.1"
 
 BINARIES = ("argocd", "redis-server", "helm", "kustomize", "git")
 """Binaries the Argo CD processes need (``rollouts-controller`` too when Rollouts is on,
-``sealed-secrets-controller`` when Sealed Secrets is)."""
+``sealed-secrets-controller`` when Sealed Secrets is, ``kyverno`` when admission is)."""
 
 PORTS = (
     "redis",
@@ -53,6 +53,7 @@ PORTS = (
     "service-proxy",
     "sealed-secrets",
     "sealed-secrets-metrics",
+    "kyverno-webhook",
 )
 
 
@@ -74,6 +75,9 @@ class Process:
     workload: Workload | None
     ready_port: int | None = None
     """A TCP port that accepts connections once the process serves."""
+    ready_path: str | None = None
+    """An HTTPS path on ``ready_port`` that answers 200 once the process is ready (a listening
+    port is not enough: Kyverno accepts connections before it has its serving certificate)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class RuntimePlan:
                 env=dict(p["env"]),
                 workload=Workload(**p["workload"]) if p["workload"] else None,
                 ready_port=p.get("ready_port"),
+                ready_path=p.get("ready_path"),
             )
             for p in data["processes"]
         ]
@@ -121,6 +126,10 @@ class RuntimeSettings:
     sealed_secrets_namespace: str | None = None
     sealed_secrets_args: tuple[str, ...] = ()
     """The controller's flags, from the same chart values the stack installs."""
+    admission_namespace: str | None = None
+    """Kyverno's namespace, when the stack enables admission."""
+    admission_insecure_registry: bool = False
+    """A trusted registry is on loopback (plain HTTP): Kyverno's ``--allowInsecureRegistry``."""
 
     @staticmethod
     def of(settings: StackSettings) -> RuntimeSettings:
@@ -133,6 +142,11 @@ class RuntimeSettings:
             sealed_secrets_args=sealed_secrets_args(sealed_secrets_values(settings))
             if sealed.enabled
             else (),
+            admission_namespace=settings.admission.namespace
+            if settings.admission.enabled
+            else None,
+            admission_insecure_registry=settings.admission.enabled
+            and bool(settings.admission.insecure_registries),
         )
 
     @property
@@ -142,6 +156,8 @@ class RuntimeSettings:
             extra.append("rollouts-controller")
         if self.sealed_secrets_namespace:
             extra.append("sealed-secrets-controller")
+        if self.admission_namespace:
+            extra.append("kyverno")
         return (*BINARIES, *extra)
 
 
@@ -371,6 +387,8 @@ def runtime_plan(
                 ready_port=ports["sealed-secrets"],
             )
         )
+    if settings.admission_namespace is not None:
+        processes.append(kyverno_process(settings, binaries["kyverno"], kubeconfig, data, ports))
     return RuntimePlan(
         directory=str(directory),
         kubeconfig=kubeconfig,
@@ -378,4 +396,63 @@ def runtime_plan(
         processes=processes,
         redis_secret=(ns, "argocd-redis", "auth"),
         ports=dict(ports),
+    )
+
+
+KYVERNO_SERVICE = "kyverno-svc"
+"""The chart's admission Service name: Kyverno names its CA and serving-certificate Secrets
+after it (``<svc>.<ns>.svc.kyverno-tls-ca``/``-pair``)."""
+
+
+def kyverno_process(
+    settings: RuntimeSettings, binary: str, kubeconfig: str, data: Path, ports: dict[str, int]
+) -> Process:
+    """Kyverno's admission controller out of cluster (no chart on kwok: docs/admission.md).
+
+    Its webhooks are registered by URL, ``https://127.0.0.1:<port>/...``, with the CA it
+    generates; the environment stands for what the chart's Deployment gives its pod (the
+    downward API, the ConfigMap names). Its webhooks fail closed: the runtime deletes them
+    when it stops Kyverno (:mod:`infra.components.local_runtime`).
+    """
+    namespace = settings.admission_namespace
+    assert namespace is not None
+    service = f"{KYVERNO_SERVICE}.{namespace}.svc"
+    port = ports["kyverno-webhook"]
+    argv = [
+        binary,
+        "--kubeconfig",
+        kubeconfig,
+        f"--serverIP={LOOPBACK}:{port}",
+        f"--webhookServerHost={LOOPBACK}",
+        f"--webhookServerPort={port}",
+        f"--caSecretName={service}.kyverno-tls-ca",
+        f"--tlsSecretName={service}.kyverno-tls-pair",
+        "--disableMetrics",
+        "--controllerRuntimeMetricsAddress=0",
+        "--profile=false",
+        "--disableLogColor",
+    ]
+    if settings.admission_insecure_registry:
+        argv.append("--allowInsecureRegistry")
+    return Process(
+        "kyverno",
+        argv,
+        {
+            "KUBECONFIG": kubeconfig,
+            "HOME": str(data / "home"),
+            "TUF_ROOT": str(data / "kyverno-tuf"),
+            "PATH": "/usr/bin:/bin",
+            "KYVERNO_NAMESPACE": namespace,
+            "KYVERNO_POD_NAME": "kyverno-admission-controller-local",
+            "KYVERNO_DEPLOYMENT": "kyverno-admission-controller",
+            "KYVERNO_SVC": KYVERNO_SERVICE,
+            "KYVERNO_SERVICEACCOUNT_NAME": "kyverno-admission-controller",
+            "KYVERNO_ROLE_NAME": "kyverno:admission-controller",
+            "INIT_CONFIG": "kyverno",
+            "METRICS_CONFIG": "kyverno-metrics",
+        },
+        None,
+        ready_port=port,
+        # Ready once its certificate serves and its webhooks are registered.
+        ready_path="/health/readiness",
     )

@@ -46,6 +46,8 @@ __all__ = [
     "app_namespaces",
     "excluded_namespaces",
     "kyverno_config_overrides",
+    "kyverno_configmap",
+    "kyverno_values",
 ]
 
 KYVERNO_API_VERSION: Final = "kyverno.io/v1"
@@ -54,7 +56,12 @@ ADMISSION_POLICY: Final = "platform-signed-images"
 ADMISSION_DEBUG_POLICY: Final = "platform-signed-images-debug"
 """The ClusterPolicy of ephemeral containers (``Pod/ephemeralcontainers``, autogen off)."""
 VERIFY_RULE: Final = "verify-signatures"
+"""Pods: verified by digest, pinned to it."""
+VERIFY_WORKLOADS_RULE: Final = "verify-workload-signatures"
+"""Pod controllers: verified as written, not rewritten (git stays Argo CD's desired state)."""
 REGISTRY_RULE: Final = "trusted-registries"
+REGISTRY_WORKLOADS_RULE: Final = "trusted-registries-workloads"
+REGISTRY_CRONJOBS_RULE: Final = "trusted-registries-cronjobs"
 REKOR_URL: Final = "https://rekor.sigstore.dev"
 """The public Sigstore transparency log (keyless signatures are logged there)."""
 KYVERNO_CONFIGMAP: Final = "kyverno"
@@ -103,7 +110,7 @@ def _metadata(settings: StackSettings, name: str, **annotations: str) -> dict[st
     }
 
 
-def _attestor(settings: StackSettings, offline_transparency_log: bool) -> dict[str, Any]:
+def _attestor(settings: StackSettings) -> dict[str, Any]:
     signer = settings.admission.signer
     assert signer is not None  # parse_settings requires it when enabled
     if signer.keyless is not None:
@@ -117,48 +124,63 @@ def _attestor(settings: StackSettings, offline_transparency_log: bool) -> dict[s
     else:
         assert signer.publicKey is not None
         keys: dict[str, Any] = {"publicKeys": signer.publicKey}
-        if offline_transparency_log:
-            # No Rekor to reach (tests sign with --tlog-upload=false): key only.
+        if not signer.transparencyLog:
+            # Signed where Rekor is unreachable (`cosign sign --tlog-upload=false`): key only.
             keys["rekor"] = {"ignoreTlog": True}
             keys["ctlog"] = {"ignoreSCT": True}
         entry = {"keys": keys}
     return {"count": 1, "entries": [entry]}
 
 
+WORKLOAD_KINDS: Final = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job")
+"""Pod controllers whose pod template is ``spec.template`` (Kyverno extracts their images)."""
+ROLLOUT_KIND: Final = "argoproj.io/v1alpha1/Rollout"
+"""Argo Rollouts' workload (``spec.template`` too); matched only when Rollouts is installed:
+Kyverno refuses a policy naming a kind the API server does not serve."""
+CONTAINER_LISTS: Final = ("containers", "initContainers", "ephemeralContainers")
+
+
 def _verify_rule(
-    settings: StackSettings,
-    scope: dict[str, Any],
-    *,
-    offline_transparency_log: bool,
-    allow_insecure_registry: bool,
+    settings: StackSettings, name: str, scope: dict[str, Any], *, pin: bool
 ) -> dict[str, Any]:
+    """``pin``: verify by digest and rewrite the image to it (Pods: what runs is what was
+    verified). A workload is verified as written and left as written: it is Argo CD's desired
+    state, and a rewritten image would be reported as drift from git."""
+    admission = settings.admission
     verify: dict[str, Any] = {
-        "imageReferences": [f"{r}/*" for r in settings.admission.trustedRegistries],
+        "imageReferences": [f"{r}/*" for r in admission.trustedRegistries],
         "failureAction": "Enforce",
-        "mutateDigest": True,
-        "verifyDigest": True,
-        "required": True,
+        "mutateDigest": pin,
+        "verifyDigest": pin,
+        "required": pin,
         # The cache is keyed by tag: a tag moved to unsigned content would be admitted.
         "useCache": False,
-        "attestors": [_attestor(settings, offline_transparency_log)],
+        "attestors": [_attestor(settings)],
     }
-    if allow_insecure_registry:
+    if admission.insecure_registries:
+        # A loopback registry (127.0.0.1, localhost) speaks plain HTTP; never a remote one.
         verify["imageRegistryCredentials"] = {"allowInsecureRegistry": True}
-    return {"name": VERIFY_RULE, **copy.deepcopy(scope), "verifyImages": [verify]}
+    return {"name": name, **copy.deepcopy(scope), "verifyImages": [verify]}
 
 
 def _registry_rule(
-    settings: StackSettings, scope: dict[str, Any], lists: tuple[str, ...]
+    settings: StackSettings,
+    name: str,
+    scope: dict[str, Any],
+    lists: tuple[str, ...],
+    pod_spec_path: tuple[str, ...],
 ) -> dict[str, Any]:
     registries = settings.admission.trustedRegistries
     allowed = " | ".join(f"{r}/*" for r in registries)
-    pattern = {
+    pattern: dict[str, Any] = {
         # `=(...)`: checked when present; `containers` is required in a Pod.
         (name if name == "containers" else f"=({name})"): [{"image": allowed}]
         for name in lists
     }
+    for key in reversed(pod_spec_path):
+        pattern = {key: pattern}
     return {
-        "name": REGISTRY_RULE,
+        "name": name,
         **copy.deepcopy(scope),
         "validate": {
             "failureAction": "Enforce",
@@ -166,7 +188,7 @@ def _registry_rule(
                 "every image must come from a trusted registry, written in full (host first): "
                 + ", ".join(f"{r}/..." for r in registries)
             ),
-            "pattern": {"spec": pattern},
+            "pattern": pattern,
         },
     }
 
@@ -175,12 +197,13 @@ def _policy(
     settings: StackSettings,
     name: str,
     rules: list[dict[str, Any]],
-    **annotations: str,
 ) -> dict[str, Any]:
     return {
         "apiVersion": KYVERNO_API_VERSION,
         "kind": "ClusterPolicy",
-        "metadata": _metadata(settings, name, **annotations),
+        # Autogen off: the workload rules below are written out (Kyverno's autogen would pin
+        # workloads to digests too, and knows no Rollout).
+        "metadata": _metadata(settings, name, **{AUTOGEN_ANNOTATION: "none"}),
         "spec": {
             # Admission only: verifyImages cannot run in background scans.
             "background": False,
@@ -193,20 +216,8 @@ def _policy(
     }
 
 
-def admission_policies(
-    settings: StackSettings,
-    catalog: Catalog,
-    *,
-    offline_transparency_log: bool = False,
-    allow_insecure_registry: bool = False,
-) -> list[dict[str, Any]]:
-    """The ClusterPolicies of the stack: none when admission is off or no app is enabled.
-
-    ``offline_transparency_log``: with a key signer, do not require a Rekor entry or an SCT
-    (tests sign without a transparency log); never for a real cluster.
-    ``allow_insecure_registry``: fetch signatures over plain HTTP (the local test registry on
-    127.0.0.1); never for a real cluster.
-    """
+def admission_policies(settings: StackSettings, catalog: Catalog) -> list[dict[str, Any]]:
+    """The ClusterPolicies of the stack: none when admission is off or no app is enabled."""
     if not settings.admission.enabled:
         return []
     namespaces = app_namespaces(settings, catalog)
@@ -215,24 +226,31 @@ def admission_policies(
         return []
     exclude = {"any": [{"resources": {"namespaces": excluded_namespaces(settings)}}]}
 
-    def scope(kind: str) -> dict[str, Any]:
-        match = {"any": [{"resources": {"kinds": [kind], "namespaces": namespaces}}]}
+    def scope(*kinds: str) -> dict[str, Any]:
+        match = {"any": [{"resources": {"kinds": list(kinds), "namespaces": namespaces}}]}
         return {"match": match, "exclude": exclude}
 
-    options = {
-        "offline_transparency_log": offline_transparency_log,
-        "allow_insecure_registry": allow_insecure_registry,
-    }
-    pods = scope("Pod")
-    debug = scope("Pod/ephemeralcontainers")
+    workloads = (*WORKLOAD_KINDS, *([ROLLOUT_KIND] if settings.rollouts.enabled else []))
+    template = ("spec", "template", "spec")
     return [
         _policy(
             settings,
             ADMISSION_POLICY,
             [
-                _verify_rule(settings, pods, **options),
+                _verify_rule(settings, VERIFY_RULE, scope("Pod"), pin=True),
+                _verify_rule(
+                    settings, VERIFY_WORKLOADS_RULE, scope(*workloads, "CronJob"), pin=False
+                ),
+                _registry_rule(settings, REGISTRY_RULE, scope("Pod"), CONTAINER_LISTS, ("spec",)),
                 _registry_rule(
-                    settings, pods, ("containers", "initContainers", "ephemeralContainers")
+                    settings, REGISTRY_WORKLOADS_RULE, scope(*workloads), CONTAINER_LISTS, template
+                ),
+                _registry_rule(
+                    settings,
+                    REGISTRY_CRONJOBS_RULE,
+                    scope("CronJob"),
+                    CONTAINER_LISTS,
+                    ("spec", "jobTemplate", *template),
                 ),
             ],
         ),
@@ -240,11 +258,15 @@ def admission_policies(
             settings,
             ADMISSION_DEBUG_POLICY,
             [
-                _verify_rule(settings, debug, **options),
-                _registry_rule(settings, debug, ("ephemeralContainers",)),
+                _verify_rule(settings, VERIFY_RULE, scope("Pod/ephemeralcontainers"), pin=True),
+                _registry_rule(
+                    settings,
+                    REGISTRY_RULE,
+                    scope("Pod/ephemeralcontainers"),
+                    ("ephemeralContainers",),
+                    ("spec",),
+                ),
             ],
-            # Pod controllers have no ephemeral containers.
-            **{AUTOGEN_ANNOTATION: "none"},
         ),
     ]
 
@@ -267,3 +289,39 @@ def kyverno_config_overrides(settings: StackSettings) -> dict[str, str]:
         }
     }
     return {"webhooks": json.dumps(webhooks, separators=(",", ":"), sort_keys=True)}
+
+
+def kyverno_configmap(settings: StackSettings) -> dict[str, Any]:
+    """Kyverno's ConfigMap as the chart would create it, for a cluster without the chart
+    (kwok: the local runtime runs Kyverno; it reads this ConfigMap at start)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": KYVERNO_CONFIGMAP,
+            "namespace": settings.admission.namespace,
+            "labels": {
+                constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
+                constants.LABEL_ENV: settings.environment,
+            },
+        },
+        "data": kyverno_config_overrides(settings),
+    }
+
+
+def kyverno_values(settings: StackSettings) -> dict[str, Any]:
+    """Values for the kyverno chart (3.9.0) on a real cluster.
+
+    Chart v4 runs no Helm hooks (docs/admission.md): the chart's hook Jobs (pre-delete webhook
+    cleanup and scale-to-zero, post-upgrade CRD migration) are turned off rather than applied
+    as plain Jobs at install. Kyverno removes its own webhooks when its Deployment is deleted.
+    """
+    webhooks = json.loads(kyverno_config_overrides(settings)["webhooks"])
+    prod = settings.environment == "prod"
+    return {
+        "config": {"webhooks": webhooks},
+        # Three replicas: the webhooks fail closed, one must always answer (Kyverno's advice).
+        "admissionController": {"replicas": 3 if prod else 1},
+        "webhooksCleanup": {"enabled": False},
+        "crds": {"install": True, "migration": {"enabled": False}},
+    }

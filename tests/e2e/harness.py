@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from tests.e2e.registry import SignedImages
 from tests.support import ARGOCD_CHART, REPO, SHARED_CHARTS
 
 PROJECT = "gitops-platform"
@@ -83,6 +84,8 @@ class Project:
     log: list[str] = field(default_factory=list)
     branch: str = ""
     remote: Path | None = None
+    images: SignedImages | None = None
+    """With the stack file's admission on: the loopback registry its images come from."""
     _api: tuple[str, Any] | None = None
 
     @classmethod
@@ -117,6 +120,13 @@ class Project:
         project = cls(stack=stack, root=root, env=env, cluster_name=name)
         project.pulumi("stack", "init")
         project.set_config("cluster", {"provider": "kwok", "name": name, "nodes": nodes})
+        admission = project.config("admission") or {}
+        if admission.get("enabled"):
+            # The stack's trusted registry and signer cannot be reached from here: the test's
+            # registry, key and image references stand in (docs/admission.md).
+            project.images = SignedImages.start(workdir / "images")
+            project.images.rewrite(root / "apps")
+            project.set_config("admission", project.images.admission(admission))
         project.publish_git(workdir / "remote.git")
         # Every chart the stack installs comes from its local archive (no chart repository
         # is reachable here); everything else is the real stack file.
@@ -238,10 +248,23 @@ class Project:
         stop_supervisor(pid, str(directory))
 
     def teardown(self) -> None:
-        """Whatever happened: no runtime, no cluster (no control-plane process) left behind."""
+        """Whatever happened: no runtime, no cluster (no control-plane process), no registry
+        left behind."""
         self.stop_runtime()
         if self.cluster_name in self.clusters():
             self.kwokctl("delete", "cluster", check=False)
+        if self.images is not None:
+            self.images.stop()
+
+    def image(self, ref: str) -> str:
+        """A catalog image reference as this project's copy spells it."""
+        return self.images.image(ref) if self.images else ref
+
+    def publish(self, ref: str) -> None:
+        """Make an image admission will admit: built and signed in the loopback registry
+        (nothing to do without admission)."""
+        if self.images is not None:
+            self.images.publish(ref)
 
     def live_image(self, namespace: str, name: str) -> str | None:
         """The first container image of a live Deployment, or None when it does not exist."""

@@ -615,6 +615,29 @@ def test_a_commit_the_api_server_refuses_is_notified_out_of_sync_then_sync_faile
     )
 
 
+def test_an_unsigned_image_is_admitted_in_dev(project: Project) -> None:
+    """dev does not enforce signatures (admission is prod's): no Kyverno, no webhook, and the
+    image test_admission.py sees denied in prod runs here."""
+    from kubernetes import client
+
+    hooks = client.AdmissionregistrationV1Api(project.api())
+    configurations = [
+        *hooks.list_validating_webhook_configuration().items,
+        *hooks.list_mutating_webhook_configuration().items,
+    ]
+    assert not [c.metadata.name for c in configurations if "kyverno" in c.metadata.name]
+    image = "127.0.0.1:5000/example-org/unsigned:dev"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "unsigned-in-dev"},
+        "spec": {"containers": [{"name": "app", "image": image}]},
+    }
+    created = core(project).create_namespaced_pod("web", pod)
+    assert created.spec.containers[0].image == image  # admitted as written, no digest pin
+    core(project).delete_namespaced_pod("unsigned-in-dev", "web")
+
+
 def test_destroy_stops_every_controller(project: Project) -> None:
     project.pulumi("destroy", "--yes", "--skip-preview")
     assert project.cluster_name not in project.clusters()

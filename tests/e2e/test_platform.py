@@ -9,6 +9,7 @@ control-plane process outlives the run.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.e2e
 
 NAMESPACE = "argocd"
 GROUP, VERSION = "argoproj.io", "v1alpha1"
+HELLO_WEB = "ghcr.io/example-org/hello-web:{}"
+"""The catalog's image (``project.image`` spells it as the project copy does)."""
 
 
 @pytest.fixture(scope="module", params=["dev", "prod"])
@@ -37,6 +40,8 @@ def project(
     project = Project.create(
         stack, tmp_path_factory.mktemp(f"e2e-{stack}"), nodes=3 if stack == "prod" else 1
     )
+    # prod admits only signed images (admission): the one app the tests sync, signed.
+    project.publish(HELLO_WEB.format("1.0.0"))
     yield project
     project.teardown()
     print("\n".join(project.log))
@@ -190,7 +195,7 @@ def test_argocd_syncs_as_the_environment_says(project: Project) -> None:
     name = "hello-web"
     if project.stack == "dev":
         wait_synced_and_healthy(project, apps, "every app Synced and Healthy")
-        assert live_image(project, "web", "hello-web") == "ghcr.io/example-org/hello-web:1.0.0"
+        assert live_image(project, "web", "hello-web") == project.image(HELLO_WEB.format("1.0.0"))
     else:
         wait_for(
             "every Application compared and OutOfSync",
@@ -203,7 +208,7 @@ def test_argocd_syncs_as_the_environment_says(project: Project) -> None:
         project.login(project.output("adminPassword", secret=True))
         project.argocd("app", "sync", name, "--timeout", "120")
         wait_for("hello-web Synced", lambda: statuses(project)[name][0] == "Synced")
-        assert live_image(project, "web", "hello-web") == "ghcr.io/example-org/hello-web:1.0.0"
+        assert live_image(project, "web", "hello-web") == project.image(HELLO_WEB.format("1.0.0"))
 
 
 def test_a_bump_commit_reaches_the_cluster(project: Project) -> None:
@@ -214,13 +219,14 @@ def test_a_bump_commit_reaches_the_cluster(project: Project) -> None:
         "bump", "--app", "hello-web", "--env", project.stack, "--tag", "1.0.1", "--push"
     )
     project.refresh(name)
-    new = "ghcr.io/example-org/hello-web:1.0.1"
+    new = project.image(HELLO_WEB.format("1.0.1"))
+    project.publish(new)
     if project.stack == "dev":
         wait_for("the bumped image live", lambda: live_image(project, "web", "hello-web") == new)
     else:
         wait_for("hello-web OutOfSync", lambda: statuses(project)[name][0] == "OutOfSync")
         time.sleep(25)
-        assert live_image(project, "web", "hello-web") == "ghcr.io/example-org/hello-web:1.0.0"
+        assert live_image(project, "web", "hello-web") == project.image(HELLO_WEB.format("1.0.0"))
         project.argocd("app", "sync", name, "--timeout", "120")
         assert live_image(project, "web", "hello-web") == new
         wait_for("hello-web Synced", lambda: statuses(project)[name][0] == "Synced")
@@ -231,12 +237,15 @@ def test_drift_in_a_synced_app_is_reverted_in_dev_and_reported_in_prod(project: 
 
     name = "hello-web"
     apps_api = client.AppsV1Api(project.api())
+    # A hand edit admission lets through (signed): drift is Argo CD's to report or revert.
+    hand_edited = project.image(HELLO_WEB.format("hand-edited"))
+    project.publish(hand_edited)
     apps_api.patch_namespaced_deployment(
         "hello-web", "web", {"spec": {"template": {"spec": {"containers": [
-            {"name": "web", "image": "ghcr.io/example-org/hello-web:hand-edited"}
+            {"name": "web", "image": hand_edited}
         ]}}}},
     )  # fmt: skip
-    new = "ghcr.io/example-org/hello-web:1.0.1"
+    new = project.image(HELLO_WEB.format("1.0.1"))
     if project.stack == "dev":
         wait_for("selfHeal to revert", lambda: live_image(project, "web", "hello-web") == new)
     else:
@@ -479,6 +488,9 @@ def test_generated_rollouts_and_applications_are_accepted_by_the_api_server(
             project.run([*kubectl, "create", "namespace", namespace], check=False)
             rendered_file = project.root / f"{app_file.parent.name}.rendered.yaml"
             rendered_file.write_text(manifests)
+            # The dry run passes admission too (prod): its images must be signed.
+            for ref in sorted(set(re.findall(r'image: "?([^"\s]+)', manifests))):
+                project.publish(ref)
             out = project.run([*dry_run, str(rendered_file), "--namespace", namespace]).stdout
             kinds = {line.split("/")[0] for line in out.splitlines() if "/" in line}
             assert {"rollout.argoproj.io", "analysistemplate.argoproj.io"} <= kinds, out

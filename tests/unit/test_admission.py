@@ -26,8 +26,13 @@ from infra.specs import (
 from infra.specs.admission import (
     ADMISSION_DEBUG_POLICY,
     ADMISSION_POLICY,
+    REGISTRY_CRONJOBS_RULE,
     REGISTRY_RULE,
+    REGISTRY_WORKLOADS_RULE,
     VERIFY_RULE,
+    VERIFY_WORKLOADS_RULE,
+    kyverno_configmap,
+    kyverno_values,
 )
 from tests.support import PROD_ADMISSION, REPO, strict_json_schema
 
@@ -82,8 +87,7 @@ def test_defaults_and_the_real_stack_files() -> None:
     assert "kyverno" not in s.platform_namespaces
 
     prod = load_stack_file(REPO, "prod")
-    # Configured, not yet enabled: the program does not install Kyverno yet (docs/admission.md).
-    assert not prod.admission.enabled
+    assert prod.admission.enabled
     assert prod.admission.trustedRegistries == ["ghcr.io/example-org"]
     assert prod.admission.signer is not None and prod.admission.signer.keyless is not None
     keyless = prod.admission.signer.keyless
@@ -118,6 +122,20 @@ def test_enabled_needs_registries_and_a_signer() -> None:
     ]
     # Disabled (dev): nothing else is required.
     assert not parse_settings("dev", {**MINIMAL, "admission": {}}, "x").admission.enabled
+
+
+@pytest.mark.parametrize("admission_values", [{}, {"enabled": False}])
+def test_prod_requires_admission(admission_values: dict[str, Any]) -> None:
+    """Every stack deploying prod, whatever its name (environment, not stack name)."""
+    values = {**MINIMAL, "admission": admission_values}
+    assert problems(values) == [
+        "Pulumi.prod.yaml: gitops-platform:admission.enabled: must be true for a stack "
+        "deploying prod: only signed images from trusted registries reach prod "
+        "(docs/admission.md)"
+    ]
+    with pytest.raises(ValidationError, match=r"Pulumi\.prod-eu\.yaml: .*admission\.enabled"):
+        parse_settings("prod-eu", {**values, "environment": "prod"}, "Pulumi.prod-eu.yaml")
+    assert parse_settings("prod", {**values, "environment": "dev"}, "x").environment == "dev"
 
 
 @pytest.mark.parametrize(
@@ -291,17 +309,20 @@ def prod_namespaces() -> list[str]:
     return sorted({a.definition.namespace for a in catalog().enabled_in("prod")})
 
 
-def policies(s: StackSettings | None = None, **options: bool) -> list[dict[str, Any]]:
-    return admission_policies(s or settings(), catalog(), **options)
+def policies(s: StackSettings | None = None) -> list[dict[str, Any]]:
+    return admission_policies(s or settings(), catalog())
 
 
 def rules(policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["name"]: r for r in policy["spec"]["rules"]}
 
 
-def verify(policy: dict[str, Any]) -> dict[str, Any]:
-    [entry] = rules(policy)[VERIFY_RULE]["verifyImages"]
+def verify(policy: dict[str, Any], rule: str = VERIFY_RULE) -> dict[str, Any]:
+    [entry] = rules(policy)[rule]["verifyImages"]
     return entry
+
+
+POD_CONTROLLERS = ["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"]
 
 
 def test_no_policy_unless_enabled() -> None:
@@ -331,25 +352,41 @@ def test_policies_are_scoped_to_the_app_namespaces_and_exclude_the_platform() ->
     assert {"kube-system", "argocd", "policy", "argo-rollouts"} <= set(excluded)
     found = policies(s)
     assert [p["metadata"]["name"] for p in found] == [ADMISSION_POLICY, ADMISSION_DEBUG_POLICY]
-    for policy, kind in zip(found, ("Pod", "Pod/ephemeralcontainers"), strict=True):
+    workloads = [*POD_CONTROLLERS, "argoproj.io/v1alpha1/Rollout"]
+    kinds = {
+        VERIFY_RULE: ["Pod"],
+        VERIFY_WORKLOADS_RULE: [*workloads, "CronJob"],
+        REGISTRY_RULE: ["Pod"],
+        REGISTRY_WORKLOADS_RULE: workloads,
+        REGISTRY_CRONJOBS_RULE: ["CronJob"],
+    }
+    assert list(rules(found[0])) == list(kinds)
+    assert list(rules(found[1])) == [VERIFY_RULE, REGISTRY_RULE]
+    for policy in found:
         assert policy["apiVersion"] == "kyverno.io/v1" and policy["kind"] == "ClusterPolicy"
         assert policy["metadata"]["labels"] == {
             "app.kubernetes.io/managed-by": "gitops-platform",
             "platform.gitops/environment": "prod",
         }
+        # Autogen off: the workload rules are written out (no digest pin, Rollouts included).
+        annotations = policy["metadata"]["annotations"]
+        assert annotations["pod-policies.kyverno.io/autogen-controllers"] == "none"
         assert policy["spec"]["background"] is False
         assert policy["spec"]["webhookConfiguration"]["failurePolicy"] == "Fail"
         for rule in policy["spec"]["rules"]:
+            expected = kinds[rule["name"]] if policy is found[0] else ["Pod/ephemeralcontainers"]
             assert rule["match"] == {
-                "any": [{"resources": {"kinds": [kind], "namespaces": prod_namespaces()}}]
+                "any": [{"resources": {"kinds": expected, "namespaces": prod_namespaces()}}]
             }
             assert rule["exclude"] == {"any": [{"resources": {"namespaces": excluded}}]}
             assert not set(prod_namespaces()) & set(excluded)
-    # Autogen (Deployments...) stays Kyverno's default on the Pod policy, off for the subresource.
-    assert "pod-policies.kyverno.io/autogen-controllers" not in found[0]["metadata"]["annotations"]
-    assert found[1]["metadata"]["annotations"]["pod-policies.kyverno.io/autogen-controllers"] == (
-        "none"
-    )
+
+
+def test_rollouts_are_matched_only_where_their_crd_is_installed() -> None:
+    """Kyverno refuses a policy naming a kind the API server does not serve."""
+    [pod, _] = policies(settings())
+    for rule in pod["spec"]["rules"]:
+        assert "argoproj.io/v1alpha1/Rollout" not in rule["match"]["any"][0]["resources"]["kinds"]
 
 
 def test_no_app_namespace_means_no_policy() -> None:
@@ -357,18 +394,34 @@ def test_no_app_namespace_means_no_policy() -> None:
     assert admission_policies(settings(), Catalog(apps=())) == []
 
 
-def test_verify_images_pins_digests_without_the_tag_cache() -> None:
-    s = settings(trustedRegistries=["ghcr.io/example-org", "127.0.0.1:5000/shop"])
-    for policy in policies(s):
-        entry = verify(policy)
-        assert entry["imageReferences"] == ["ghcr.io/example-org/*", "127.0.0.1:5000/shop/*"]
+def test_pods_are_pinned_to_their_digest_and_workloads_verified_as_written() -> None:
+    """Pods (what runs) are verified by digest and rewritten to it; Deployments, Rollouts...
+    are verified as written and left as written: they are Argo CD's desired state from git,
+    and a rewritten image would show as drift. No tag-keyed cache anywhere."""
+    s = settings(trustedRegistries=["ghcr.io/example-org", "registry.example.com:5000/shop"])
+    pod, debug = policies(s)
+    for entry in (verify(pod), verify(debug), verify(pod, VERIFY_WORKLOADS_RULE)):
+        assert entry["imageReferences"] == [
+            "ghcr.io/example-org/*",
+            "registry.example.com:5000/shop/*",
+        ]
         assert entry["failureAction"] == "Enforce"
-        assert entry["mutateDigest"] is True and entry["verifyDigest"] is True
-        assert entry["required"] is True
         assert entry["useCache"] is False
         assert "imageRegistryCredentials" not in entry
-    for policy in policies(s, allow_insecure_registry=True):
-        assert verify(policy)["imageRegistryCredentials"] == {"allowInsecureRegistry": True}
+    for entry in (verify(pod), verify(debug)):
+        assert entry["mutateDigest"] is True and entry["verifyDigest"] is True
+        assert entry["required"] is True
+    workload = verify(pod, VERIFY_WORKLOADS_RULE)
+    assert workload["mutateDigest"] is False and workload["verifyDigest"] is False
+    assert workload["required"] is False
+
+
+def test_plain_http_only_for_a_loopback_registry() -> None:
+    s = settings(trustedRegistries=["ghcr.io/example-org", "127.0.0.1:5000/shop"])
+    for policy in policies(s):
+        for rule in policy["spec"]["rules"]:
+            for entry in rule.get("verifyImages", []):
+                assert entry["imageRegistryCredentials"] == {"allowInsecureRegistry": True}
 
 
 def test_keyless_attestor() -> None:
@@ -387,11 +440,12 @@ def test_keyless_attestor() -> None:
     }
 
 
-def test_key_attestor_keeps_the_transparency_log_unless_offline() -> None:
+def test_key_attestor_keeps_the_transparency_log_unless_told() -> None:
     s = settings(signer={"publicKey": ec_pem()})
     [attestor] = verify(policies(s)[0])["attestors"]
     assert attestor["entries"] == [{"keys": {"publicKeys": ec_pem()}}]
-    [attestor] = verify(policies(s, offline_transparency_log=True)[0])["attestors"]
+    offline = settings(signer={"publicKey": ec_pem(), "transparencyLog": False})
+    [attestor] = verify(policies(offline)[0])["attestors"]
     assert attestor["entries"] == [
         {
             "keys": {
@@ -407,14 +461,18 @@ def test_every_container_list_must_be_under_a_trusted_registry() -> None:
     s = settings(trustedRegistries=["ghcr.io/example-org", "127.0.0.1:5000/shop"])
     pod, debug = policies(s)
     allowed = "ghcr.io/example-org/* | 127.0.0.1:5000/shop/*"
+    lists = {
+        "containers": [{"image": allowed}],
+        "=(initContainers)": [{"image": allowed}],
+        "=(ephemeralContainers)": [{"image": allowed}],
+    }
     rule = rules(pod)[REGISTRY_RULE]["validate"]
     assert rule["failureAction"] == "Enforce"
-    assert rule["pattern"] == {
-        "spec": {
-            "containers": [{"image": allowed}],
-            "=(initContainers)": [{"image": allowed}],
-            "=(ephemeralContainers)": [{"image": allowed}],
-        }
+    assert rule["pattern"] == {"spec": lists}
+    template = {"spec": {"template": {"spec": lists}}}
+    assert rules(pod)[REGISTRY_WORKLOADS_RULE]["validate"]["pattern"] == template
+    assert rules(pod)[REGISTRY_CRONJOBS_RULE]["validate"]["pattern"] == {
+        "spec": {"jobTemplate": template}
     }
     assert rules(debug)[REGISTRY_RULE]["validate"]["pattern"] == {
         "spec": {"=(ephemeralContainers)": [{"image": allowed}]}
@@ -457,20 +515,26 @@ def clusterpolicy_schema() -> dict[str, Any]:
     return schema
 
 
-@pytest.mark.parametrize(
-    "options",
-    [{}, {"offline_transparency_log": True, "allow_insecure_registry": True}],
-    ids=["default", "local"],
-)
-@pytest.mark.parametrize("signer", ["keyless", "key"])
-def test_policies_are_valid_against_kyverno_v1_19_crd(
-    signer: str, options: dict[str, bool]
-) -> None:
+@pytest.mark.parametrize("rollouts", [True, False])
+@pytest.mark.parametrize("signer", ["keyless", "key", "offline-key"])
+def test_policies_are_valid_against_kyverno_v1_19_crd(signer: str, rollouts: bool) -> None:
     import jsonschema
 
-    s = settings() if signer == "keyless" else settings(signer={"publicKey": ec_pem()})
+    signers = {
+        "keyless": KEYLESS,
+        "key": {"publicKey": ec_pem()},
+        "offline-key": {"publicKey": ec_pem(), "transparencyLog": False},
+    }
+    values = {
+        **MINIMAL,
+        "rollouts": {"enabled": rollouts},
+        "admission": admission(
+            signer=signers[signer], trustedRegistries=["ghcr.io/example-org", "localhost/x"]
+        ),
+    }
+    s = parse_settings("prod", values, "Pulumi.prod.yaml")
     validator = jsonschema.Draft7Validator(clusterpolicy_schema())
-    for policy in policies(s, **options):
+    for policy in policies(s):
         errors = [
             f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
             for e in validator.iter_errors(policy)
@@ -508,3 +572,26 @@ def test_kyverno_webhooks_skip_the_control_plane() -> None:
     }
     assert {"kube-system", "argocd", "kyverno"} <= set(excluded_namespaces(s))
     assert not set(prod_namespaces()) & set(excluded_namespaces(s))
+
+
+def test_keyless_needs_the_transparency_log_and_kyverno_a_namespace_of_its_own() -> None:
+    keyless_offline = {**KEYLESS, "transparencyLog": False}
+    [problem] = problems({"admission": admission(signer=keyless_offline)})
+    assert "admission.signer" in problem and "transparencyLog: false needs publicKey" in problem
+    for shared in ("kube-system", "default"):
+        [problem] = problems({"admission": admission(namespace=shared)})
+        assert "admission.namespace" in problem and "namespace of its own" in problem
+
+
+def test_the_configmap_and_chart_values_carry_the_same_webhook_scope() -> None:
+    s = settings()
+    cm = kyverno_configmap(s)
+    assert cm["metadata"]["name"] == "kyverno" and cm["metadata"]["namespace"] == "kyverno"
+    assert cm["data"] == kyverno_config_overrides(s)
+    values = kyverno_values(s)
+    assert values["config"]["webhooks"] == json.loads(cm["data"]["webhooks"])
+    # Chart v4 runs no hooks: the hook Jobs are off, not applied as plain Jobs.
+    assert values["webhooksCleanup"] == {"enabled": False}
+    assert values["crds"]["migration"] == {"enabled": False}
+    assert values["admissionController"]["replicas"] == 3
+    assert kyverno_values(settings("dev"))["admissionController"]["replicas"] == 1

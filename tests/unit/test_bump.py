@@ -22,6 +22,7 @@ from infra.delivery.bump import Backoff, BumpRequest, BumpResult, bump
 from infra.delivery.errors import GitError, InputError
 from infra.delivery.git import BOT_EMAIL, BOT_NAME, Git, GitResult
 from infra.delivery.image_ref import Version, parse_version, validate_digest
+from tests.signing import require_tool
 from tests.support import REPO
 from tests.unit.gitrepo import (
     TEST_EMAIL,
@@ -38,7 +39,6 @@ from tests.unit.gitrepo import (
     static_manifests,
     web_api_overlay,
 )
-from tests.unit.signature_tools import require_tool
 
 WEB_DEV = "apps/web-api/overlays/dev/kustomization.yaml"
 CACHE_DEV = "apps/cache/values/dev.yaml"

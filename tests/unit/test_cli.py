@@ -56,6 +56,20 @@ def test_validate_checks_stack_files_too(tmp_path: Path) -> None:
     assert "Pulumi.dev.yaml: gitops-platform:sync.selfheal: unknown key" in proc.stderr
 
 
+def test_validate_refuses_a_prod_stack_without_admission(tmp_path: Path) -> None:
+    copy_example_catalog(tmp_path)
+    stack = yaml.safe_load((tmp_path / "Pulumi.prod.yaml").read_text())
+    stack["config"]["gitops-platform:admission"]["enabled"] = False
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(stack))
+    proc = run(["validate"], tmp_path)
+    assert proc.returncode == 1
+    assert (
+        "Pulumi.prod.yaml: gitops-platform:admission.enabled: must be true for a stack "
+        "deploying prod" in proc.stderr
+    )
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
 @pytest.mark.parametrize(
     "args",
     [["render"], ["render", "--stack"], ["validate", "--nope"], ["frobnicate"]],

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from infra.errors import ValidationError
-from infra.runtime.plan import PORTS, RuntimeSettings, runtime_plan
+from infra.runtime.plan import BINARIES, PORTS, RuntimeSettings, runtime_plan
 from infra.runtime.supervisor import resolve_env
 from infra.settings import load_stack_file, parse_settings
 from infra.specs import chart_values
@@ -17,8 +17,9 @@ from tests.support import REPO
 GIT = {"repoURL": "https://example.com/r.git"}
 
 
-def parse(cluster: dict[str, object], git: dict[str, object]):  # type: ignore[no-untyped-def]
-    return parse_settings("dev", {"cluster": cluster, "git": git}, "Pulumi.dev.yaml", REPO)
+def parse(cluster: dict[str, object], git: dict[str, object], **more: object):  # type: ignore[no-untyped-def]
+    values = {"cluster": cluster, "git": git, **more}
+    return parse_settings("dev", values, "Pulumi.dev.yaml", REPO)
 
 
 def test_the_local_stack_mirrors_the_checkout_into_its_runtime_folder() -> None:
@@ -225,3 +226,132 @@ def test_the_rollouts_controller_reaches_services_through_the_service_proxy() ->
     assert proxy.argv[1:3] == ["-m", "infra.runtime.service_proxy"]
     assert proxy.ready_port == p.ports["service-proxy"]
     assert "service-proxy" not in [x.name for x in plan(None).processes]
+
+
+def test_kyverno_runs_on_loopback_with_webhooks_by_url_only_when_admission_is_on() -> None:
+    binaries = {b: f"/opt/bin/{b}" for b in (*BINARIES, "kyverno", "python")}
+    ports = {name: 20000 + i for i, name in enumerate(PORTS)}
+    runtime = RuntimeSettings(
+        "/rt/c1",
+        "argocd",
+        None,
+        admission_namespace="policy",
+        admission_insecure_registry=True,
+    )
+    assert "kyverno" in runtime.binaries
+    p = runtime_plan(runtime, binaries, ports)
+    kyverno = next(x for x in p.processes if x.name == "kyverno")
+    port = ports["kyverno-webhook"]
+    assert kyverno.ready_port == port and kyverno.workload is None
+    assert kyverno.ready_path == "/health/readiness"
+    argv = kyverno.argv
+    assert argv[0] == "/opt/bin/kyverno"
+    # Webhooks registered as https://127.0.0.1:<port>/..., served on loopback only.
+    assert f"--serverIP=127.0.0.1:{port}" in argv
+    assert "--webhookServerHost=127.0.0.1" in argv and f"--webhookServerPort={port}" in argv
+    assert "--caSecretName=kyverno-svc.policy.svc.kyverno-tls-ca" in argv
+    assert "--disableMetrics" in argv and "--controllerRuntimeMetricsAddress=0" in argv
+    assert "--allowInsecureRegistry" in argv
+    assert kyverno.env["KYVERNO_NAMESPACE"] == "policy"
+    assert kyverno.env["INIT_CONFIG"] == "kyverno"
+    assert kyverno.env["TUF_ROOT"].startswith("/rt/c1/data/")
+    remote = RuntimeSettings("/rt/c1", "argocd", None, admission_namespace="policy")
+    argv = next(x for x in runtime_plan(remote, binaries, ports).processes if x.name == "kyverno")
+    assert "--allowInsecureRegistry" not in argv.argv
+    names = [
+        x.name
+        for x in runtime_plan(RuntimeSettings("/rt/c1", "argocd", None), binaries, ports).processes
+    ]
+    assert "kyverno" not in names
+
+
+def test_runtime_settings_of_a_stack_with_admission() -> None:
+    from tests.unit.test_admission import ec_pem
+
+    def of(registries: list[str]) -> RuntimeSettings:
+        admission = {
+            "enabled": True,
+            "namespace": "policy",
+            "trustedRegistries": registries,
+            "signer": {"publicKey": ec_pem()},
+        }
+        return RuntimeSettings.of(
+            parse({"provider": "kwok"}, {"mirror": True}, admission=admission)
+        )
+
+    assert of(["127.0.0.1:5000/x"]).admission_namespace == "policy"
+    assert of(["127.0.0.1:5000/x"]).admission_insecure_registry is True
+    assert of(["ghcr.io/x"]).admission_insecure_registry is False
+    assert RuntimeSettings.of(load_stack_file(REPO, "dev")).admission_namespace is None
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp / "tls.crt", tmp / "tls.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_readiness_over_tls_is_the_answer_not_the_open_port(tmp_path: Path) -> None:
+    """Kyverno accepts connections before it serves its certificate and registers its
+    webhooks: ready only when its readiness path answers 200 over TLS."""
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from infra.components.local_runtime import _ready
+    from infra.runtime.plan import Process
+
+    state = {"code": 503}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(state["code"] if self.path == "/health/readiness" else 404)
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        process = Process("kyverno", [], {}, None, ready_port=port, ready_path="/health/readiness")
+        assert not _ready(process)  # listening, answering 503
+        state["code"] = 200
+        assert _ready(process)
+        # Without a path, an open port is enough; a closed one never is.
+        assert _ready(Process("redis", [], {}, None, ready_port=port))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not _ready(process)

@@ -46,6 +46,7 @@ POLICY_NAMES = {
     "chart-version-pinned",
     "prod-protects-argocd",
     "prod-protects-argocd-stack",
+    "prod-enforces-admission",
     "appproject-no-system-namespaces",
     "prod-no-auto-prune",
 }
@@ -631,17 +632,27 @@ def test_compliant_resources_pass_the_analyzer_service() -> None:
     assert analyze(APPPROJECT, appproject("web")) == []
 
 
-def stack_request(stack: str, env: str | None, *, protect: bool = False, **props: Any) -> Any:
+CLUSTER_POLICY = "kubernetes:kyverno.io/v1:ClusterPolicy"
+
+
+def stack_request(
+    stack: str, env: str | None, *, protect: bool = False, admission: bool = True, **props: Any
+) -> Any:
     """The engine's AnalyzeStackRequest for a stack of the Argo CD namespace (labelled ``env``;
-    ``props`` replace its properties), the Chart v4 component and an unlabelled Secret."""
+    ``props`` replace its properties), the Chart v4 component, an unlabelled Secret and (with
+    ``admission``) the admission ClusterPolicy."""
     resources = []
     namespace = props.get("namespace", {"metadata": {"name": "argocd", **labels(env)}})
     secret = props.get("secret", {"metadata": {"name": "argocd-redis"}})
-    for type_, name, properties in (
+    declared = [
         (NAMESPACE, "argocd-namespace", namespace),
         (CHART_V4, "argocd-chart", {}),
         (SECRET, "argocd-redis", secret),
-    ):
+    ]
+    if admission:
+        policy = {"metadata": {"name": "platform-signed-images", **labels(env)}}
+        declared.append((CLUSTER_POLICY, "admission-policies-platform-signed-images", policy))
+    for type_, name, properties in declared:
         struct = struct_pb2.Struct()
         struct.update(properties)
         resources.append(
@@ -703,9 +714,14 @@ def test_protection_policy_runs_at_preview_despite_unknowns_elsewhere() -> None:
 def test_protection_policy_with_an_unknown_environment_cannot_run_at_preview() -> None:
     # Only when the label itself is unknown: pulumi-policy's advisory "can't run" diagnostic.
     namespace = {"metadata": {"name": "argocd", "labels": {LABEL_ENV: UNKNOWN_STRING_VALUE}}}
-    [(policy, message, level, _)] = analyze_stack(stack_request("prod", None, namespace=namespace))
-    assert policy == "prod-protects-argocd-stack" and level == proto.ADVISORY
-    assert "can't be known during preview" in message
+    found = analyze_stack(stack_request("prod", None, namespace=namespace))
+    # Both stack policies learn the environment the same way.
+    assert sorted(p for p, _, _, _ in found) == [
+        "prod-enforces-admission",
+        "prod-protects-argocd-stack",
+    ]
+    for _, message, level, _ in found:
+        assert level == proto.ADVISORY and "can't be known during preview" in message
 
 
 def test_protection_policy_is_not_applicable_without_a_labelled_resource() -> None:
@@ -825,3 +841,31 @@ def test_the_argocd_namespace_is_held_by_its_own_label_before_anything_is_known(
     dev = {"metadata": {"name": "argocd", **labels("dev")}}
     assert validate("prod-protects-argocd", NAMESPACE, dev, name="argocd-namespace") == []
     assert validate("prod-protects-argocd", NAMESPACE, namespace, name="other") == []
+
+
+def test_prod_without_admission_is_refused_by_the_stack_policy() -> None:
+    diagnostics = analyze_stack(stack_request("prod-eu", "prod", protect=True, admission=False))
+    [(policy, message, level, where)] = diagnostics
+    assert policy == "prod-enforces-admission" and level == proto.MANDATORY and where == ""
+    assert "stack 'prod-eu' deploys prod without admission control" in message
+    assert "gitops-platform:admission.enabled: true" in message and "Pulumi.prod-eu.yaml" in message
+    assert analyze_stack(stack_request("prod-eu", "prod", protect=True)) == []
+    # dev is not held to it, whatever the stack's name.
+    assert analyze_stack(stack_request("prod", "dev", admission=False)) == []
+
+
+def test_admission_rule_reads_the_type_from_the_urn() -> None:
+    resource = rules.StackResource(
+        "admission-policies-platform-signed-images",
+        "urn:pulumi:prod::gitops-platform::gitops-platform:index:AdmissionPolicies$"
+        "kubernetes:kyverno.io/v1:ClusterPolicy::admission-policies-platform-signed-images",
+        False,
+        "prod",
+    )
+    assert rules.type_from_urn(resource.urn) == "kubernetes:kyverno.io/v1:ClusterPolicy"
+    assert rules.admission_violations("prod", [resource]) == []
+    # The same name on another type is not the policy.
+    other = rules.StackResource(resource.name, urn("prod", NAMESPACE, resource.name), False, "prod")
+    assert rules.admission_violations("prod", [other])
+    with pytest.raises(ValueError, match="not a Pulumi resource URN"):
+        rules.type_from_urn("urn:pulumi:prod")

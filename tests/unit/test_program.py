@@ -87,7 +87,11 @@ def run_program(
         raw[f"gitops-platform:{key}"] = value
     mocks = mocks or Mocks()
     pulumi.runtime.set_mocks(mocks, project="gitops-platform", stack=stack, preview=False)
-    pulumi.runtime.config.set_all_config({k: json.dumps(v) for k, v in raw.items()}, [])
+    pulumi.runtime.config.set_all_config(
+        # As the engine hands them over: strings as they are, objects as JSON.
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()},
+        [],
+    )
     _record_options(mocks)
     exports: dict[str, Any] = {}
 
@@ -434,12 +438,85 @@ def test_a_chart_archive_that_is_not_a_file_fails_before_any_resource(
     assert mocks.objects == []
 
 
-def test_enabled_admission_is_refused_until_the_program_installs_kyverno() -> None:
-    """Not silently unenforced: `admission.enabled: true` stops the program before any
-    resource (docs/admission.md, Status)."""
+@pulumi.runtime.test
+def test_admission_on_a_real_cluster_is_the_kyverno_chart_then_the_policies(
+    kubeconfig: str,
+) -> Any:
+    """prod: Kyverno's pinned chart in its own namespace, in parallel with Argo CD; the
+    ClusterPolicies (exactly infra.specs.admission's) wait for the chart."""
+    from infra.catalog import load_catalog
+    from infra.specs.admission import admission_policies, kyverno_values
     from tests.support import PROD_ADMISSION
 
-    mocks = Mocks()
-    with pytest.raises(pulumi.RunError, match=r"admission\.enabled: this version does not install"):
-        run_program("prod", {"admission": PROD_ADMISSION}, mocks)
-    assert mocks.objects == []
+    cluster = {"provider": "existing", "kubeconfig": kubeconfig, "context": "prod"}
+    overrides = {"cluster": cluster, "admission": PROD_ADMISSION}
+    mocks, exports = run_program("prod", overrides)
+    raw = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]
+    raw.update({f"gitops-platform:{k}": v for k, v in overrides.items()})
+    from infra.settings import parse_settings
+
+    settings = parse_settings(
+        "prod", {k.split(":", 1)[1]: v for k, v in raw.items()}, "Pulumi.prod.yaml", REPO
+    )
+
+    async def check() -> None:
+        assert mocks.resources["admission"].type_ == "gitops-platform:index:Admission"
+        chart = mocks.resources["admission-chart"]
+        assert chart.type_ == "kubernetes:helm.sh/v4:Chart" and chart.parent == "admission"
+        assert chart.inputs["chart"] == "kyverno" and chart.inputs["version"] == "3.9.0"
+        assert chart.inputs["repositoryOpts"]["repo"] == "https://kyverno.github.io/kyverno/"
+        assert chart.inputs["namespace"] == "kyverno"
+        assert chart.inputs["values"] == json.loads(json.dumps(kyverno_values(settings)))
+        assert chart.depends_on == ["admission-namespace"]
+        assert "argocd-chart" not in chart.depends_on
+        expected = admission_policies(settings, load_catalog(REPO))
+        assert expected
+        for policy in expected:
+            name = f"admission-policies-{policy['metadata']['name']}"
+            resource = mocks.resources[name]
+            assert resource.parent == "admission-policies"
+            assert resource.inputs["kind"] == "ClusterPolicy"
+            assert resource.inputs["spec"] == json.loads(json.dumps(policy["spec"]))
+            assert resource.depends_on == ["admission-chart"]
+        assert (await resolved(exports["admissionNamespace"]))[0] == "kyverno"
+
+    return mocks.registered().apply(lambda _: check())
+
+
+@pulumi.runtime.test
+def test_admission_on_kwok_is_the_crds_and_config_then_the_runtime_then_the_policies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
+    """kwok: no chart; the namespace, the CRDs of the built Kyverno and its ConfigMap, which
+    the runtime's Kyverno process waits for; the policies wait for the runtime."""
+    import infra.program
+    from tests.unit.test_admission import ec_pem
+
+    crds = ["/toolchain/kyverno/crds/kyverno/kyverno.io_clusterpolicies.yaml"]
+    monkeypatch.setattr(infra.program, "kyverno_crd_files", lambda: crds)
+    admission = {
+        "enabled": True,
+        "trustedRegistries": ["127.0.0.1:5000/example-org"],
+        "signer": {"publicKey": ec_pem(), "transparencyLog": False},
+    }
+    mocks, _ = run_program("local", {"admission": admission})
+
+    async def check() -> None:
+        assert "admission-chart" not in mocks.resources
+        assert mocks.resources["admission-crds"].inputs["files"] == crds
+        config = mocks.resources["admission-config"]
+        assert config.inputs["metadata"]["name"] == "kyverno"
+        assert config.depends_on == ["admission-namespace"]
+        runtime = mocks.resources["argocd-runtime"]
+        assert {"admission-namespace", "admission-crds", "admission-config"} <= set(
+            runtime.depends_on
+        )
+        processes = mocks.resources["argocd-runtime-processes"].inputs["settings"]
+        assert processes["admission_namespace"] == "kyverno"
+        assert processes["admission_insecure_registry"] is True
+        policies = [n for n in mocks.resources if n.startswith("admission-policies-")]
+        assert len(policies) == 2
+        for name in policies:
+            assert mocks.resources[name].depends_on == ["argocd-runtime"]
+
+    return mocks.registered().apply(lambda _: check())

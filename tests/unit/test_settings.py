@@ -34,7 +34,7 @@ def test_real_stack_files() -> None:
     assert dev.sync.automated and dev.sync.selfHeal and dev.sync.prune
     assert not prod.sync.automated and not prod.sync.prune
     assert prod.argocd.ha and prod.argocd.protect and not dev.argocd.ha
-    assert prod.admission.signer is not None and not prod.admission.enabled  # docs/admission.md
+    assert prod.admission.signer is not None and prod.admission.enabled  # docs/admission.md
 
 
 def test_defaults() -> None:

@@ -38,9 +38,9 @@ from infra.delivery.signature import (
     verify_argv,
 )
 from infra.settings import AdmissionSettings
+from tests.signing import Registry, key_pair, require_tool
 from tests.support import PROD_ADMISSION
 from tests.unit.gitrepo import Remote, git, isolate_git, make_remote, refs
-from tests.unit.signature_tools import Registry, key_pair, require_tool
 
 PEM = (
     ec.generate_private_key(ec.SECP256R1())

@@ -1,4 +1,4 @@
-"""The real signing tools for the signature tests: a loopback registry (``crane registry
+"""The real signing tools for the signature tests (both tiers): a loopback registry (``crane registry
 serve``), images pushed with ``crane append``, keys and signatures made with ``cosign``.
 
 The binaries are the toolchain's (``toolchain/build.sh --bin-dir``: cosign v2.6.5, crane

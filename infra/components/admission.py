@@ -1,0 +1,145 @@
+"""Kyverno and the stack's admission policies (docs/admission.md): a thin wrapper over
+:mod:`infra.specs.admission`.
+
+Two components, because the policies must wait for a running Kyverno and, on kwok, Kyverno is
+a process of the local runtime, which itself waits for Argo CD's install:
+
+- :class:`Admission`: Kyverno itself. On a real cluster, its namespace and the pinned
+  ``kyverno`` chart (3.9.0 = Kyverno v1.19.0). On kwok (``cluster.controllers: local``) the
+  chart cannot be packaged offline (its ``kyverno-api`` dependency is unavailable here), so
+  the namespace, the CRDs of the same Kyverno version (kept beside the binary the toolchain
+  built) and the ConfigMap the chart would create; the local runtime runs the controller.
+- :class:`AdmissionPolicies`: the ClusterPolicies, created once Kyverno runs (it validates
+  them and reports them Ready).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, TypedDict
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.components.charts import AddonArgs, addon_chart, namespace_resource
+from infra.errors import PlatformError
+from infra.specs.addons import addon_namespace
+from infra.specs.admission import kyverno_configmap, kyverno_values
+
+__all__ = [
+    "KYVERNO_CHART",
+    "Admission",
+    "AdmissionPolicies",
+    "AdmissionPoliciesArgs",
+    "kyverno_crd_files",
+]
+
+KYVERNO_CHART = "kyverno"
+CRD_GROUPS = ("kyverno", "policies.kyverno.io", "policyreport", "reports")
+"""The CRD folders of the Kyverno module (``config/crds/<group>``), all of which the
+controller watches."""
+
+
+def kyverno_crd_files(kyverno_binary: str | None = None) -> list[str]:
+    """The CRD files of the Kyverno the toolchain built: ``crds/`` beside the real binary
+    (``kyverno`` on PATH is a link into the build). A PlatformError when missing."""
+    binary = kyverno_binary or shutil.which("kyverno")
+    if binary is None:
+        raise PlatformError(
+            "admission on a kwok cluster runs Kyverno locally: `kyverno` is not on PATH "
+            "(run `make toolchain`, and use the Makefile targets)"
+        )
+    crds = Path(binary).resolve().parent / "crds"
+    files = sorted(str(f) for group in CRD_GROUPS for f in (crds / group).glob("*.yaml"))
+    if not files:
+        raise PlatformError(f"no Kyverno CRDs in {crds}: rebuild the toolchain (`make toolchain`)")
+    return files
+
+
+class Admission(pulumi.ComponentResource):
+    """Kyverno in ``admission.namespace``: the chart, or (kwok) what the local runtime needs."""
+
+    namespace: pulumi.Output[str]
+    install: list[pulumi.Resource]
+    """What the policies (and, on kwok, the runtime's Kyverno process) wait for."""
+
+    def __init__(
+        self,
+        name: str,
+        args: AddonArgs,
+        crd_files: list[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("gitops-platform:index:Admission", name, None, opts)
+        settings = args["settings"]
+        admission = settings.admission
+        if crd_files is None:
+            self.install = [
+                addon_chart(
+                    self,
+                    name,
+                    args,
+                    chart=admission.chart,
+                    chart_name=KYVERNO_CHART,
+                    namespace=admission.namespace,
+                    values=kyverno_values(settings),
+                )
+            ]
+        else:
+            self.install = self._local(name, args, crd_files)
+        self.namespace = pulumi.Output.from_input(admission.namespace)
+        self.register_outputs({"namespace": self.namespace})
+
+    def _local(self, name: str, args: AddonArgs, crd_files: list[str]) -> list[pulumi.Resource]:
+        settings = args["settings"]
+        child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
+        ns_spec = addon_namespace(settings, settings.admission.namespace)
+        assert ns_spec is not None  # kube-system & co. are refused for admission.namespace
+        namespace = namespace_resource(f"{name}-namespace", ns_spec, child)
+        crds = k8s.yaml.v2.ConfigGroup(f"{name}-crds", files=crd_files, opts=child)
+        cm = kyverno_configmap(settings)
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=k8s.meta.v1.ObjectMetaArgs(**cm["metadata"]),
+            data=cm["data"],
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[namespace])
+            ),
+        )
+        return [namespace, crds, config]
+
+
+class AdmissionPoliciesArgs(TypedDict):
+    policies: list[dict[str, Any]]
+    """:func:`infra.specs.admission.admission_policies`."""
+    provider: k8s.Provider
+    after: list[pulumi.Resource]
+    """A running Kyverno: its chart, or the local runtime."""
+
+
+class AdmissionPolicies(pulumi.ComponentResource):
+    """The stack's ClusterPolicies (Kyverno)."""
+
+    names: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: AdmissionPoliciesArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("gitops-platform:index:AdmissionPolicies", name, None, opts)
+        for policy in args["policies"]:
+            meta = policy["metadata"]
+            k8s.apiextensions.CustomResource(
+                f"{name}-{meta['name']}",
+                api_version=policy["apiVersion"],
+                kind=policy["kind"],
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=meta["name"], labels=meta["labels"], annotations=meta["annotations"]
+                ),
+                spec=policy["spec"],
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=args["provider"], depends_on=args["after"]
+                ),
+            )
+        self.names = pulumi.Output.from_input([p["metadata"]["name"] for p in args["policies"]])
+        self.register_outputs({"names": self.names})
