@@ -140,8 +140,30 @@ Kyverno refuses a policy naming a kind the API server does not serve."""
 CONTAINER_LISTS: Final = ("containers", "initContainers", "ephemeralContainers")
 
 
+def _rollout_extractors() -> dict[str, Any]:
+    """Kyverno knows where the images of Pods and of the core Pod controllers are; a Rollout's
+    (``spec.template.spec``, as a Deployment's) must be named, or none is verified (the real
+    Kyverno admitted an unsigned Rollout without this)."""
+    return {
+        "Rollout": [
+            {
+                "name": lists,
+                "path": f"/spec/template/spec/{lists}/*",
+                "value": "image",
+                "key": "name",
+            }
+            for lists in CONTAINER_LISTS
+        ]
+    }
+
+
 def _verify_rule(
-    settings: StackSettings, name: str, scope: dict[str, Any], *, pin: bool
+    settings: StackSettings,
+    name: str,
+    scope: dict[str, Any],
+    *,
+    pin: bool,
+    rollouts: bool = False,
 ) -> dict[str, Any]:
     """``pin``: verify by digest and rewrite the image to it (Pods: what runs is what was
     verified). A workload is verified as written and left as written: it is Argo CD's desired
@@ -160,7 +182,10 @@ def _verify_rule(
     if admission.insecure_registries:
         # A loopback registry (127.0.0.1, localhost) speaks plain HTTP; never a remote one.
         verify["imageRegistryCredentials"] = {"allowInsecureRegistry": True}
-    return {"name": name, **copy.deepcopy(scope), "verifyImages": [verify]}
+    rule: dict[str, Any] = {"name": name, **copy.deepcopy(scope), "verifyImages": [verify]}
+    if rollouts:
+        rule["imageExtractors"] = _rollout_extractors()
+    return rule
 
 
 def _registry_rule(
@@ -231,7 +256,8 @@ def admission_policies(settings: StackSettings, catalog: Catalog) -> list[dict[s
         return {"match": match, "exclude": exclude}
 
     workloads = (*WORKLOAD_KINDS, *([ROLLOUT_KIND] if settings.rollouts.enabled else []))
-    template = ("spec", "template", "spec")
+    # `=(template)`: a Rollout may have none (`workloadRef` names a Deployment, checked itself).
+    template = ("spec", "=(template)", "spec")
     return [
         _policy(
             settings,
@@ -239,7 +265,11 @@ def admission_policies(settings: StackSettings, catalog: Catalog) -> list[dict[s
             [
                 _verify_rule(settings, VERIFY_RULE, scope("Pod"), pin=True),
                 _verify_rule(
-                    settings, VERIFY_WORKLOADS_RULE, scope(*workloads, "CronJob"), pin=False
+                    settings,
+                    VERIFY_WORKLOADS_RULE,
+                    scope(*workloads, "CronJob"),
+                    pin=False,
+                    rollouts=settings.rollouts.enabled,
                 ),
                 _registry_rule(settings, REGISTRY_RULE, scope("Pod"), CONTAINER_LISTS, ("spec",)),
                 _registry_rule(
@@ -250,7 +280,7 @@ def admission_policies(settings: StackSettings, catalog: Catalog) -> list[dict[s
                     REGISTRY_CRONJOBS_RULE,
                     scope("CronJob"),
                     CONTAINER_LISTS,
-                    ("spec", "jobTemplate", *template),
+                    ("spec", "jobTemplate", "spec", "template", "spec"),
                 ),
             ],
         ),

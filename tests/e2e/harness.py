@@ -8,6 +8,7 @@ overridden, with ``pulumi config set`` like a user would.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
@@ -125,6 +126,8 @@ class Project:
             # The stack's trusted registry and signer cannot be reached from here: the test's
             # registry, key and image references stand in (docs/admission.md).
             project.images = SignedImages.start(workdir / "images")
+            # Stopped by teardown(), or at the latest when the test run ends (previews).
+            atexit.register(project.images.stop)
             project.images.rewrite(root / "apps")
             project.set_config("admission", project.images.admission(admission))
         project.publish_git(workdir / "remote.git")

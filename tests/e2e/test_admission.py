@@ -21,6 +21,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -103,9 +104,24 @@ def deployment(name: str, image: str) -> dict[str, Any]:
     }
 
 
+def rollout(name: str, image: str) -> dict[str, Any]:
+    """An Argo Rollout with its own pod template (the generated ones use `workloadRef`)."""
+    obj = deployment(name, image)
+    obj["apiVersion"], obj["kind"] = "argoproj.io/v1alpha1", "Rollout"
+    obj["spec"]["strategy"] = {"canary": {"steps": [{"pause": {}}]}}
+    return obj
+
+
 def create(project: Project, obj: dict[str, Any], namespace: str = NAMESPACE) -> Any:
     if obj["kind"] == "Pod":
         return core(project).create_namespaced_pod(namespace, obj)
+    if obj["kind"] == "Rollout":
+        from kubernetes import client
+
+        created = client.CustomObjectsApi(project.api()).create_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", namespace, "rollouts", obj
+        )
+        return SimpleNamespace(metadata=SimpleNamespace(name=created["metadata"]["name"]))
     return apps_api(project).create_namespaced_deployment(namespace, obj)
 
 
@@ -203,11 +219,11 @@ def test_a_signed_image_syncs_in_prod_and_its_pods_are_pinned_to_the_digest(
     assert set(running) == {f"{signed}@{digest}"}
 
 
-@pytest.mark.parametrize("kind", ["Pod", "Deployment"])
+@pytest.mark.parametrize("kind", ["Pod", "Deployment", "Rollout"])
 def test_unsigned_other_key_untrusted_and_moved_tags_are_denied(
     project: Project, images: SignedImages, other_key: CosignKey, kind: str
 ) -> None:
-    make = pod if kind == "Pod" else deployment
+    make = {"Pod": pod, "Deployment": deployment, "Rollout": rollout}[kind]
     prefix = kind.lower()
 
     unsigned = images.ref("unsigned", prefix)

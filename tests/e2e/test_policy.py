@@ -91,3 +91,21 @@ def test_prod_app_that_auto_prunes_is_blocked(tmp_path: Path) -> None:
     assert {
         name for _, policy, name in violations(result.stdout) if policy == "prod-no-auto-prune"
     } == {"catalog-applicationset-web"}
+
+
+def test_prod_without_admission_is_refused_before_any_resource(tmp_path: Path) -> None:
+    """The real engine: a prod stack that turns admission off stops at its settings (the pack's
+    `prod-enforces-admission` is the second line, for a program changed to skip it)."""
+    project = Project.create("prod", tmp_path, nodes=1)
+    admission = project.config("admission")
+    admission["enabled"] = False
+    project.set_config("admission", admission)
+    result = preview(project)
+    assert result.returncode != 0
+    assert (
+        "Pulumi.prod.yaml: gitops-platform:admission.enabled: must be true for a stack "
+        "deploying prod"
+    ) in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert project.cluster_name not in project.clusters()
+    project.teardown()

@@ -387,6 +387,23 @@ def test_rollouts_are_matched_only_where_their_crd_is_installed() -> None:
     [pod, _] = policies(settings())
     for rule in pod["spec"]["rules"]:
         assert "argoproj.io/v1alpha1/Rollout" not in rule["match"]["any"][0]["resources"]["kinds"]
+        assert "imageExtractors" not in rule
+
+
+def test_a_rollouts_images_are_extracted_for_verification() -> None:
+    """Kyverno extracts images from Pods and the core controllers only: a Rollout's must be
+    named (the real Kyverno admitted an unsigned Rollout otherwise)."""
+    s = parse_settings(
+        "prod", {**MINIMAL, "rollouts": {"enabled": True}, "admission": admission()}, "x"
+    )
+    rule = rules(policies(s)[0])[VERIFY_WORKLOADS_RULE]
+    assert rule["imageExtractors"] == {
+        "Rollout": [
+            {"name": name, "path": f"/spec/template/spec/{name}/*", "value": "image", "key": "name"}
+            for name in ("containers", "initContainers", "ephemeralContainers")
+        ]
+    }
+    assert "imageExtractors" not in rules(policies(s)[0])[VERIFY_RULE]
 
 
 def test_no_app_namespace_means_no_policy() -> None:
@@ -469,10 +486,11 @@ def test_every_container_list_must_be_under_a_trusted_registry() -> None:
     rule = rules(pod)[REGISTRY_RULE]["validate"]
     assert rule["failureAction"] == "Enforce"
     assert rule["pattern"] == {"spec": lists}
-    template = {"spec": {"template": {"spec": lists}}}
-    assert rules(pod)[REGISTRY_WORKLOADS_RULE]["validate"]["pattern"] == template
+    # A Rollout with `workloadRef` has no template (the Deployment it names is checked).
+    workloads = {"spec": {"=(template)": {"spec": lists}}}
+    assert rules(pod)[REGISTRY_WORKLOADS_RULE]["validate"]["pattern"] == workloads
     assert rules(pod)[REGISTRY_CRONJOBS_RULE]["validate"]["pattern"] == {
-        "spec": {"jobTemplate": template}
+        "spec": {"jobTemplate": {"spec": {"template": {"spec": lists}}}}
     }
     assert rules(debug)[REGISTRY_RULE]["validate"]["pattern"] == {
         "spec": {"=(ephemeralContainers)": [{"image": allowed}]}
