@@ -57,7 +57,8 @@ def require_tool(name: str) -> str:
     if found is None:
         message = (
             f"{name} not found (neither in `toolchain/build.sh --bin-dir` nor on PATH): run "
-            "`make toolchain`, which builds cosign v2.6.5, crane v0.22.1, helm and kustomize"
+            "`make toolchain`, which builds it (cosign v2.6.5, crane v0.22.1, kubeseal v0.36.6, "
+            "helm, kustomize)"
         )
         if os.environ.get("CI"):
             pytest.fail(message)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from infra.ops.seal import (
     strict_label,
 )
 from infra.yamlio import dump_all
-from tests.support import REPO
+from tests.signing import require_tool
 
 VALUES: dict[str, bytes] = {
     "password": b"hunter2",
@@ -47,34 +46,10 @@ VALUES: dict[str, bytes] = {
 LABELS = {"platform.gitops/app": "payments-api"}
 
 
-def _toolchain_kubeseal() -> Path | None:
-    try:
-        done = subprocess.run(
-            [str(REPO / "toolchain" / "build.sh"), "--bin-dir"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    candidate = Path(done.stdout.strip()) / "kubeseal"
-    return candidate if done.returncode == 0 and os.access(candidate, os.X_OK) else None
-
-
 @pytest.fixture(scope="module")
 def kubeseal() -> str:
     """The real kubeseal: the toolchain's first (the pinned version), then ``PATH``'s."""
-    found = _toolchain_kubeseal() or shutil.which("kubeseal")
-    if found is None:
-        message = (
-            "kubeseal not found (neither in `toolchain/build.sh --bin-dir` nor on PATH): "
-            "run `make toolchain`, which builds kubeseal v0.36.6"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return str(found)
+    return require_tool("kubeseal")
 
 
 @pytest.fixture(scope="module")
