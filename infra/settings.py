@@ -501,6 +501,9 @@ class StackSettings(_Strict):
             charts["rollouts"] = self.rollouts.chart
         if self.sealedSecrets.enabled:
             charts["sealedSecrets"] = self.sealedSecrets.chart
+        if self.admission.enabled and not self.local_controllers:
+            # On kwok no chart is installed (the local runtime runs Kyverno).
+            charts["admission"] = self.admission.chart
         return {
             f"{constants.PROJECT}:{section}.chart.path": chart.path
             for section, chart in charts.items()

@@ -22,6 +22,7 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.components.app_catalog import custom_resource
 from infra.components.charts import AddonArgs, addon_chart, namespace_resource
 from infra.errors import PlatformError
 from infra.specs.addons import addon_namespace
@@ -128,16 +129,10 @@ class AdmissionPolicies(pulumi.ComponentResource):
     ) -> None:
         super().__init__("gitops-platform:index:AdmissionPolicies", name, None, opts)
         for policy in args["policies"]:
-            meta = policy["metadata"]
-            k8s.apiextensions.CustomResource(
-                f"{name}-{meta['name']}",
-                api_version=policy["apiVersion"],
-                kind=policy["kind"],
-                metadata=k8s.meta.v1.ObjectMetaArgs(
-                    name=meta["name"], labels=meta["labels"], annotations=meta["annotations"]
-                ),
-                spec=policy["spec"],
-                opts=pulumi.ResourceOptions(
+            custom_resource(
+                f"{name}-{policy['metadata']['name']}",
+                policy,
+                pulumi.ResourceOptions(
                     parent=self, provider=args["provider"], depends_on=args["after"]
                 ),
             )

@@ -12,7 +12,27 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
-__all__ = ["AppCatalog", "AppCatalogArgs"]
+__all__ = ["AppCatalog", "AppCatalogArgs", "custom_resource"]
+
+
+def custom_resource(
+    name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    """One rendered object (a plain dict from :mod:`infra.specs`) as a ``CustomResource``."""
+    meta = obj["metadata"]
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=obj["apiVersion"],
+        kind=obj["kind"],
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            labels=meta.get("labels"),
+            annotations=meta.get("annotations"),
+        ),
+        spec=obj["spec"],
+        opts=opts,
+    )
 
 
 class AppCatalogArgs(TypedDict):
@@ -34,26 +54,13 @@ class AppCatalog(pulumi.ComponentResource):
         self, name: str, args: AppCatalogArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gitops-platform:index:AppCatalog", name, None, opts)
-        resources = []
         for obj in args["objects"]:
-            kind = obj["kind"]
-            meta = obj["metadata"]
-            resources.append(
-                k8s.apiextensions.CustomResource(
-                    f"{name}-{kind.lower()}-{meta['name']}",
-                    api_version=obj["apiVersion"],
-                    kind=kind,
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=meta["name"],
-                        namespace=meta["namespace"],
-                        labels=meta["labels"],
-                        annotations=meta.get("annotations"),
-                    ),
-                    spec=obj["spec"],
-                    opts=pulumi.ResourceOptions(
-                        parent=self, provider=args["provider"], depends_on=args["install"]
-                    ),
-                )
+            custom_resource(
+                f"{name}-{obj['kind'].lower()}-{obj['metadata']['name']}",
+                obj,
+                pulumi.ResourceOptions(
+                    parent=self, provider=args["provider"], depends_on=args["install"]
+                ),
             )
         self.names = pulumi.Output.from_input(
             [f"{o['kind']}/{o['metadata']['name']}" for o in args["objects"]]

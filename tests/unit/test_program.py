@@ -520,3 +520,20 @@ def test_admission_on_kwok_is_the_crds_and_config_then_the_runtime_then_the_poli
             assert mocks.resources[name].depends_on == ["argocd-runtime"]
 
     return mocks.registered().apply(lambda _: check())
+
+
+def test_a_missing_kyverno_chart_archive_fails_before_any_resource(
+    tmp_path: Path, kubeconfig: str
+) -> None:
+    """A real cluster installs the kyverno chart, so its local archive is checked like the
+    others; on kwok no chart is installed and the path is not read."""
+    from infra.settings import load_stack_file
+
+    missing = tmp_path / "kyverno-3.9.0.tgz"
+    admission = load_stack_file(REPO, "prod").admission.model_dump(exclude_none=True)
+    admission["chart"]["path"] = str(missing)
+    cluster = {"provider": "existing", "kubeconfig": kubeconfig, "context": "prod"}
+    mocks = Mocks()
+    with pytest.raises(pulumi.RunError, match=r"admission\.chart\.path: chart archive .*kyverno"):
+        run_program("prod", {"cluster": cluster, "admission": admission}, mocks)
+    assert mocks.objects == []
