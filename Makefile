@@ -75,6 +75,10 @@ $(PASSPHRASE_FILE):
 stack: install toolchain $(PASSPHRASE)
 	mkdir -p .pulumi-state
 	pulumi stack select --create $(STACK) --non-interactive
+	$(PY) -m infra.ops.crd_migration --stack $(STACK)
+
+.PHONY: migrate
+migrate: stack ## Mark STACK's per-CRD resources of the previous version retained (docs/upgrading.md)
 
 .PHONY: preview
 preview: stack ## pulumi preview of STACK (default local)

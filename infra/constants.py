@@ -55,3 +55,17 @@ local runtime restarts a process when it changes)."""
 
 ARGOCD_API_GROUP: Final = "argoproj.io"
 ARGOCD_API_VERSION: Final = "argoproj.io/v1alpha1"
+
+# The charts the platform installs (name in its repository; each is also its release name but
+# argo-cd's, released as ``argocd`` so its objects are named argocd-*).
+ARGOCD_CHART: Final = "argo-cd"
+ARGOCD_RELEASE: Final = "argocd"
+ROLLOUTS_CHART: Final = "argo-rollouts"
+SEALED_SECRETS_CHART: Final = "sealed-secrets"
+KYVERNO_CHART: Final = "kyverno"
+
+# The charts' CRDs (infra.components.chart_crds): one resource per chart applies them.
+CRD_FIELD_MANAGER: Final = "gitops-platform-crds"
+"""The server-side apply field manager of every chart CRD the platform owns."""
+ANNOTATION_CRD_DIGEST: Final = "platform.gitops/crd-digest"
+"""On each applied CRD: the digest of the chart's document (what a refresh compares)."""

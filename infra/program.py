@@ -18,6 +18,7 @@ import pulumi
 import pulumi.runtime.config
 
 from infra.catalog import load_catalog
+from infra.chart_render import load_crd_set, stack_crd_sources
 from infra.components.admission import Admission, AdmissionPolicies, kyverno_crd_files
 from infra.components.app_catalog import AppCatalog
 from infra.components.argocd import ArgoCD
@@ -28,12 +29,14 @@ from infra.components.local_runtime import LocalRuntime, head_commit
 from infra.components.rollouts import ROLLOUTS
 from infra.components.sealed_secrets import SEALED_SECRETS
 from infra.errors import PlatformError, Problem, ValidationError
+from infra.ops.crd_migration import refuse_unretained_crds
 from infra.policy_checks import chart_archive_problems, plaintext_secret_problems
 from infra.project import find_project_root
 from infra.settings import StackSettings, settings_from_engine
 from infra.specs import admission_policies, argocd_objects
+from infra.specs.crds import CrdSet
 
-__all__ = ["StackPlan", "main", "plan"]
+__all__ = ["StackPlan", "main", "plan", "stack_crds"]
 
 
 def _engine_config() -> dict[str, str]:
@@ -92,15 +95,28 @@ def mirror_commit(settings: StackSettings, root: Path) -> str | None:
     return commit
 
 
+def stack_crds(settings: StackSettings, root: Path) -> dict[str, CrdSet]:
+    """Settings section -> the CRDs of each chart the stack installs (names and digests; the
+    helm render is cached). On kwok, Kyverno is a local process and its CRDs come from its
+    build."""
+    local_admission = settings.admission.enabled and settings.local_controllers
+    files = kyverno_crd_files() if local_admission else None
+    return {
+        section: load_crd_set(source)
+        for section, source in stack_crd_sources(settings, root, files).items()
+    }
+
+
 def main() -> None:
     try:
         root = find_project_root(pulumi.get_root_directory())
         settings, objects, policies = plan(pulumi.get_stack(), _engine_config(), root)
         preflight(settings, creating=not pulumi.runtime.is_dry_run())
         commit = mirror_commit(settings, root)
-        # On kwok, Kyverno is a local process and its CRDs come from its build.
-        local_admission = settings.admission.enabled and settings.local_controllers
-        crd_files = kyverno_crd_files() if local_admission else None
+        crds = stack_crds(settings, root)
+        if settings.admission.enabled:
+            # Kyverno's CRDs were not retainOnDelete before they moved to their owner.
+            refuse_unretained_crds(pulumi.get_stack(), str(root))
     except PlatformError as exc:
         # RunError: the engine prints the message alone, no traceback.
         raise pulumi.RunError(f"invalid configuration:\n{exc}") from None
@@ -108,21 +124,34 @@ def main() -> None:
     cluster = Cluster("cluster", {"settings": settings})
     argocd = ArgoCD(
         "argocd",
-        {"settings": settings, "provider": cluster.provider, "project_root": str(root)},
+        {
+            "settings": settings,
+            "provider": cluster.provider,
+            "project_root": str(root),
+            "crds": crds["argocd"],
+            "kubeconfig": cluster.kubeconfig,
+        },
     )
     addon_args: AddonArgs = {
         "settings": settings,
         "provider": cluster.provider,
         "project_root": str(root),
+        "kubeconfig": cluster.kubeconfig,
     }
-    rollouts = ChartAddon("rollouts", ROLLOUTS, addon_args) if settings.rollouts.enabled else None
+    rollouts = (
+        ChartAddon("rollouts", ROLLOUTS, addon_args, crds["rollouts"])
+        if settings.rollouts.enabled
+        else None
+    )
     sealed_secrets = (
-        ChartAddon("sealed-secrets", SEALED_SECRETS, addon_args)
+        ChartAddon("sealed-secrets", SEALED_SECRETS, addon_args, crds["sealedSecrets"])
         if settings.sealedSecrets.enabled
         else None
     )
     admission = (
-        Admission("admission", addon_args, crd_files) if settings.admission.enabled else None
+        Admission("admission", addon_args, crds["admission"])
+        if settings.admission.enabled
+        else None
     )
     catalog = AppCatalog(
         "catalog",

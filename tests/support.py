@@ -16,6 +16,35 @@ SHARED_CHARTS = (REPO / ".." / "shared" / "charts").resolve()
 ARGOCD_CHART = SHARED_CHARTS / "argo-cd-10.1.1.tgz"
 ROLLOUTS_CHART = SHARED_CHARTS / "argo-rollouts-2.41.0.tgz"
 """Argo Rollouts v1.9.0: the Rollout, AnalysisTemplate... CRDs (templates/crds)."""
+SEALED_SECRETS_CHART = SHARED_CHARTS / "sealed-secrets-2.18.5.tgz"
+
+UPGRADED_CRD = "appprojects.argoproj.io"
+"""The CRD :func:`argocd_chart_with_an_edited_crd` changes: a new ``spec.e2eNote`` string."""
+_APPPROJECT_TEMPLATE = "argo-cd/templates/crds/crd-appproject.yaml"
+_ANCHOR = "              sourceNamespaces:\n"
+_ADDED = (
+    "              e2eNote:\n"
+    "                description: Added by the CRD upgrade test.\n"
+    "                type: string\n"
+)
+
+
+def argocd_chart_with_an_edited_crd(dest: Path) -> Path:
+    """A copy of the argo-cd chart archive whose AppProject CRD has one more property,
+    ``spec.e2eNote`` (an upgrade whose CRDs changed); every other file as it is."""
+    with tarfile.open(ARGOCD_CHART) as src, tarfile.open(dest, "w:gz") as out:
+        for member in src.getmembers():
+            data = src.extractfile(member) if member.isfile() else None
+            if data is not None and member.name == _APPPROJECT_TEMPLATE:
+                text = data.read().decode()
+                assert text.count(_ANCHOR) == 1, "the AppProject CRD template changed"
+                raw = text.replace(_ANCHOR, _ADDED + _ANCHOR).encode()
+                member.size = len(raw)
+                out.addfile(member, io.BytesIO(raw))
+            else:
+                out.addfile(member, data)
+    return dest
+
 
 PROD_ADMISSION: dict[str, Any] = {
     "enabled": True,

@@ -22,11 +22,14 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra import constants
 from infra.components.app_catalog import custom_resource
+from infra.components.chart_crds import ChartCRDs
 from infra.components.charts import AddonArgs, addon_chart, namespace_resource
 from infra.errors import PlatformError
 from infra.specs.addons import addon_namespace
 from infra.specs.admission import kyverno_configmap, kyverno_values
+from infra.specs.crds import CrdSet
 
 __all__ = [
     "KYVERNO_CHART",
@@ -36,7 +39,7 @@ __all__ = [
     "kyverno_crd_files",
 ]
 
-KYVERNO_CHART = "kyverno"
+KYVERNO_CHART = constants.KYVERNO_CHART
 CRD_GROUPS = ("kyverno", "policies.kyverno.io", "policyreport", "reports")
 """The CRD folders of the Kyverno module (``config/crds/<group>``), all of which the
 controller watches."""
@@ -69,13 +72,13 @@ class Admission(pulumi.ComponentResource):
         self,
         name: str,
         args: AddonArgs,
-        crd_files: list[str] | None = None,
+        crds: CrdSet,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("gitops-platform:index:Admission", name, None, opts)
         settings = args["settings"]
         admission = settings.admission
-        if crd_files is None:
+        if not settings.local_controllers:
             self.install = [
                 addon_chart(
                     self,
@@ -85,20 +88,23 @@ class Admission(pulumi.ComponentResource):
                     chart_name=KYVERNO_CHART,
                     namespace=admission.namespace,
                     values=kyverno_values(settings),
+                    crds=crds,
                 )
             ]
         else:
-            self.install = self._local(name, args, crd_files)
+            self.install = self._local(name, args, crds)
         self.namespace = pulumi.Output.from_input(admission.namespace)
         self.register_outputs({"namespace": self.namespace})
 
-    def _local(self, name: str, args: AddonArgs, crd_files: list[str]) -> list[pulumi.Resource]:
+    def _local(self, name: str, args: AddonArgs, crds: CrdSet) -> list[pulumi.Resource]:
         settings = args["settings"]
         child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
         ns_spec = addon_namespace(settings, settings.admission.namespace)
         assert ns_spec is not None  # kube-system & co. are refused for admission.namespace
         namespace = namespace_resource(f"{name}-namespace", ns_spec, child)
-        crds = k8s.yaml.v2.ConfigGroup(f"{name}-crds", files=crd_files, opts=child)
+        owner = ChartCRDs(
+            f"{name}-crds", crds, args["kubeconfig"], pulumi.ResourceOptions(parent=self)
+        )
         cm = kyverno_configmap(settings)
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
@@ -108,7 +114,7 @@ class Admission(pulumi.ComponentResource):
                 child, pulumi.ResourceOptions(depends_on=[namespace])
             ),
         )
-        return [namespace, crds, config]
+        return [namespace, owner, config]
 
 
 class AdmissionPoliciesArgs(TypedDict):

@@ -2,8 +2,9 @@
 
 Chart v4 (``helm.v4.Chart``) rather than ``helm.v3.Release``: Chart v4 renders client-side and
 registers every chart object as its own resource, so ``pulumi preview`` shows a per-object
-diff, ``depends_on`` the chart waits for every object (the CRDs before our custom resources,
-the Deployments before the stack reports success), and policies see each object. What it does
+diff, ``depends_on`` the chart waits for every object (the Deployments before the stack reports
+success), and policies see each object. The chart's CRDs are the exception: one ``ChartCRDs``
+resource owns them (infra.components.chart_crds), created before the chart. What it does
 not do is run Helm hooks; argo-cd 10.x has one (``redis-secret-init``), disabled in the values
 and replaced by the ``argocd-redis`` Secret created here. ``helm list`` does not see the
 release; ``pulumi stack`` is where it lives.
@@ -16,10 +17,13 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra import constants
+from infra.components.chart_crds import ChartCRDs
 from infra.components.charts import chart_source
 from infra.components.generated_secret import GeneratedSecret
 from infra.settings import StackSettings
 from infra.specs import argocd_namespace, argocd_secret, chart_values, redis_secret
+from infra.specs.crds import CrdSet
 
 __all__ = ["ArgoCD", "ArgoCDArgs"]
 
@@ -31,6 +35,10 @@ class ArgoCDArgs(TypedDict):
     """Kubernetes provider of the target cluster."""
     project_root: str
     """Directory of Pulumi.yaml; a local chart path is resolved against it."""
+    crds: CrdSet
+    """The chart's CRDs (:func:`infra.chart_render.load_crd_set`), owned by one resource."""
+    kubeconfig: pulumi.Input[str]
+    """The cluster's kubeconfig (secret), for the CRD owner."""
 
 
 def _meta(obj: dict[str, Any]) -> k8s.meta.v1.ObjectMetaArgs:
@@ -67,6 +75,7 @@ class ArgoCD(pulumi.ComponentResource):
     """The admin password (secret)."""
     admin_password_mtime: pulumi.Output[str]
     chart: k8s.helm.v4.Chart
+    crds: ChartCRDs
 
     def __init__(
         self, name: str, args: ArgoCDArgs, opts: pulumi.ResourceOptions | None = None
@@ -121,16 +130,29 @@ class ArgoCD(pulumi.ComponentResource):
             opts=in_namespace,
         )
 
+        # The CRDs first (the controllers watch them), owned by one resource.
+        self.crds = ChartCRDs(
+            f"{name}-crds",
+            args["crds"],
+            args["kubeconfig"],
+            pulumi.ResourceOptions(parent=self, protect=protect),
+        )
         self.chart = k8s.helm.v4.Chart(
             f"{name}-chart",
-            name="argocd",
+            name=constants.ARGOCD_RELEASE,
             namespace=settings.argocd.namespace,
             values=chart_values(settings),
-            **chart_source(settings.argocd.chart, "argo-cd", args["project_root"]),
+            skip_crds=True,
+            **chart_source(settings.argocd.chart, constants.ARGOCD_CHART, args["project_root"]),
             opts=pulumi.ResourceOptions.merge(
                 child,
                 pulumi.ResourceOptions(
-                    depends_on=[namespace, argocd_secret_resource, redis_secret_resource],
+                    depends_on=[
+                        namespace,
+                        argocd_secret_resource,
+                        redis_secret_resource,
+                        self.crds,
+                    ],
                     protect=protect,
                     transforms=[_protect_component(f"{name}-chart", protect)],
                 ),

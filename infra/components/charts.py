@@ -11,8 +11,10 @@ from typing import Any, TypedDict
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.components.chart_crds import ChartCRDs
 from infra.settings import ChartSettings, StackSettings
 from infra.specs.addons import addon_namespace
+from infra.specs.crds import CrdSet
 
 __all__ = [
     "AddonArgs",
@@ -45,6 +47,8 @@ class AddonArgs(TypedDict):
     """Kubernetes provider of the target cluster."""
     project_root: str
     """Directory of Pulumi.yaml; a local chart path is resolved against it."""
+    kubeconfig: pulumi.Input[str]
+    """The cluster's kubeconfig (secret): the CRD owner applies the chart's CRDs with it."""
 
 
 def namespace_resource(
@@ -69,13 +73,17 @@ def addon_chart(
     chart_name: str,
     namespace: str,
     values: dict[str, Any],
+    crds: CrdSet,
     keep_namespace: bool = False,
     transforms: Sequence[pulumi.ResourceTransform] = (),
 ) -> k8s.helm.v4.Chart:
     """An add-on's namespace (unless every cluster has it: ``kube-system``...; kept on delete
-    when ``keep_namespace``) and its chart (Chart v4) in it, children of ``parent``."""
+    when ``keep_namespace``), its CRDs (one ``ChartCRDs``) and its chart (Chart v4, without
+    its CRDs) in it, children of ``parent``."""
     child = pulumi.ResourceOptions(parent=parent, provider=args["provider"])
-    depends_on: list[pulumi.Resource] = []
+    depends_on: list[pulumi.Resource] = [
+        ChartCRDs(f"{name}-crds", crds, args["kubeconfig"], pulumi.ResourceOptions(parent=parent))
+    ]
     ns_spec = addon_namespace(args["settings"], namespace)
     if ns_spec is not None:
         ns_opts = child
@@ -89,6 +97,7 @@ def addon_chart(
         name=chart_name,
         namespace=namespace,
         values=values,
+        skip_crds=True,
         **chart_source(chart, chart_name, args["project_root"]),
         opts=pulumi.ResourceOptions.merge(
             child,
@@ -107,6 +116,7 @@ class AddonSpec:
     section: Callable[[StackSettings], Any]
     """The add-on's settings section (``chart``, ``namespace``)."""
     values: Callable[[StackSettings], dict[str, Any]]
+    """The chart's values (its CRD templates off: :func:`infra.specs.crds.without_crds`)."""
     keep_namespace: bool = False
     transforms: tuple[pulumi.ResourceTransform, ...] = ()
 
@@ -122,6 +132,7 @@ class ChartAddon(pulumi.ComponentResource):
         name: str,
         spec: AddonSpec,
         args: AddonArgs,
+        crds: CrdSet,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(spec.type_, name, None, opts)
@@ -134,6 +145,7 @@ class ChartAddon(pulumi.ComponentResource):
             chart_name=spec.chart_name,
             namespace=section.namespace,
             values=spec.values(args["settings"]),
+            crds=crds,
             keep_namespace=spec.keep_namespace,
             transforms=spec.transforms,
         )

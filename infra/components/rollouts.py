@@ -1,9 +1,9 @@
 """Argo Rollouts: its namespace and the pinned argo-rollouts chart (Chart v4, like Argo CD).
 
 The values are :func:`infra.specs.addons.rollouts_values`. The chart has no Helm hooks, so
-Chart v4 (which runs none) installs all of it. Its CRDs carry ``helm.sh/resource-policy: keep``
-(``keepCRDs``), which Chart v4 turns into ``retainOnDelete``: disabling the add-on or destroying
-the stack leaves the CRDs, and with them every app's Rollouts, in the cluster.
+Chart v4 (which runs none) installs all of it but its CRDs, which a ``ChartCRDs`` resource owns
+and never deletes: disabling the add-on or destroying the stack leaves the CRDs, and with them
+every app's Rollouts, in the cluster.
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@ losing them loses every app's secrets:
 
 - the SealedSecret CRD: deleting it deletes every SealedSecret, and the Secrets the controller
   made from them (they are owned by their SealedSecret) go with them. The chart ships it in
-  ``crds/`` without ``helm.sh/resource-policy: keep``, so a transform marks it
-  ``retainOnDelete`` here;
+  ``crds/``, which the install skips; its ``ChartCRDs`` owns it and never deletes it;
 - the controller's sealing keys: Secrets the controller creates in its namespace (never in
   Pulumi state). In ``kube-system`` (the default) the stack never owns the namespace; any other
   namespace is created with ``retainOnDelete``.
@@ -15,25 +14,10 @@ losing them loses every app's secrets:
 
 from __future__ import annotations
 
-import pulumi
-
 from infra.components.charts import AddonSpec
 from infra.specs.addons import SEALED_SECRETS_CHART, sealed_secrets_values
 
-__all__ = ["SEALED_SECRETS", "retain_crds"]
-
-CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
-
-
-def retain_crds(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
-    """Transform: every CustomResourceDefinition of the chart is ``retainOnDelete``."""
-    if args.type_ != CRD_TYPE:
-        return None
-    return pulumi.ResourceTransformResult(
-        props=args.props,
-        opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(retain_on_delete=True)),
-    )
-
+__all__ = ["SEALED_SECRETS"]
 
 SEALED_SECRETS = AddonSpec(
     type_="gitops-platform:index:SealedSecrets",
@@ -42,6 +26,5 @@ SEALED_SECRETS = AddonSpec(
     values=sealed_secrets_values,
     # The controller's keys live in its namespace: a destroy must not take them along.
     keep_namespace=True,
-    transforms=(retain_crds,),
 )
 """The Sealed Secrets controller (``sealed-secrets-controller``) and its CRD (``ChartAddon``)."""

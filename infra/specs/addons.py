@@ -7,9 +7,10 @@ nothing has to be replaced for Chart v4, which runs none.
 
 Choices that matter:
 
-- **Rollouts:** the CRDs are installed by the chart and kept (``keepCRDs``: the chart annotates
-  them ``helm.sh/resource-policy: keep``, which Chart v4 turns into ``retainOnDelete``), so
-  disabling the add-on or destroying the stack never deletes the Rollouts of every app. The
+- **CRDs:** neither chart installs its CRDs; one ``ChartCRDs`` resource per chart owns them
+  (:mod:`infra.specs.crds`) and never deletes them, so disabling an add-on or destroying the
+  stack never deletes the Rollouts or SealedSecrets of every app.
+- **Rollouts:** the
   dashboard is off (it has no authentication of its own); prod runs two controller replicas
   (leader election, a PodDisruptionBudget) with resource requests, dev one.
 - **Sealed Secrets:** ``kube-system`` and the controller name ``sealed-secrets-controller`` are
@@ -28,6 +29,7 @@ from typing import Any, Final
 
 from infra import constants
 from infra.settings import SHARED_NAMESPACES, StackSettings
+from infra.specs.crds import CRD_SWITCHES
 
 __all__ = [
     "ROLLOUTS_CHART",
@@ -43,7 +45,7 @@ __all__ = [
     "sealed_secrets_values",
 ]
 
-ROLLOUTS_CHART: Final = "argo-rollouts"
+ROLLOUTS_CHART: Final = constants.ROLLOUTS_CHART
 """Chart name in its repository, and the release name (so every object is ``argo-rollouts``)."""
 ROLLOUTS_CONTROLLER: Final = "argo-rollouts"
 """Name of the controller Deployment."""
@@ -55,7 +57,7 @@ ROLLOUTS_CRDS: Final = (
     "experiments.argoproj.io",
 )
 
-SEALED_SECRETS_CHART: Final = "sealed-secrets"
+SEALED_SECRETS_CHART: Final = constants.SEALED_SECRETS_CHART
 SEALED_SECRETS_CONTROLLER: Final = "sealed-secrets-controller"
 """Controller Deployment and Service name: ``kubeseal --controller-name``'s default."""
 SEALED_SECRETS_CRD: Final = "sealedsecrets.bitnami.com"
@@ -110,9 +112,8 @@ def rollouts_values(settings: StackSettings) -> dict[str, Any]:
         controller["pdb"] = {"enabled": True, "minAvailable": 1}
     return {
         "fullnameOverride": ROLLOUTS_CONTROLLER,
-        "installCRDs": True,
-        # Chart v4 turns helm.sh/resource-policy: keep into retainOnDelete.
-        "keepCRDs": True,
+        # The CRDs are not the chart's to install: ChartCRDs owns them (infra.specs.crds).
+        **CRD_SWITCHES[ROLLOUTS_CHART].off,
         "clusterInstall": True,
         "global": {"deploymentLabels": _labels(settings)},
         "controller": controller,

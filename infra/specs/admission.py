@@ -31,6 +31,7 @@ from typing import Any, Final
 from infra import constants
 from infra.catalog import Catalog
 from infra.settings import StackSettings
+from infra.specs.crds import CRD_SWITCHES
 
 __all__ = [
     "ADMISSION_DEBUG_POLICY",
@@ -353,5 +354,9 @@ def kyverno_values(settings: StackSettings) -> dict[str, Any]:
         # Three replicas: the webhooks fail closed, one must always answer (Kyverno's advice).
         "admissionController": {"replicas": 3 if prod else 1},
         "webhooksCleanup": {"enabled": False},
-        "crds": {"install": True, "migration": {"enabled": False}},
+        # The CRDs are not the chart's to install: ChartCRDs owns them (infra.specs.crds).
+        "crds": {
+            **CRD_SWITCHES[constants.KYVERNO_CHART].off["crds"],
+            "migration": {"enabled": False},
+        },
     }

@@ -18,6 +18,7 @@ from typing import Any
 from infra import constants
 from infra.settings import StackSettings
 from infra.specs.catalog_objects import NOTIFICATION_SERVICE
+from infra.specs.crds import CRD_SWITCHES
 
 NOTIFICATION_URL_KEY = "platform-webhook-url"
 """Key of the webhook URL in argocd-notifications-secret (the service config reads
@@ -185,7 +186,8 @@ def chart_values(settings: StackSettings) -> dict[str, Any]:
     ha = settings.argocd.ha
     replicas = 2 if ha else 1
     values: dict[str, Any] = {
-        "crds": {"install": True, "keep": True},
+        # The CRDs are not the chart's to install: ChartCRDs owns them (infra.specs.crds).
+        **CRD_SWITCHES[constants.ARGOCD_CHART].off,
         "global": {
             "additionalLabels": platform_labels(settings),
         },

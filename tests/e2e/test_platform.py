@@ -420,19 +420,25 @@ def test_addons_are_installed(project: Project) -> None:
     if project.config("cluster")["provider"] != "kwok":
         assert keys, "the sealed-secrets controller created no key Secret"
 
-    # Destroy and disable keep the CRDs (every app's Rollouts and SealedSecrets live in them).
+    # Destroy and disable keep the CRDs (every app's Rollouts and SealedSecrets live in them):
+    # no CRD is a resource of its own; one retained owner per chart holds them.
     state = json.loads(project.pulumi("stack", "export").stdout)["deployment"]["resources"]
-    retained = {
-        r["inputs"]["metadata"]["name"]: r.get("retainOnDelete", False)
+    assert not [r for r in state if r["type"].endswith(":CustomResourceDefinition")]
+    owners = {
+        r["outputs"]["chart"]: r
         for r in state
-        if r["type"] == "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+        if r["type"] == "pulumi-python:dynamic:Resource" and r["urn"].endswith("-crds")
     }
-    for crd in (
-        "rollouts.argoproj.io",
-        "analysistemplates.argoproj.io",
-        "sealedsecrets.bitnami.com",
+    for chart, names in (
+        ("argo-rollouts", {"rollouts.argoproj.io", "analysistemplates.argoproj.io"}),
+        ("sealed-secrets", {"sealedsecrets.bitnami.com"}),
     ):
-        assert retained.get(crd) is True, (crd, retained)
+        assert owners[chart].get("retainOnDelete") is True, chart
+        assert names <= set(owners[chart]["outputs"]["crds"]), (chart, owners[chart]["outputs"])
+    for crd in client.ApiextensionsV1Api(api).list_custom_resource_definition().items:
+        if crd.metadata.name in crds and crd.spec.group in ("argoproj.io", "bitnami.com"):
+            managers = {m.manager for m in crd.metadata.managed_fields or []}
+            assert "gitops-platform-crds" in managers, (crd.metadata.name, managers)
 
     # `platformctl seal --context` finds the controller's Service and asks the API server's
     # proxy for /v1/cert.pem; the controller is not running here, so: a clear error, exit 1.

@@ -193,7 +193,7 @@ def test_rollouts_values_dev() -> None:
     assert values["controller"]["replicas"] == 1
     assert "pdb" not in values["controller"] and "resources" not in values["controller"]
     assert values["dashboard"] == {"enabled": False}
-    assert values["installCRDs"] is True and values["keepCRDs"] is True
+    assert values["installCRDs"] is False, "the CRDs are owned by ChartCRDs, not the chart"
     assert values["fullnameOverride"] == ROLLOUTS_CONTROLLER
     assert values["global"]["deploymentLabels"] == {"platform.gitops/environment": "dev"}
 

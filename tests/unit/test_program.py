@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ import pytest
 import yaml
 
 from infra.catalog import load_catalog
+from infra.ops import crd_migration
 from infra.settings import load_stack_file
 from infra.specs import argocd_objects, chart_values
+from infra.specs.crds import CrdSet, CrdSource, crd_digest
 from tests.support import REPO
 
 # How the engine protocol marks a secret value (pulumi.runtime.rpc._special_sig_key).
@@ -36,6 +39,8 @@ class Recorded:
     inputs: dict[str, Any]
     depends_on: list[str] = field(default_factory=list)
     parent: str | None = None
+    retain_on_delete: bool = False
+    protect: bool = False
 
 
 class Mocks(pulumi.runtime.Mocks):
@@ -74,13 +79,23 @@ def _record_options(mocks: Mocks) -> None:
         rec = mocks.resources.setdefault(args.name, Recorded(args.type_, args.name, {}))
         rec.depends_on = [getattr(d, "_name", "?") for d in (args.opts.depends_on or [])]
         rec.parent = getattr(args.opts.parent, "_name", None) if args.opts.parent else None
+        rec.retain_on_delete = bool(args.opts.retain_on_delete)
+        rec.protect = bool(args.opts.protect)
         return None
 
     pulumi.runtime.register_stack_transformation(transformation)
 
 
+def fake_crd_set(source: CrdSource) -> CrdSet:
+    """One CRD per chart, its digest that of the source (no helm)."""
+    return CrdSet(source, {f"{source.chart}.example.com": crd_digest(source.to_json())})
+
+
 def run_program(
-    stack: str, overrides: dict[str, Any] | None = None, mocks: Mocks | None = None
+    stack: str,
+    overrides: dict[str, Any] | None = None,
+    mocks: Mocks | None = None,
+    state: Callable[[str, str], dict[str, Any]] | None = None,
 ) -> tuple[Mocks, dict[str, Any]]:
     raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
     for key, value in (overrides or {}).items():
@@ -101,6 +116,13 @@ def run_program(
     # mocks nothing is created, so the program's preflight is not the subject here.
     original_preflight = infra.program.preflight
     infra.program.preflight = lambda settings, creating: None  # type: ignore[assignment]
+    # The charts' CRDs are rendered by helm (tests/unit/test_chart_crds.py); here a digest of
+    # the source stands in, so a stack whose charts come from a repository needs no network.
+    original_crds = infra.program.load_crd_set
+    infra.program.load_crd_set = fake_crd_set  # type: ignore[assignment]
+    # No engine here: the guard against deleting legacy CRD resources sees an empty state.
+    original_state = crd_migration.export_state
+    crd_migration.export_state = state or (lambda stack, cwd: {"deployment": {}})  # type: ignore[assignment]
     original_export = pulumi.export
 
     def capture(name: str, value: Any) -> None:
@@ -113,6 +135,8 @@ def run_program(
     finally:
         pulumi.export = original_export  # type: ignore[assignment]
         infra.program.preflight = original_preflight
+        infra.program.load_crd_set = original_crds  # type: ignore[assignment]
+        crd_migration.export_state = original_state  # type: ignore[assignment]
     return mocks, exports
 
 
@@ -178,7 +202,18 @@ def test_dev_program_registers_the_platform() -> Any:
             "argocd-namespace",
             "argocd-argocd-secret",
             "argocd-redis-secret",
+            "argocd-crds",
         }
+        # The chart installs no CRD: one resource owns them, with small inputs.
+        assert chart.inputs["skipCrds"] is True
+        assert chart.inputs["values"]["crds"] == {"install": False}
+        crds = mocks.resources["argocd-crds"]
+        assert crds.type_ == "pulumi-python:dynamic:Resource" and crds.retain_on_delete
+        assert crds.parent == "argocd"
+        assert (crds.inputs["chart"], crds.inputs["version"]) == ("argo-cd", "10.1.1")
+        assert list(crds.inputs["crds"]) == ["argo-cd.example.com"]
+        assert crds.inputs["source"]["repository"] == "https://argoproj.github.io/argo-helm"
+        assert crds.inputs["source"]["values"] == {"crds": {"install": True, "keep": True}}
 
         secret = mocks.resources["argocd-argocd-secret"].inputs
         string_data = secret["stringData"]
@@ -304,7 +339,7 @@ def test_addon_charts_are_registered_when_enabled() -> Any:
         assert rollouts.inputs["repositoryOpts"]["repo"] == "https://argoproj.github.io/argo-helm"
         assert rollouts.inputs["namespace"] == "argo-rollouts"
         assert rollouts.inputs["values"] == json.loads(json.dumps(rollouts_values(settings)))
-        assert rollouts.depends_on == ["rollouts-namespace"]
+        assert set(rollouts.depends_on) == {"rollouts-crds", "rollouts-namespace"}
         namespace = mocks.resources["rollouts-namespace"]
         assert namespace.type_ == "kubernetes:core/v1:Namespace"
         assert namespace.inputs["metadata"]["name"] == "argo-rollouts"
@@ -321,7 +356,7 @@ def test_addon_charts_are_registered_when_enabled() -> Any:
         assert sealed.inputs["values"] == json.loads(json.dumps(sealed_secrets_values(settings)))
         # kube-system is never owned by the stack (its destroy would delete it).
         assert "sealed-secrets-namespace" not in mocks.resources
-        assert sealed.depends_on == []
+        assert sealed.depends_on == ["sealed-secrets-crds"]
 
         # Parallel with Argo CD: neither waits for the argo-cd chart.
         assert "argocd-chart" not in rollouts.depends_on + sealed.depends_on
@@ -397,7 +432,7 @@ def test_addon_in_its_own_namespace_and_local_chart_archives() -> Any:
             (REPO / "../shared/charts/sealed-secrets-2.18.5.tgz").resolve()
         )
         assert "version" not in sealed.inputs and "repositoryOpts" not in sealed.inputs
-        assert sealed.depends_on == ["sealed-secrets-namespace"]
+        assert set(sealed.depends_on) == {"sealed-secrets-crds", "sealed-secrets-namespace"}
         namespace = mocks.resources["sealed-secrets-namespace"].inputs
         assert namespace["metadata"]["name"] == "sealed-secrets"
         rollouts = mocks.resources["rollouts-chart"]
@@ -408,18 +443,44 @@ def test_addon_in_its_own_namespace_and_local_chart_archives() -> Any:
     return mocks.registered().apply(lambda _: check())
 
 
-def test_sealed_secrets_crds_are_retained_on_delete() -> None:
-    """The SealedSecret CRD has no keep annotation in the chart; the component's transform
-    marks it retainOnDelete (deleting it would delete every app's SealedSecrets and Secrets)."""
-    from infra.components.sealed_secrets import CRD_TYPE, retain_crds
+@pulumi.runtime.test
+def test_every_chart_s_crds_are_one_retained_resource_and_no_chart_installs_any(
+    kubeconfig: str,
+) -> Any:
+    """prod (every add-on, the kyverno chart): each chart skips its CRDs and waits for its
+    ChartCRDs, which is retainOnDelete (deleting a CRD deletes every custom resource of it);
+    Argo CD's is protected like its chart."""
+    cluster = {"provider": "existing", "kubeconfig": kubeconfig, "context": "prod"}
+    mocks, _ = run_program("prod", {"cluster": cluster})
 
-    opts = pulumi.ResourceOptions(protect=False)
-    crd = pulumi.ResourceTransformArgs(True, CRD_TYPE, "crd", {"spec": {}}, opts)
-    result = retain_crds(crd)
-    assert result is not None and result.opts.retain_on_delete is True
-    assert result.props == {"spec": {}}
-    other = pulumi.ResourceTransformArgs(True, "kubernetes:apps/v1:Deployment", "d", {}, opts)
-    assert retain_crds(other) is None
+    async def check() -> None:
+        owners = {
+            name: rec
+            for name, rec in mocks.resources.items()
+            if rec.type_ == "pulumi-python:dynamic:Resource" and name.endswith("-crds")
+        }
+        assert set(owners) == {
+            "argocd-crds",
+            "rollouts-crds",
+            "sealed-secrets-crds",
+            "admission-crds",
+        }
+        for name, owner in owners.items():
+            assert owner.retain_on_delete, name
+            chart = mocks.resources[name.removesuffix("-crds") + "-chart"]
+            assert chart.inputs["skipCrds"] is True
+            assert name in chart.depends_on
+        assert owners["argocd-crds"].protect
+        values = {
+            n: mocks.resources[f"{n}-chart"].inputs["values"]
+            for n in ("argocd", "rollouts", "admission")
+        }
+        assert values["argocd"]["crds"]["install"] is False
+        assert values["rollouts"]["installCRDs"] is False
+        assert values["admission"]["crds"]["install"] is False
+        assert not [r for r in mocks.resources.values() if "CustomResourceDefinition" in r.type_]
+
+    return mocks.registered().apply(lambda _: check())
 
 
 @pytest.mark.parametrize("kind", ["missing", "fifo", "folder"])
@@ -467,7 +528,7 @@ def test_admission_on_a_real_cluster_is_the_kyverno_chart_then_the_policies(
         assert chart.inputs["repositoryOpts"]["repo"] == "https://kyverno.github.io/kyverno/"
         assert chart.inputs["namespace"] == "kyverno"
         assert chart.inputs["values"] == json.loads(json.dumps(kyverno_values(settings)))
-        assert chart.depends_on == ["admission-namespace"]
+        assert set(chart.depends_on) == {"admission-crds", "admission-namespace"}
         assert "argocd-chart" not in chart.depends_on
         expected = admission_policies(settings, load_catalog(REPO))
         assert expected
@@ -503,7 +564,8 @@ def test_admission_on_kwok_is_the_crds_and_config_then_the_runtime_then_the_poli
 
     async def check() -> None:
         assert "admission-chart" not in mocks.resources
-        assert mocks.resources["admission-crds"].inputs["files"] == crds
+        owner = mocks.resources["admission-crds"]
+        assert owner.inputs["source"]["files"] == crds and owner.retain_on_delete
         config = mocks.resources["admission-config"]
         assert config.inputs["metadata"]["name"] == "kyverno"
         assert config.depends_on == ["admission-namespace"]
@@ -537,3 +599,33 @@ def test_a_missing_kyverno_chart_archive_fails_before_any_resource(
     with pytest.raises(pulumi.RunError, match=r"admission\.chart\.path: chart archive .*kyverno"):
         run_program("prod", {"cluster": cluster, "admission": admission}, mocks)
     assert mocks.objects == []
+
+
+def test_a_stack_with_admission_and_unretained_crds_in_its_state_is_refused(
+    kubeconfig: str,
+) -> None:
+    """The previous version did not retain Kyverno's CRD resources: an `up` dropping them would
+    delete every ClusterPolicy. The program refuses before any resource, naming the fix."""
+    cluster = {"provider": "existing", "kubeconfig": kubeconfig, "context": "prod"}
+    urn = (
+        "urn:pulumi:prod::gitops-platform::gitops-platform:index:Admission$"
+        "kubernetes:helm.sh/v4:Chart$kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+        "::admission-chart:clusterpolicies.kyverno.io"
+    )
+    legacy = {
+        "deployment": {
+            "resources": [{"urn": urn, "type": crd_migration.CRD_RESOURCE_TYPE, "custom": True}]
+        }
+    }
+    seen: list[tuple[str, str]] = []
+
+    def state(stack: str, cwd: str) -> dict[str, Any]:
+        seen.append((stack, cwd))
+        return legacy
+
+    mocks = Mocks()
+    with pytest.raises(pulumi.RunError, match=r"make migrate STACK=prod") as info:
+        run_program("prod", {"cluster": cluster}, mocks, state)
+    assert "admission-chart:clusterpolicies.kyverno.io" in str(info.value)
+    assert mocks.objects == []
+    assert seen == [("prod", str(REPO))]

@@ -1,0 +1,178 @@
+"""End to end: the charts' CRDs move to one owner per chart, and a chart upgrade that changes a
+CRD is an update of that owner (issue 16).
+
+The committed `local` stack (kwok, Argo CD's real controllers, Rollouts, Sealed Secrets). First
+`up` with the previous commit's program, whose charts registered every CRD as a resource of its
+own; then `up` with this one. Nothing in the cluster may be deleted or recreated on the way: the
+CRDs, the AppProjects and ApplicationSets, and the Applications Argo CD generated keep their
+uids, and the next preview has no changes. Then an argo-cd archive whose AppProject CRD has one
+more property previews as the argo-cd CRD owner updating, naming that CRD, and `up` makes the
+API server serve the new schema.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import Project, changed_resources, wait_for
+from tests.support import REPO, UPGRADED_CRD, argocd_chart_with_an_edited_crd
+
+pytestmark = pytest.mark.e2e
+
+PREVIOUS_PROGRAM = "f945347b54ee1c28269994349db69b119c713bce"
+"""The last commit whose charts owned their CRDs as individual resources."""
+CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+APPS = {"checkout-web", "experiments", "hello-web", "metrics-cache", "payments-api"}
+
+
+def _extract_previous_program(dest: Path) -> Path:
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", PREVIOUS_PROGRAM, "infra"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / "infra"
+
+
+def _use_program(project: Project, infra: Path) -> None:
+    link = project.root / "infra"
+    link.unlink()
+    link.symlink_to(infra)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    workdir = tmp_path_factory.mktemp("e2e-crd-owner")
+    previous = _extract_previous_program(workdir / "previous")
+    project = Project.create("local", workdir / "p", nodes=1)
+    # The program (and the dynamic providers, which unpickle by module name) import `infra`
+    # from the project copy first: the previous commit's, then this one's.
+    project.env["PYTHONPATH"] = str(project.root)
+    _use_program(project, previous)
+    yield project
+    project.teardown()
+    print("\n".join(project.log))
+
+
+def _uids(project: Project) -> dict[str, str]:
+    """kind/name -> uid of every CRD and every object of the Argo CD kinds."""
+    from kubernetes import client
+
+    api = project.api()
+    out = {
+        f"crd/{c.metadata.name}": c.metadata.uid
+        for c in client.ApiextensionsV1Api(api).list_custom_resource_definition().items
+    }
+    custom = client.CustomObjectsApi(api)
+    for plural in ("applications", "applicationsets", "appprojects"):
+        items = custom.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", plural)
+        for item in items["items"]:
+            out[f"{plural}/{item['metadata']['name']}"] = item["metadata"]["uid"]
+    return out
+
+
+def _state(project: Project) -> list[dict[str, Any]]:
+    import json
+
+    exported = json.loads(project.pulumi("stack", "export").stdout)
+    resources: list[dict[str, Any]] = exported["deployment"]["resources"]
+    return resources
+
+
+def test_one_up_moves_the_crds_to_their_owners_and_deletes_nothing(project: Project) -> None:
+    project.up()
+    legacy = [r for r in _state(project) if r["type"] == CRD_TYPE]
+    assert len(legacy) == 9, [r["urn"] for r in legacy]  # 3 argo-cd, 5 rollouts, 1 sealed
+    # Argo CD generated every Application before the move.
+    wait_for(
+        "the catalog's Applications",
+        lambda: set(project.applications()) >= APPS,
+        detail=lambda: sorted(project.applications()),
+    )
+    before = _uids(project)
+    assert len([k for k in before if k.startswith("crd/")]) >= 9
+
+    _use_program(project, REPO / "infra")
+    project.up()
+
+    after = _uids(project)
+    moved = {k: (before.get(k), after.get(k)) for k in before.keys() | after.keys()}
+    assert after == before, {k: v for k, v in moved.items() if v[0] != v[1]}
+    state = _state(project)
+    assert not [r for r in state if r["type"] == CRD_TYPE]
+    owners = {
+        r["outputs"]["chart"]: r
+        for r in state
+        if r["type"] == "pulumi-python:dynamic:Resource" and r["urn"].endswith("-crds")
+    }
+    assert set(owners) == {"argo-cd", "argo-rollouts", "sealed-secrets"}
+    assert all(o.get("retainOnDelete") for o in owners.values())
+
+    # The live CRDs: ours the only Pulumi-side field manager, their digest annotated.
+    from kubernetes import client
+
+    for crd in client.ApiextensionsV1Api(project.api()).list_custom_resource_definition().items:
+        managers = {m.manager for m in crd.metadata.managed_fields or []}
+        assert "gitops-platform-crds" in managers, (crd.metadata.name, managers)
+        assert not [m for m in managers if m.startswith("pulumi-kubernetes")], managers
+        digest = (crd.metadata.annotations or {}).get("platform.gitops/crd-digest", "")
+        chart = next(c for c, o in owners.items() if crd.metadata.name in o["outputs"]["crds"])
+        assert digest == owners[chart]["outputs"]["crds"][crd.metadata.name]
+
+    project.pulumi("preview", "--expect-no-changes", "--diff")
+    # A refresh reads the digests back from the live CRDs: still nothing to change.
+    project.pulumi("preview", "--refresh", "--expect-no-changes")
+
+
+def _dry_run_project_with_note(project: Project) -> Any:
+    """A server-side dry run of an AppProject that sets ``spec.e2eNote``, strictly validated."""
+    from kubernetes import client
+
+    body = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": "e2e-note", "namespace": "argocd"},
+        "spec": {"e2eNote": "hello", "sourceRepos": ["*"]},
+    }
+    return client.CustomObjectsApi(project.api()).create_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", "argocd", "appprojects", body,
+        dry_run="All", field_validation="Strict",
+    )  # fmt: skip
+
+
+def test_a_chart_whose_crd_changed_previews_and_applies_as_the_owner_updating(
+    project: Project,
+) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    with pytest.raises(ApiException) as refused:
+        _dry_run_project_with_note(project)
+    assert "e2eNote" in str(refused.value.body), refused.value.body
+    before = _uids(project)
+
+    archive = argocd_chart_with_an_edited_crd(project.root.parent / "argo-cd-edited.tgz")
+    argocd = project.config("argocd")
+    argocd["chart"]["path"] = str(archive)
+    project.set_config("argocd", argocd)
+
+    preview = project.pulumi("preview", "--diff").stdout
+    assert UPGRADED_CRD in preview, preview[-4000:]
+    changed = changed_resources(project.preview_json())
+    # The owner updates; the chart component only sees its archive path change.
+    assert changed.pop("argocd-crds") == "update", changed
+    assert changed in ({}, {"argocd-chart": "update"}), changed
+
+    project.up()
+    accepted = _dry_run_project_with_note(project)
+    assert accepted["spec"]["e2eNote"] == "hello"
+    assert _uids(project) == before, "the CRD was updated in place, nothing recreated"
+    project.pulumi("preview", "--expect-no-changes")
