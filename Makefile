@@ -132,8 +132,8 @@ test: install toolchain lint typecheck actionlint ## Everything this machine can
 	$(VENV)/bin/pytest -q
 
 .PHONY: goldens
-goldens: install ## Regenerate tests/golden/*.yaml after an intended change
-	UPDATE_GOLDENS=1 $(VENV)/bin/pytest -q tests/unit/test_golden.py
+goldens: install ## Regenerate tests/golden/* (renders, the plan) after an intended change
+	UPDATE_GOLDENS=1 $(VENV)/bin/pytest -q tests/unit/test_golden.py tests/unit/test_plan.py -k "golden"
 
 .PHONY: bench
 bench: install toolchain ## Benchmarks; writes docs/benchmarks.md

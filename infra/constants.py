@@ -69,3 +69,97 @@ CRD_FIELD_MANAGER: Final = "gitops-platform-crds"
 """The server-side apply field manager of every chart CRD the platform owns."""
 ANNOTATION_CRD_DIGEST: Final = "platform.gitops/crd-digest"
 """On each applied CRD: the digest of the chart's document (what a refresh compares)."""
+
+# -- platformctl plan (infra/delivery/plan.py, render_app.py) ----------------------------------
+
+KUSTOMIZE_BUILD_OPTIONS: Final[tuple[str, ...]] = ()
+"""Extra ``kustomize build`` flags of Argo CD's repo-server: argocd-cm ``kustomize.buildOptions``.
+The argo-cd chart values (infra/specs/argocd_install.py) do not set it, so Argo CD runs a plain
+``kustomize build <path>``; keep the two in step."""
+
+KUBERNETES_API: Final[dict[str, tuple[str, ...]]] = {
+    "v1": (
+        "ConfigMap",
+        "Endpoints",
+        "LimitRange",
+        "Namespace",
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "Pod",
+        "ResourceQuota",
+        "Secret",
+        "Service",
+        "ServiceAccount",
+    ),
+    "admissionregistration.k8s.io/v1": (
+        "MutatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+    ),
+    "apiextensions.k8s.io/v1": ("CustomResourceDefinition",),
+    "apiregistration.k8s.io/v1": ("APIService",),
+    "apps/v1": ("ControllerRevision", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"),
+    "authentication.k8s.io/v1": ("TokenReview",),
+    "authorization.k8s.io/v1": ("SubjectAccessReview",),
+    "autoscaling/v1": ("HorizontalPodAutoscaler",),
+    "autoscaling/v2": ("HorizontalPodAutoscaler",),
+    "batch/v1": ("CronJob", "Job"),
+    "certificates.k8s.io/v1": ("CertificateSigningRequest",),
+    "coordination.k8s.io/v1": ("Lease",),
+    "discovery.k8s.io/v1": ("EndpointSlice",),
+    "events.k8s.io/v1": ("Event",),
+    "flowcontrol.apiserver.k8s.io/v1": ("FlowSchema", "PriorityLevelConfiguration"),
+    "networking.k8s.io/v1": ("Ingress", "IngressClass", "NetworkPolicy"),
+    "node.k8s.io/v1": ("RuntimeClass",),
+    "policy/v1": ("PodDisruptionBudget",),
+    "rbac.authorization.k8s.io/v1": ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"),
+    "resource.k8s.io/v1": (
+        "DeviceClass",
+        "ResourceClaim",
+        "ResourceClaimTemplate",
+        "ResourceSlice",
+    ),
+    "scheduling.k8s.io/v1": ("PriorityClass",),
+    "storage.k8s.io/v1": (
+        "CSIDriver",
+        "CSINode",
+        "CSIStorageCapacity",
+        "StorageClass",
+        "VolumeAttachment",
+    ),
+}
+"""The built-in API group/versions and kinds of the Kubernetes minor the stacks run (1.34),
+the one list ``platformctl plan`` passes to ``helm template --api-versions`` (as Argo CD passes
+the cluster's: each ``group/version`` and ``group/version/Kind``)."""
+
+ADDON_API: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "argocd": {"argoproj.io/v1alpha1": ("AppProject", "Application", "ApplicationSet")},
+    "rollouts": {
+        "argoproj.io/v1alpha1": (
+            "AnalysisRun",
+            "AnalysisTemplate",
+            "ClusterAnalysisTemplate",
+            "Experiment",
+            "Rollout",
+        )
+    },
+    "sealedSecrets": {"bitnami.com/v1alpha1": ("SealedSecret",)},
+    "admission": {
+        "kyverno.io/v1": ("ClusterPolicy", "Policy"),
+        "kyverno.io/v2": ("CleanupPolicy", "ClusterCleanupPolicy", "PolicyException"),
+        "wgpolicyk8s.io/v1alpha2": ("ClusterPolicyReport", "PolicyReport"),
+    },
+}
+"""The API the stack's add-ons install (their CRDs), by settings section: a stack's cluster
+serves these when the section is enabled (``argocd`` always)."""
+
+PLAN_MARKER: Final = "<!-- platformctl:plan -->"
+"""First line of ``platformctl plan``'s Markdown, so the workflow edits its own comment."""
+PLAN_COMMENT_LIMIT: Final = 65_536
+"""GitHub's limit of a comment body (characters); the Markdown plan stays under it."""
+PLAN_APPSET_LOSS_SHARE: Final = 0.2
+"""Warn when an ApplicationSet loses more than this share of its Applications in one change
+(mass deletions by a generator change are a recurring Argo CD incident)."""
+TOOL_TIMEOUT_SECONDS: Final = 300
+"""The longest a kustomize or helm run may take before the plan gives up on it."""

@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from infra.errors import Problem
+from infra.errors import Problem, ValidationError
 
-__all__ = ["Loaded", "dump_all", "load_file", "load_strict"]
+__all__ = ["Loaded", "dump_all", "load_file", "load_manifests", "load_strict"]
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -185,3 +185,26 @@ def dump_all(documents: Iterable[Mapping[str, Any]]) -> str:
         width=4096,
         allow_unicode=True,
     )
+
+
+def load_manifests(text: str, file: str) -> list[dict[str, Any]]:
+    """The Kubernetes objects of a multi-document YAML (or JSON) stream, as the tools that
+    apply manifests read it (``kustomize build`` / ``helm template`` output, a plain manifests
+    folder): empty documents skipped, a JSON or YAML list expanded, anything else that is not
+    a mapping refused (one :class:`ValidationError` naming the file and the document)."""
+    try:
+        documents = list(yaml.load_all(text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        raise ValidationError([Problem(file, "", f"invalid YAML: {exc}".splitlines()[0])]) from None
+    objects: list[dict[str, Any]] = []
+    for index, doc in enumerate(documents, start=1):
+        items = doc if isinstance(doc, list) else [doc]
+        for item in items:
+            if item is None:
+                continue
+            if not isinstance(item, dict):
+                raise ValidationError(
+                    [Problem(file, f"document {index}", "is not a Kubernetes object (a mapping)")]
+                )
+            objects.append(item)
+    return objects

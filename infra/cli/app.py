@@ -9,6 +9,7 @@ from infra.cli import (
     appdiff,
     bump,
     generate,
+    plan,
     promote,
     render,
     seal,
@@ -31,6 +32,7 @@ app.command("generate")(generate.generate)
 app.command("bump")(bump.bump_cmd)
 app.command("promote")(promote.promote_cmd)
 app.command("app-diff")(appdiff.app_diff)
+app.command("plan")(plan.plan_cmd)
 app.command("seal")(seal.seal_cmd)
 app.command("status")(status.status_cmd)
 app.add_typer(admin_password.app, name="admin-password")

@@ -25,6 +25,7 @@ __all__ = [
     "load_applications",
     "read_applications",
     "render_markdown",
+    "render_table",
 ]
 
 MARKER: Final = "<!-- platformctl:app-diff -->"
@@ -166,8 +167,14 @@ def render_markdown(
     if not changes:
         lines += ["", "No Argo CD Application appears, changes or disappears."]
         return "\n".join(lines) + "\n"
-    lines += ["", "| Application | Change | Details |", "| --- | --- | --- |"]
+    lines += ["", *render_table(changes)]
+    return "\n".join(lines) + "\n"
+
+
+def render_table(changes: list[AppChange]) -> list[str]:
+    """The Markdown table of ``changes`` (also the plan's), one line a row."""
+    lines = ["| Application | Change | Details |", "| --- | --- | --- |"]
     for change in changes:
         details = "<br>".join(change.details).replace("|", "\\|")
         lines.append(f"| {_code(change.key)} | {change.kind} | {details} |")
-    return "\n".join(lines) + "\n"
+    return lines

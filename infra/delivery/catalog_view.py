@@ -21,7 +21,7 @@ from infra.catalog import Catalog, load_catalog
 from infra.delivery.errors import InputError
 from infra.delivery.tree import GitTree, Tree, WorkTree
 
-__all__ = ["load_tree_catalog"]
+__all__ = ["export_commit", "load_tree_catalog"]
 
 
 def _plain_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
@@ -40,6 +40,17 @@ def _plain_members(archive: tarfile.TarFile) -> list[tarfile.TarInfo]:
     return members
 
 
+def export_commit(tree: GitTree, path: str, dest: Path) -> bool:
+    """Write ``path`` (a folder, ``.`` for everything) of the commit ``tree`` reads into
+    ``dest``, plain files and folders only; ``False`` when the commit has no such path."""
+    data = tree.git.archive(tree.ref, path)
+    if data is None:
+        return False
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        archive.extractall(dest, members=_plain_members(archive))
+    return True
+
+
 def load_tree_catalog(tree: Tree, apps_dir: str, reserved_namespaces: Iterable[str]) -> Catalog:
     """Load and validate the catalog in ``apps_dir`` of ``tree`` (every problem at once, as a
     :class:`~infra.errors.ValidationError` naming the files as they are in the repository)."""
@@ -51,8 +62,5 @@ def load_tree_catalog(tree: Tree, apps_dir: str, reserved_namespaces: Iterable[s
         raise TypeError(f"cannot load a catalog from {type(tree).__name__}")
     with tempfile.TemporaryDirectory(prefix="gitops-platform-catalog-") as scratch:
         root = Path(scratch)
-        data = tree.git.archive(tree.ref, apps_dir)
-        if data is not None:
-            with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-                archive.extractall(root, members=_plain_members(archive))
+        export_commit(tree, apps_dir, root)
         return load_catalog(root, root / apps_dir, reserved_namespaces=reserved_namespaces)
