@@ -138,7 +138,13 @@ goldens: install ## Regenerate tests/golden/* (renders, the plan) after an inten
 .PHONY: bench
 bench: install toolchain ## Benchmarks; writes docs/benchmarks.md
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/crds.py
+	$(PY) benchmarks/plan.py
 
 .PHONY: clean
 clean: ## Remove the venv and caches (not the toolchain cache, not the state)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+.PHONY: bench-crds
+bench-crds: install toolchain ## Issue 16's benchmark: no-op preview/up against the CRD-free floor
+	$(PY) benchmarks/crds.py

@@ -24,9 +24,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.sections import write_section  # noqa: E402
+
 PLATFORMCTL = REPO / ".venv" / "bin" / "platformctl"
-BEGIN = "<!-- platformctl plan benchmark: benchmarks/plan.py -->"
-END = "<!-- end of platformctl plan benchmark -->"
 
 
 def git(cwd: Path, *args: str) -> None:
@@ -134,9 +136,8 @@ def main() -> None:
             rendered = out.count('"status": "rendered"')
             command = "platformctl plan " + " ".join(extra)
             rows.append(f"| {label} | {seconds:.2f} | {mib:.0f} | {rendered} | `{command}` |")
-    section = "\n".join(
+    body = "\n".join(
         [
-            BEGIN,
             "## `platformctl plan`",
             "",
             f"`.venv/bin/python benchmarks/plan.py` (kustomize and helm from the toolchain). "
@@ -147,15 +148,9 @@ def main() -> None:
             "| pull request | wall time (s) | peak memory (MiB) | apps rendered | command |",
             "|---|---:|---:|---:|---|",
             *rows,
-            END,
         ]
     )
-    text = args.output.read_text()
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    args.output.write_text(text)
+    section = write_section(args.output, "plan.py", body)
     print(section)
 
 

@@ -32,8 +32,7 @@ sys.path.insert(0, str(REPO))
 
 import yaml  # noqa: E402
 
-from benchmarks.plan import BEGIN as PLAN_BEGIN  # noqa: E402
-from benchmarks.plan import END as PLAN_END  # noqa: E402
+from benchmarks.sections import kept_sections  # noqa: E402
 from tests.e2e.harness import Project, wait_for  # noqa: E402
 
 
@@ -358,13 +357,9 @@ def main() -> None:
     for label, seconds, code, first in validation:
         lines.append(f"| {label} | {seconds:.2f} | {code} | `{first}` |")
     lines.append("")
-    # The `platformctl plan` section is benchmarks/plan.py's: kept as it is.
-    previous = args.output.read_text() if args.output.exists() else ""
-    if PLAN_BEGIN in previous:
-        lines += [
-            previous[previous.index(PLAN_BEGIN) : previous.index(PLAN_END) + len(PLAN_END)],
-            "",
-        ]
+    # The sections of the focused benchmarks (plan.py, crds.py) are theirs: kept as they are.
+    for section in kept_sections(args.output):
+        lines += [section, ""]
     args.output.write_text("\n".join(lines))
     print(args.output.read_text())
 
