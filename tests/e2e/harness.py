@@ -76,6 +76,27 @@ def toolchain_bin() -> Path | None:
     return path
 
 
+STACK_FILE_KEYS = ("config",)
+"""What the harness keeps of a stack file: its configuration. A user's `make up` writes the
+stack's `encryptionsalt` (and a secrets provider may write `secretsprovider`, `encryptedkey`)
+for *their* passphrase; the harness's stack has its own, so those lines stay behind."""
+
+
+def copy_project(repo: Path, root: Path, stack: str) -> Path:
+    """The project as committed, for one stack: Pulumi.yaml, the stack file's configuration
+    and a copy of apps/; infra/ and .venv are links. Nothing of the user's own state comes
+    along (`.pulumi-state/`, `.gitops-local/`, a stack file's encryption lines)."""
+    root.mkdir(parents=True)
+    shutil.copy(repo / "Pulumi.yaml", root / "Pulumi.yaml")
+    document = yaml.safe_load((repo / f"Pulumi.{stack}.yaml").read_text()) or {}
+    kept = {key: document[key] for key in STACK_FILE_KEYS if key in document}
+    (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(kept, sort_keys=False))
+    shutil.copytree(repo / "apps", root / "apps")
+    (root / "infra").symlink_to(repo / "infra")
+    (root / ".venv").symlink_to(repo / ".venv")
+    return root
+
+
 @dataclass
 class Project:
     stack: str
@@ -91,13 +112,7 @@ class Project:
 
     @classmethod
     def create(cls, stack: str, workdir: Path, nodes: int) -> Project:
-        root = workdir / "project"
-        root.mkdir(parents=True)
-        for name in ("Pulumi.yaml", f"Pulumi.{stack}.yaml"):
-            shutil.copy(REPO / name, root / name)
-        shutil.copytree(REPO / "apps", root / "apps")
-        (root / "infra").symlink_to(REPO / "infra")
-        (root / ".venv").symlink_to(REPO / ".venv")
+        root = copy_project(REPO, workdir / "project", stack)
         bin_dir = toolchain_bin()
         env = {
             **os.environ,
