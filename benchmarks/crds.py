@@ -96,7 +96,9 @@ def main() -> None:
             use_program(project, REPO / "infra")
             project.up()
             measures += rounds(project, "this program", args.runs)
-            use_program(project, previous_crd_program(work / "previous"))
+            # Inside the project: the dynamic-provider launcher finds Pulumi.yaml (and the
+            # venv) by walking up from the program's real path.
+            use_program(project, previous_crd_program(project.root / ".previous"))
             project.up()
             sizes["previous program"] = state_bytes(project)
             pulumi = ["pulumi", "--stack", project.stack, "--non-interactive"]

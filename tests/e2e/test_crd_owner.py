@@ -41,8 +41,11 @@ def _use_program(project: Project, infra: Path) -> None:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     workdir = tmp_path_factory.mktemp("e2e-crd-owner")
-    previous = previous_crd_program(workdir / "previous")
     project = Project.create("local", workdir / "p", nodes=1)
+    # Inside the project: the dynamic-provider launcher finds Pulumi.yaml (and the venv) by
+    # walking up from the program's real path.
+    previous = previous_crd_program(project.root / ".previous")
+    (project.root / ".git" / "info" / "exclude").write_text(".previous/\n")
     # The program (and the dynamic providers, which unpickle by module name) import `infra`
     # from the project copy first: the previous commit's, then this one's.
     project.env["PYTHONPATH"] = str(project.root)
