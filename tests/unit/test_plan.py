@@ -1,7 +1,8 @@
 """platformctl plan on real git history: one pull request adds an app, bumps an image, changes
 a Helm value, renames an app and removes another; the plan lists all five with their rendered
 objects and warns about the rename and the removal. Rendering runs the toolchain's kustomize
-and helm (on PATH through the Makefile): missing tools fail these tests, never skip them."""
+and helm (put first on PATH by the ``tools`` fixture): missing tools fail these tests, never skip
+them."""
 
 from __future__ import annotations
 
@@ -19,15 +20,6 @@ from tests.support import REPO
 from tests.unit.gitrepo import git, isolate_git, stack_file, write_files
 
 GOLDEN = REPO / "tests" / "golden" / "plan-dev.md"
-
-
-def require_tools() -> None:
-    for tool in ("kustomize", "helm"):
-        if shutil.which(tool) is None:
-            pytest.fail(
-                f"{tool} is not on PATH: run the unit tier with `make test-unit` (the toolchain's "
-                "bin dir, `toolchain/build.sh --bin-dir`, on PATH)"
-            )
 
 
 def _directory_app(name: str, team: str = "web", namespace: str = "web") -> dict[str, str]:
@@ -156,8 +148,9 @@ def _normalised(text: str, repo: Path) -> str:
     return text
 
 
-def test_one_plan_lists_the_five_changes_with_rendered_objects(pull_request: Path) -> None:
-    require_tools()
+def test_one_plan_lists_the_five_changes_with_rendered_objects(
+    pull_request: Path, tools: None
+) -> None:
     code, out, err = _plan("--base", "dev", "--head", "feature", "--output", "json")
     assert code == 0, err
     plan = json.loads(out)
@@ -196,8 +189,7 @@ def test_one_plan_lists_the_five_changes_with_rendered_objects(pull_request: Pat
     assert "`argocd/old-site` looks renamed to `argocd/new-site`" in rename
 
 
-def test_markdown_matches_the_golden(pull_request: Path) -> None:
-    require_tools()
+def test_markdown_matches_the_golden(pull_request: Path, tools: None) -> None:
     code, out, err = _plan("--base", "dev", "--head", "feature")
     assert code == 0, err
     assert out.startswith("<!-- platformctl:plan -->\n")
@@ -207,8 +199,9 @@ def test_markdown_matches_the_golden(pull_request: Path) -> None:
     assert text == GOLDEN.read_text(), f"{GOLDEN.name} is stale: run `make goldens`"
 
 
-def test_a_shared_base_change_renders_every_app_including_it(pull_request: Path) -> None:
-    require_tools()
+def test_a_shared_base_change_renders_every_app_including_it(
+    pull_request: Path, tools: None
+) -> None:
     git(pull_request, "checkout", "--quiet", "dev")
     config = pull_request / "shared/monitoring/config.yaml"
     config.write_text(config.read_text().replace("info", "debug"))
@@ -227,8 +220,7 @@ def test_nothing_changed_renders_nothing(pull_request: Path) -> None:
     assert plan["warnings"] == [] and plan["stacks"][0]["renders"] == []
 
 
-def test_full_output_holds_the_whole_plan(pull_request: Path, tmp_path: Path) -> None:
-    require_tools()
+def test_full_output_holds_the_whole_plan(pull_request: Path, tmp_path: Path, tools: None) -> None:
     full = tmp_path / "plan.md"
     code, out, err = _plan("--base", "dev", "--full-output", str(full))
     assert code == 0, err
