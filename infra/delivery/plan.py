@@ -358,12 +358,31 @@ def _automated_prune(app: dict[str, Any] | None) -> bool:
     return isinstance(automated, dict) and bool(automated.get("prune"))
 
 
-def _removal(settings: StackSettings) -> str:
+def _generator(side: StackSide, name: str) -> dict[str, Any] | None:
+    """The ApplicationSet whose generator lists the Application ``name``."""
+    return next(
+        (
+            o
+            for o in side.objects.values()
+            if o["kind"] == "ApplicationSet" and name in _elements(o)
+        ),
+        None,
+    )
+
+
+def _removal(settings: StackSettings, appset: dict[str, Any] | None) -> str:
+    policy = ((appset or {}).get("spec") or {}).get("syncPolicy") or {}
     if settings.sync.applicationsSync in ("sync", "create-delete"):
+        if policy.get("preserveResourcesOnDeletion"):
+            kept = (
+                "its resources stay in the cluster, unmanaged (the ApplicationSet's "
+                "preserveResourcesOnDeletion)"
+            )
+        else:
+            kept = "Argo CD deletes its resources with it (no preserveResourcesOnDeletion)"
         return (
             "the ApplicationSet controller deletes it (applicationsSync: "
-            f"{settings.sync.applicationsSync}); with preserveResourcesOnDeletion its "
-            "resources stay in the cluster, unmanaged"
+            f"{settings.sync.applicationsSync}); {kept}"
         )
     return (
         f"applicationsSync: {settings.sync.applicationsSync} keeps the Application, no longer "
@@ -403,7 +422,8 @@ def warnings(
                 )
                 break
     for key in removed:
-        add("application-removed", f"Application `{key}` disappears: {_removal(settings)}")
+        appset = _generator(before, before.applications[key]["metadata"]["name"])
+        add("application-removed", f"Application `{key}` disappears: {_removal(settings, appset)}")
     for namespace in sorted(_namespaces(before) - _namespaces(after)):
         add(
             "namespace-removed",
@@ -448,18 +468,26 @@ def warnings(
             new_policy = after.applications[key]["spec"].get("syncPolicy")
             if old_policy != new_policy:
                 add("prod-sync", f"prod Application `{key}`: its sync policy changes")
-    out.extend(_appset_losses(stack, before, after))
+    renamed = {
+        before.applications[old]["metadata"]["name"]: after.applications[new]["metadata"]["name"]
+        for old, new in renames.items()
+    }
+    out.extend(_appset_losses(stack, before, after, renamed))
     return out
 
 
-def _appset_losses(stack: str, before: StackSide, after: StackSide) -> list[Warning]:
+def _appset_losses(
+    stack: str, before: StackSide, after: StackSide, renamed: dict[str, str]
+) -> list[Warning]:
+    """ApplicationSets losing more than the set share of their Applications (one renamed
+    within the same ApplicationSet, ``renamed``: old name -> new, is not lost)."""
     out = []
     for key, appset in before.objects.items():
         if appset["kind"] != "ApplicationSet":
             continue
         names = _elements(appset)
         kept = _elements(after.objects[key]) if key in after.objects else set()
-        lost = names - kept
+        lost = {n for n in names - kept if renamed.get(n) not in kept}
         if names and len(lost) / len(names) > constants.PLAN_APPSET_LOSS_SHARE:
             out.append(
                 Warning(

@@ -109,40 +109,37 @@ def repo_server(project: Project, app: str, commit: str) -> list[dict[str, Any]]
     return sorted(objects, key=object_key)
 
 
-def app_state(project: Project, name: str) -> dict[str, Any]:
-    status = project.applications().get(name, {}).get("status") or {}
-    operation = status.get("operationState") or {}
-    return {
-        "sync": (status.get("sync") or {}).get("status"),
-        "revision": (status.get("sync") or {}).get("revision"),
-        "health": (status.get("health") or {}).get("status"),
-        "operation": operation.get("phase"),
-        "synced": (operation.get("syncResult") or {}).get("revision"),
-        "message": operation.get("message"),
-    }
-
-
-def synced_at(project: Project, apps: set[str], commit: str) -> bool:
-    """Every app compared at ``commit``, Synced, its last sync of ``commit`` succeeded."""
-    for app in apps:
-        state = app_state(project, app)
-        if (state["sync"], state["revision"], state["operation"], state["synced"]) != (
-            "Synced",
-            commit,
-            "Succeeded",
-            commit,
-        ):
-            return False
-    return True
+def states(project: Project) -> dict[str, tuple[Any, ...]]:
+    """Application -> (sync status, compared revision, last operation's phase, the revision
+    it synced, its message), as Argo CD reports them."""
+    out = {}
+    for name, app in project.applications().items():
+        status = app.get("status") or {}
+        sync, operation = status.get("sync") or {}, status.get("operationState") or {}
+        out[name] = (
+            sync.get("status"),
+            sync.get("revision"),
+            operation.get("phase"),
+            (operation.get("syncResult") or {}).get("revision"),
+            operation.get("message"),
+        )
+    return out
 
 
 def wait_synced(project: Project, apps: set[str], commit: str) -> None:
+    """Until every app is compared at ``commit``, Synced, and its last sync (of ``commit``)
+    succeeded."""
+
+    def synced() -> bool:
+        now = states(project)
+        return all(now.get(app, ())[:4] == ("Synced", commit, "Succeeded", commit) for app in apps)
+
     wait_for(
         f"{sorted(apps)} synced at {commit[:12]}",
-        lambda: synced_at(project, apps, commit),
+        synced,
         timeout=300,
         every=3,
-        detail=lambda: {a: app_state(project, a) for a in sorted(apps)},
+        detail=lambda: {a: s for a, s in states(project).items() if a in apps},
     )
 
 
