@@ -19,12 +19,9 @@ Medians; ratios of medians measured in this one run. State sizes from `pulumi st
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -34,9 +31,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.run import Measure, machine, measured  # noqa: E402
 from benchmarks.sections import write_section  # noqa: E402
 from tests.e2e.harness import Project  # noqa: E402
-
-PREVIOUS_PROGRAM = "f945347b54ee1c28269994349db69b119c713bce"
-"""The last commit whose charts owned their CRDs as individual resources."""
+from tests.support import previous_crd_program  # noqa: E402
 
 
 def use_program(project: Project, folder: Path) -> None:
@@ -78,17 +73,6 @@ def rounds(project: Project, label: str, runs: int) -> list[Measure]:
     return out
 
 
-def previous_program(dest: Path) -> Path:
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", PREVIOUS_PROGRAM, "infra"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="data")
-    return dest / "infra"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -112,7 +96,7 @@ def main() -> None:
             use_program(project, REPO / "infra")
             project.up()
             measures += rounds(project, "this program", args.runs)
-            use_program(project, previous_program(work / "previous"))
+            use_program(project, previous_crd_program(work / "previous"))
             project.up()
             sizes["previous program"] = state_bytes(project)
             pulumi = ["pulumi", "--stack", project.stack, "--non-interactive"]

@@ -22,6 +22,7 @@ from typing import Any, Final
 import yaml
 
 from infra import constants
+from infra.delivery.render_app import target_cluster
 from infra.errors import PlatformError
 from infra.settings import ChartSettings, StackSettings
 from infra.specs.crds import CRD_SWITCHES, CrdSet, CrdSource, crd_documents, crd_set
@@ -97,6 +98,8 @@ def _helm_render(source: CrdSource) -> str:
         else:
             argv += [source.chart, "--repo", str(source.repository), "--version", source.version]
         argv += ["--namespace", source.namespace, "--include-crds", "--values", str(values)]
+        if source.kube_version:
+            argv += ["--kube-version", source.kube_version]
         try:
             proc = subprocess.run(
                 argv,
@@ -185,7 +188,12 @@ def load_crd_set(source: CrdSource, cache: Path | None = None) -> CrdSet:
 
 
 def chart_crd_source(
-    chart: ChartSettings, chart_name: str, release: str, namespace: str, project_root: Path
+    chart: ChartSettings,
+    chart_name: str,
+    release: str,
+    namespace: str,
+    project_root: Path,
+    kube_version: str = "",
 ) -> CrdSource:
     """Where a chart's CRDs come from: the same chart (archive or repository and version) the
     stack installs, with the chart's CRD switch on."""
@@ -201,6 +209,7 @@ def chart_crd_source(
         repository=None if archive else chart.repository,
         archive=archive,
         values=CRD_SWITCHES[chart_name].on,
+        kube_version=kube_version,
     )
 
 
@@ -216,10 +225,13 @@ def stack_crd_sources(
         sections["sealedSecrets"] = settings.sealedSecrets
     if settings.admission.enabled:
         sections["admission"] = settings.admission
+    kube_version = target_cluster(settings).kube_version
     sources: dict[str, CrdSource] = {}
     for section, config in sections.items():
         chart_name, release = CHART_RELEASES[section]
-        source = chart_crd_source(config.chart, chart_name, release, config.namespace, project_root)
+        source = chart_crd_source(
+            config.chart, chart_name, release, config.namespace, project_root, kube_version
+        )
         if section == "admission" and kyverno_files is not None:
             source = CrdSource(
                 chart=chart_name,

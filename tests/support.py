@@ -123,3 +123,22 @@ def schema_errors(obj: dict[str, Any], archive: Path = ARGOCD_CHART) -> list[str
         f"{obj['kind']}/{obj['metadata']['name']}: {'.'.join(map(str, e.absolute_path))}: {e.message}"
         for e in validator.iter_errors(obj)
     ]
+
+
+PREVIOUS_CRD_PROGRAM = "f945347b54ee1c28269994349db69b119c713bce"
+"""The last commit whose charts owned their CRDs as individual resources (issue 16): the
+migration test and the CRD benchmark run its program first."""
+
+
+def previous_crd_program(dest: Path) -> Path:
+    """That commit's ``infra/``, extracted under ``dest`` (from this clone's history)."""
+    import subprocess
+
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", PREVIOUS_CRD_PROGRAM, "infra"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / "infra"

@@ -9,6 +9,7 @@ a process of the local runtime, which itself waits for Argo CD's install:
   chart cannot be packaged offline (its ``kyverno-api`` dependency is unavailable here), so
   the namespace, the CRDs of the same Kyverno version (kept beside the binary the toolchain
   built) and the ConfigMap the chart would create; the local runtime runs the controller.
+  Either way one ``ChartCRDs`` owns the CRDs (infra.components.chart_crds).
 - :class:`AdmissionPolicies`: the ClusterPolicies, created once Kyverno runs (it validates
   them and reports them Ready).
 """

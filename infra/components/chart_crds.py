@@ -131,25 +131,40 @@ class _CrdsProvider(ResourceProvider):
             time.sleep(0.5)
 
     @staticmethod
-    def _drop_legacy_managers(api: Any, name: str) -> None:
+    def _drop_legacy_managers(api: Any, name: str, attempts: int = 5) -> None:
         """Forget the field managers of the Pulumi resources that owned the CRD before (they
-        are gone from the stack), so ours is the only one the chart's fields belong to."""
-        crd = api.read_custom_resource_definition(name, _request_timeout=30)
-        entries = crd.metadata.managed_fields or []
-        kept = [e for e in entries if not (e.manager or "").startswith(LEGACY_MANAGER_PREFIX)]
-        if len(kept) == len(entries):
-            return
-        serialize = api.api_client.sanitize_for_serialization
-        version = crd.metadata.resource_version
-        api.patch_custom_resource_definition(
-            name,
-            [
-                {"op": "test", "path": "/metadata/resourceVersion", "value": version},
-                {"op": "replace", "path": "/metadata/managedFields", "value": serialize(kept)},
-            ],
-            _content_type=JSON_PATCH,
-            _request_timeout=30,
-        )
+        are gone from the stack), so ours is the only one the chart's fields belong to. The
+        patch is conditional on the version read; a concurrent status update means: read
+        again."""
+        from kubernetes.client.exceptions import ApiException
+
+        for attempt in range(attempts):
+            crd = api.read_custom_resource_definition(name, _request_timeout=30)
+            entries = crd.metadata.managed_fields or []
+            kept = [e for e in entries if not (e.manager or "").startswith(LEGACY_MANAGER_PREFIX)]
+            if len(kept) == len(entries):
+                return
+            serialize = api.api_client.sanitize_for_serialization
+            version = crd.metadata.resource_version
+            try:
+                api.patch_custom_resource_definition(
+                    name,
+                    [
+                        {"op": "test", "path": "/metadata/resourceVersion", "value": version},
+                        {
+                            "op": "replace",
+                            "path": "/metadata/managedFields",
+                            "value": serialize(kept),
+                        },
+                    ],
+                    _content_type=JSON_PATCH,
+                    _request_timeout=30,
+                )
+                return
+            except ApiException as exc:
+                if exc.status not in (409, 422) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.2)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=f"{props['chart']}-crds", outs=self._apply(props))

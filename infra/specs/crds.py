@@ -99,6 +99,8 @@ class CrdSource:
     """Absolute path of a local chart archive."""
     files: tuple[str, ...] = ()
     values: Mapping[str, Any] = field(default_factory=dict)
+    kube_version: str = ""
+    """The cluster's Kubernetes version (``helm template --kube-version``: charts check it)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +112,7 @@ class CrdSource:
             "archive": self.archive,
             "files": list(self.files),
             "values": dict(self.values),
+            "kube_version": self.kube_version,
         }
 
     @classmethod
@@ -123,6 +126,7 @@ class CrdSource:
             archive=data.get("archive") or None,
             files=tuple(str(f) for f in data.get("files") or ()),
             values=dict(data.get("values") or {}),
+            kube_version=str(data.get("kube_version") or ""),
         )
 
 

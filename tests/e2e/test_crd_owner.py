@@ -12,9 +12,6 @@ API server serve the new schema.
 
 from __future__ import annotations
 
-import io
-import subprocess
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,25 +19,17 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import Project, changed_resources, wait_for
-from tests.support import REPO, UPGRADED_CRD, argocd_chart_with_an_edited_crd
+from tests.support import (
+    REPO,
+    UPGRADED_CRD,
+    argocd_chart_with_an_edited_crd,
+    previous_crd_program,
+)
 
 pytestmark = pytest.mark.e2e
 
-PREVIOUS_PROGRAM = "f945347b54ee1c28269994349db69b119c713bce"
-"""The last commit whose charts owned their CRDs as individual resources."""
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
 APPS = {"checkout-web", "experiments", "hello-web", "metrics-cache", "payments-api"}
-
-
-def _extract_previous_program(dest: Path) -> Path:
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", PREVIOUS_PROGRAM, "infra"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest, filter="data")
-    return dest / "infra"
 
 
 def _use_program(project: Project, infra: Path) -> None:
@@ -52,7 +41,7 @@ def _use_program(project: Project, infra: Path) -> None:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     workdir = tmp_path_factory.mktemp("e2e-crd-owner")
-    previous = _extract_previous_program(workdir / "previous")
+    previous = previous_crd_program(workdir / "previous")
     project = Project.create("local", workdir / "p", nodes=1)
     # The program (and the dynamic providers, which unpickle by module name) import `infra`
     # from the project copy first: the previous commit's, then this one's.

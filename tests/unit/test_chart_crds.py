@@ -19,7 +19,7 @@ from infra import constants
 from infra.chart_render import load_crd_documents, load_crd_set, stack_crd_sources
 from infra.components.chart_crds import _CrdsProvider, with_digest
 from infra.errors import PlatformError
-from infra.settings import load_stack_file
+from infra.settings import DEFAULT_KUBERNETES_VERSION, load_stack_file
 from infra.specs import chart_values
 from infra.specs.addons import ROLLOUTS_CRDS, SEALED_SECRETS_CRD, rollouts_values
 from infra.specs.crds import (
@@ -130,6 +130,7 @@ def test_sources_follow_the_stack_s_charts() -> None:
     assert argocd.repository is None and argocd.version == "10.1.1"
     assert (argocd.release, argocd.namespace) == ("argocd", "argocd")
     assert argocd.values == CRD_SWITCHES[constants.ARGOCD_CHART].on
+    assert argocd.kube_version == "v1.34.3"  # the kwok stack's cluster.kubernetesVersion
     dev = stack_crd_sources(load_stack_file(REPO, "dev"), REPO)["rollouts"]
     assert dev.repository == "https://argoproj.github.io/argo-helm" and dev.archive is None
 
@@ -166,6 +167,7 @@ def source(archive: Path, chart: str, release: str, namespace: str) -> CrdSource
         namespace=namespace,
         archive=str(archive),
         values=CRD_SWITCHES[chart].on,
+        kube_version=DEFAULT_KUBERNETES_VERSION,
     )
 
 
@@ -213,7 +215,8 @@ def _helm_template(helm: str, archive: Path, values: dict[str, Any], tmp: Path) 
     file = tmp / "values.json"
     file.write_text(json.dumps(values))
     out = subprocess.run(
-        [helm, "template", "r", str(archive), "--include-crds", "--values", str(file)],
+        [helm, "template", "r", str(archive), "--include-crds", "--values", str(file)]
+        + ["--kube-version", DEFAULT_KUBERNETES_VERSION],
         capture_output=True,
         text=True,
         check=True,
