@@ -95,6 +95,9 @@ class AppRender:
     objects: list[ObjectDiff] = field(default_factory=list)
     before: list[dict[str, Any]] = field(default_factory=list)
     after: list[dict[str, Any]] = field(default_factory=list)
+    namespace: str = ""
+    """The Application's destination namespace (at head, else at base): where an object whose
+    manifest names no namespace is applied."""
 
 
 @dataclass(frozen=True)
@@ -263,7 +266,9 @@ def _render_pair(
     after: tuple[dict[str, Any] | None, StackSide, Revision],
     inputs: list[str],
 ) -> AppRender:
-    result = AppRender(key, "rendered", inputs=inputs)
+    app = after[0] or before[0] or {}
+    namespace = str(((app.get("spec") or {}).get("destination") or {}).get("namespace") or "")
+    result = AppRender(key, "rendered", inputs=inputs, namespace=namespace)
     try:
         result.before = _render(*before)
         result.after = _render(*after)
