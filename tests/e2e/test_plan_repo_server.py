@@ -49,20 +49,20 @@ kustomize overlay (a patch and a new tag)."""
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project.create(STACK, tmp_path_factory.mktemp("e2e-plan"), nodes=1)
-    # The plan reads the stack file at both revisions, as in the environment repository; the
-    # harness keeps it out of the project copy's git (its edits are the test's): commit it.
-    project.run([*GIT, "add", "--force", f"Pulumi.{STACK}.yaml"])
-    project.commit_and_push("the dev stack file, as the environment repository holds it")
-    with pytest.MonkeyPatch.context() as patch:
-        # render_application runs in this process: the toolchain's kustomize and helm.
-        patch.setenv("PATH", project.env["PATH"])
-        try:
+    try:
+        # The plan reads the stack file at both revisions, as in the environment repository;
+        # the harness keeps it out of the project copy's git (its edits are the test's).
+        project.run([*GIT, "add", "--force", f"Pulumi.{STACK}.yaml"])
+        project.commit_and_push("the dev stack file, as the environment repository holds it")
+        with pytest.MonkeyPatch.context() as patch:
+            # render_application runs in this process: the toolchain's kustomize and helm.
+            patch.setenv("PATH", project.env["PATH"])
             project.up()
             project.login(project.output("adminPassword", secret=True))
             yield project
-        finally:
-            project.teardown()
-            print("\n".join(project.log))
+    finally:
+        project.teardown()
+        print("\n".join(project.log))
 
 
 # -- what the plan renders ----------------------------------------------------------------------
