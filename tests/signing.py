@@ -58,10 +58,17 @@ def require_tool(name: str) -> str:
         message = (
             f"{name} not found (neither in `toolchain/build.sh --bin-dir` nor on PATH): run "
             "`make toolchain`, which builds it (cosign v2.6.5, crane v0.22.1, kubeseal v0.36.6, "
-            "helm, kustomize)"
+            "helm, kustomize, actionlint)"
         )
         pytest.fail(message)  # required, never skipped: `make test` builds the toolchain first
     return found
+
+
+def tools_on_path(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:
+    """Put the folder of each required tool first on ``PATH``, for code that looks its tools up
+    there itself (``platformctl plan`` runs kustomize and helm from ``PATH``)."""
+    folders = dict.fromkeys(str(Path(require_tool(name)).parent) for name in names)
+    monkeypatch.setenv("PATH", os.pathsep.join([*folders, os.environ.get("PATH", "")]))
 
 
 def run(argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:

@@ -53,8 +53,10 @@ __all__ = [
     "Plan",
     "Revision",
     "StackPlan",
+    "StackSide",
     "Warning",
     "build_plan",
+    "load_side",
     "open_revision",
     "resolve_ref",
 ]
@@ -93,6 +95,9 @@ class AppRender:
     objects: list[ObjectDiff] = field(default_factory=list)
     before: list[dict[str, Any]] = field(default_factory=list)
     after: list[dict[str, Any]] = field(default_factory=list)
+    namespace: str = ""
+    """The Application's destination namespace (at head, else at base): where an object whose
+    manifest names no namespace is applied."""
 
 
 @dataclass(frozen=True)
@@ -160,7 +165,10 @@ def open_revision(
 
 
 @dataclass
-class _Side:
+class StackSide:
+    """One stack at one revision: its settings (``None`` when the stack file is absent), its
+    AppProjects and ApplicationSets, and the Applications they generate (``namespace/name``)."""
+
     settings: StackSettings | None
     objects: dict[str, dict[str, Any]]
     applications: dict[str, dict[str, Any]]
@@ -181,9 +189,11 @@ def _app_key(app: dict[str, Any]) -> str:
     return f"{app['metadata'].get('namespace', '')}/{app['metadata']['name']}"
 
 
-def _load_side(revision: Revision, stack: str, root: Path) -> _Side:
+def load_side(revision: Revision, stack: str, root: Path) -> StackSide:
+    """``stack`` at ``revision`` through the functions ``pulumi up`` and ``expand`` use
+    (``root``: the project folder, for the settings that name local paths)."""
     if not (revision.checkout / f"Pulumi.{stack}.yaml").is_file():
-        return _Side(None, {}, {})
+        return StackSide(None, {}, {})
     try:
         settings = load_stack_file(revision.checkout, stack)
         # The project root of this checkout, not the export: the local mirror's URL is a path.
@@ -201,7 +211,7 @@ def _load_side(revision: Revision, stack: str, root: Path) -> _Side:
         if obj["kind"] == "ApplicationSet":
             for app in expand(obj):
                 applications[_app_key(app)] = app
-    return _Side(settings, {_argocd_key(o): o for o in objects}, applications)
+    return StackSide(settings, {_argocd_key(o): o for o in objects}, applications)
 
 
 # -- diffs -------------------------------------------------------------------------------------
@@ -231,7 +241,7 @@ def diff_objects(
 # -- rendering only what changed ---------------------------------------------------------------
 
 
-def _digests(app: dict[str, Any] | None, side: _Side, revision: Revision) -> dict[str, str]:
+def _digests(app: dict[str, Any] | None, side: StackSide, revision: Revision) -> dict[str, str]:
     if app is None or side.settings is None:
         return {}
     out = {}
@@ -240,7 +250,9 @@ def _digests(app: dict[str, Any] | None, side: _Side, revision: Revision) -> dic
     return out
 
 
-def _render(app: dict[str, Any] | None, side: _Side, revision: Revision) -> list[dict[str, Any]]:
+def _render(
+    app: dict[str, Any] | None, side: StackSide, revision: Revision
+) -> list[dict[str, Any]]:
     if app is None or side.settings is None:
         return []
     return render_application(
@@ -250,11 +262,13 @@ def _render(app: dict[str, Any] | None, side: _Side, revision: Revision) -> list
 
 def _render_pair(
     key: str,
-    before: tuple[dict[str, Any] | None, _Side, Revision],
-    after: tuple[dict[str, Any] | None, _Side, Revision],
+    before: tuple[dict[str, Any] | None, StackSide, Revision],
+    after: tuple[dict[str, Any] | None, StackSide, Revision],
     inputs: list[str],
 ) -> AppRender:
-    result = AppRender(key, "rendered", inputs=inputs)
+    app = after[0] or before[0] or {}
+    namespace = str(((app.get("spec") or {}).get("destination") or {}).get("namespace") or "")
+    result = AppRender(key, "rendered", inputs=inputs, namespace=namespace)
     try:
         result.before = _render(*before)
         result.after = _render(*after)
@@ -281,14 +295,15 @@ def stack_plan(
 ) -> tuple[StackPlan, list[Warning]]:
     """Everything :class:`StackPlan` holds for one stack (rendering what changed), and its
     blast-radius warnings."""
-    before, after = _load_side(base, stack, root), _load_side(head, stack, root)
+    before, after = load_side(base, stack, root), load_side(head, stack, root)
     settings = after.settings or before.settings
     assert settings is not None
     targets = [target_cluster(s) if s else None for s in (before.settings, after.settings)]
     digests = {}
     for key in sorted(before.applications.keys() | after.applications.keys()):
         old, new = before.applications.get(key), after.applications.get(key)
-        # Every input is hashed before anything renders: rendering edits the checkout.
+        # Every input is hashed before anything renders (a render edits a kustomization for
+        # its build, as the repo-server does, and restores it).
         digests[key] = (_digests(old, before, base), _digests(new, after, head))
     renders = []
     for key, (old_inputs, new_inputs) in digests.items():
@@ -315,7 +330,7 @@ def stack_plan(
 # -- blast radius ------------------------------------------------------------------------------
 
 
-def _namespaces(side: _Side) -> set[str]:
+def _namespaces(side: StackSide) -> set[str]:
     return {str(a["spec"]["destination"]["namespace"]) for a in side.applications.values()}
 
 
@@ -348,12 +363,31 @@ def _automated_prune(app: dict[str, Any] | None) -> bool:
     return isinstance(automated, dict) and bool(automated.get("prune"))
 
 
-def _removal(settings: StackSettings) -> str:
+def _generator(side: StackSide, name: str) -> dict[str, Any] | None:
+    """The ApplicationSet whose generator lists the Application ``name``."""
+    return next(
+        (
+            o
+            for o in side.objects.values()
+            if o["kind"] == "ApplicationSet" and name in _elements(o)
+        ),
+        None,
+    )
+
+
+def _removal(settings: StackSettings, appset: dict[str, Any] | None) -> str:
+    policy = ((appset or {}).get("spec") or {}).get("syncPolicy") or {}
     if settings.sync.applicationsSync in ("sync", "create-delete"):
+        if policy.get("preserveResourcesOnDeletion"):
+            kept = (
+                "its resources stay in the cluster, unmanaged (the ApplicationSet's "
+                "preserveResourcesOnDeletion)"
+            )
+        else:
+            kept = "Argo CD deletes its resources with it (no preserveResourcesOnDeletion)"
         return (
             "the ApplicationSet controller deletes it (applicationsSync: "
-            f"{settings.sync.applicationsSync}); with preserveResourcesOnDeletion its "
-            "resources stay in the cluster, unmanaged"
+            f"{settings.sync.applicationsSync}); {kept}"
         )
     return (
         f"applicationsSync: {settings.sync.applicationsSync} keeps the Application, no longer "
@@ -362,7 +396,7 @@ def _removal(settings: StackSettings) -> str:
 
 
 def warnings(
-    stack: str, before: _Side, after: _Side, renders: Iterable[AppRender]
+    stack: str, before: StackSide, after: StackSide, renders: Iterable[AppRender]
 ) -> list[Warning]:
     """Blast-radius warnings of one stack (see docs/delivery.md, "The plan")."""
     out: list[Warning] = []
@@ -393,7 +427,8 @@ def warnings(
                 )
                 break
     for key in removed:
-        add("application-removed", f"Application `{key}` disappears: {_removal(settings)}")
+        appset = _generator(before, before.applications[key]["metadata"]["name"])
+        add("application-removed", f"Application `{key}` disappears: {_removal(settings, appset)}")
     for namespace in sorted(_namespaces(before) - _namespaces(after)):
         add(
             "namespace-removed",
@@ -438,18 +473,26 @@ def warnings(
             new_policy = after.applications[key]["spec"].get("syncPolicy")
             if old_policy != new_policy:
                 add("prod-sync", f"prod Application `{key}`: its sync policy changes")
-    out.extend(_appset_losses(stack, before, after))
+    renamed = {
+        before.applications[old]["metadata"]["name"]: after.applications[new]["metadata"]["name"]
+        for old, new in renames.items()
+    }
+    out.extend(_appset_losses(stack, before, after, renamed))
     return out
 
 
-def _appset_losses(stack: str, before: _Side, after: _Side) -> list[Warning]:
+def _appset_losses(
+    stack: str, before: StackSide, after: StackSide, renamed: dict[str, str]
+) -> list[Warning]:
+    """ApplicationSets losing more than the set share of their Applications (one renamed
+    within the same ApplicationSet, ``renamed``: old name -> new, is not lost)."""
     out = []
     for key, appset in before.objects.items():
         if appset["kind"] != "ApplicationSet":
             continue
         names = _elements(appset)
         kept = _elements(after.objects[key]) if key in after.objects else set()
-        lost = names - kept
+        lost = {n for n in names - kept if renamed.get(n) not in kept}
         if names and len(lost) / len(names) > constants.PLAN_APPSET_LOSS_SHARE:
             out.append(
                 Warning(

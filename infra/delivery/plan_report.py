@@ -85,6 +85,8 @@ def _render_blocks(render: AppRender) -> list[Block]:
     if len(render.inputs) > 8:
         inputs += f" and {len(render.inputs) - 8} more"
     head = f"**{_code(render.application)}**"
+    if render.namespace:
+        head += f" (namespace {_code(render.namespace)})"
     if render.status != "rendered":
         return [f"{head}: {render.status}: {render.note}\n"]
     counts = {kind: sum(1 for d in render.objects if d.change == kind) for kind in _KINDS}
@@ -193,6 +195,7 @@ def _stack_json(stack: StackPlan) -> dict[str, Any]:
         "renders": [
             {
                 "application": r.application,
+                "namespace": r.namespace,
                 "status": r.status,
                 "note": r.note,
                 "inputs": r.inputs,

@@ -325,14 +325,23 @@ def _render_kustomize(source: dict[str, Any], checkout: Path, name: str) -> str:
     if unsupported:
         raise NotRenderable(f"{name}: kustomize options {unsupported} are not rendered by the plan")
     replicas = [f"{r['name']}={int(r['count'])}" for r in options.get("replicas", [])]
-    if replicas:
+    argv = [kustomize, "build", ".", *constants.KUSTOMIZE_BUILD_OPTIONS]
+    if not replicas:
+        return _run(argv, folder, f"{name}: `kustomize build {path}`")
+    # The repo-server edits a checkout of its own; here the edit is undone after the build,
+    # so another Application (or stack) reading the same folder sees it as committed.
+    file = _kustomization(folder)
+    original = file.read_bytes() if file is not None else None
+    try:
         _run(
             [kustomize, "edit", "set", "replicas", *replicas],
             folder,
             f"{name}: `kustomize edit set replicas` in {path}",
         )
-    argv = [kustomize, "build", ".", *constants.KUSTOMIZE_BUILD_OPTIONS]
-    return _run(argv, folder, f"{name}: `kustomize build {path}`")
+        return _run(argv, folder, f"{name}: `kustomize build {path}`")
+    finally:
+        if file is not None and original is not None:
+            file.write_bytes(original)
 
 
 def _render_helm(
@@ -395,8 +404,8 @@ def render_application(
     """The objects Argo CD's repo-server generates for ``application`` from ``checkout`` (the
     repository at the revision the Application tracks), sorted by :func:`object_key`.
 
-    ``checkout`` is modified the way the repo-server modifies its own checkout
-    (``kustomize edit``): pass a private copy. Raises :class:`ToolMissing`,
+    ``checkout`` is edited the way the repo-server edits its own checkout (``kustomize edit
+    set replicas``) for the build only, then restored. Raises :class:`ToolMissing`,
     :class:`NotRenderable` or :class:`InputError` (a tool's own error, one line)."""
     source = _main_source(application, repo_url)
     name = _name(application)

@@ -215,8 +215,10 @@ def _helm_template(helm: str, archive: Path, values: dict[str, Any], tmp: Path) 
     file = tmp / "values.json"
     file.write_text(json.dumps(values))
     out = subprocess.run(
-        [helm, "template", "r", str(archive), "--include-crds", "--values", str(file)]
-        + ["--kube-version", DEFAULT_KUBERNETES_VERSION],
+        [
+            *(helm, "template", "r", str(archive), "--include-crds", "--values", str(file)),
+            *("--kube-version", DEFAULT_KUBERNETES_VERSION),
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -1,7 +1,8 @@
 """platformctl plan on real git history: one pull request adds an app, bumps an image, changes
 a Helm value, renames an app and removes another; the plan lists all five with their rendered
 objects and warns about the rename and the removal. Rendering runs the toolchain's kustomize
-and helm (on PATH through the Makefile): missing tools fail these tests, never skip them."""
+and helm (put first on PATH by the ``tools`` fixture): missing tools fail these tests, never skip
+them."""
 
 from __future__ import annotations
 
@@ -19,15 +20,6 @@ from tests.support import REPO
 from tests.unit.gitrepo import git, isolate_git, stack_file, write_files
 
 GOLDEN = REPO / "tests" / "golden" / "plan-dev.md"
-
-
-def require_tools() -> None:
-    for tool in ("kustomize", "helm"):
-        if shutil.which(tool) is None:
-            pytest.fail(
-                f"{tool} is not on PATH: run the unit tier with `make test-unit` (the toolchain's "
-                "bin dir, `toolchain/build.sh --bin-dir`, on PATH)"
-            )
 
 
 def _directory_app(name: str, team: str = "web", namespace: str = "web") -> dict[str, str]:
@@ -156,16 +148,18 @@ def _normalised(text: str, repo: Path) -> str:
     return text
 
 
-def test_one_plan_lists_the_five_changes_with_rendered_objects(pull_request: Path) -> None:
-    require_tools()
+def test_one_plan_lists_the_five_changes_with_rendered_objects(
+    pull_request: Path, tools: None
+) -> None:
     code, out, err = _plan("--base", "dev", "--head", "feature", "--output", "json")
     assert code == 0, err
     plan = json.loads(out)
     (stack,) = plan["stacks"]
     changes = {a["key"]: a["change"] for a in stack["applications"]}
+    # The image bump and the Helm value change files the Applications read, not the
+    # Applications: those two are in the rendered objects below, not in this table.
     assert changes == {
         "argocd/fresh": "added",
-        "argocd/shop": "changed",
         "argocd/new-site": "added",
         "argocd/old-site": "removed",
         "argocd/gone": "removed",
@@ -182,22 +176,30 @@ def test_one_plan_lists_the_five_changes_with_rendered_objects(pull_request: Pat
     objects = {r: {o["key"]: o for o in v["objects"]} for r, v in renders.items()}
     bump = objects["argocd/shop"]["apps/v1/Deployment//shop"]
     assert bump["change"] == "changed"
-    assert "+          image: ghcr.io/example-org/shop:1.1.0" in bump["diff"]
-    assert "replicas: 2" in bump["diff"], "kustomize edit set replicas, as Argo CD does"
+    assert "-      - image: ghcr.io/example-org/shop:1.0.0" in bump["diff"]
+    assert "+      - image: ghcr.io/example-org/shop:1.1.0" in bump["diff"]
+    removed = objects["argocd/gone"]["apps/v1/Deployment//gone"]["diff"]
+    assert "-  replicas: 2" in removed, "kustomize edit set replicas, as Argo CD does"
     helm = objects["argocd/metrics"]["v1/ConfigMap/data/metrics"]
     assert "-  greeting: hello" in helm["diff"] and "+  greeting: bonjour" in helm["diff"]
     assert renders["argocd/metrics"]["objectsAfter"] == 2, "the API-gated PDB is rendered"
     assert set(objects["argocd/fresh"]) == {"apps/v1/Deployment//site", "v1/Service//site"}
     assert {o["change"] for o in objects["argocd/gone"].values()} == {"removed"}
     assert "v1/ConfigMap//monitoring" in objects["argocd/gone"], "the shared base is followed"
-    kinds = {w["kind"] for w in plan["warnings"]}
-    assert {"rename", "application-removed", "namespace-removed", "prune"} <= kinds
-    rename = next(w["message"] for w in plan["warnings"] if w["kind"] == "rename")
+    warned = [(w["kind"], w["message"]) for w in plan["warnings"]]
+    kinds = {kind for kind, _ in warned}
+    assert {"rename", "application-removed", "namespace-removed"} <= kinds
+    # No Application that stays loses an object; a removed one's resources are kept.
+    assert "prune" not in kinds
+    rename = next(m for k, m in warned if k == "rename")
     assert "`argocd/old-site` looks renamed to `argocd/new-site`" in rename
+    removal = next(m for k, m in warned if k == "application-removed" and "argocd/gone" in m)
+    assert "its resources stay in the cluster, unmanaged" in removal
+    losses = [m for k, m in warned if k == "applicationset-loss"]
+    assert [m.split("`")[1] for m in losses] == ["argocd/shop"], "a rename is not a loss"
 
 
-def test_markdown_matches_the_golden(pull_request: Path) -> None:
-    require_tools()
+def test_markdown_matches_the_golden(pull_request: Path, tools: None) -> None:
     code, out, err = _plan("--base", "dev", "--head", "feature")
     assert code == 0, err
     assert out.startswith("<!-- platformctl:plan -->\n")
@@ -207,8 +209,9 @@ def test_markdown_matches_the_golden(pull_request: Path) -> None:
     assert text == GOLDEN.read_text(), f"{GOLDEN.name} is stale: run `make goldens`"
 
 
-def test_a_shared_base_change_renders_every_app_including_it(pull_request: Path) -> None:
-    require_tools()
+def test_a_shared_base_change_renders_every_app_including_it(
+    pull_request: Path, tools: None
+) -> None:
     git(pull_request, "checkout", "--quiet", "dev")
     config = pull_request / "shared/monitoring/config.yaml"
     config.write_text(config.read_text().replace("info", "debug"))
@@ -220,6 +223,20 @@ def test_a_shared_base_change_renders_every_app_including_it(pull_request: Path)
     assert renders["argocd/shop"]["inputs"] == ["shared/monitoring/config.yaml"]
 
 
+def test_objects_a_sync_would_prune_are_warned(pull_request: Path, tools: None) -> None:
+    git(pull_request, "rm", "--quiet", "apps/keep/manifests/service.yaml")
+    _commit(pull_request, "keep: no Service")
+    code, out, err = _plan("--base", "feature~1", "--output", "json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert [(w["kind"], w["message"]) for w in plan["warnings"]] == [
+        (
+            "prune",
+            "`argocd/keep`: automated sync with prune deletes 1 object(s): `v1/Service//site`",
+        )
+    ]
+
+
 def test_nothing_changed_renders_nothing(pull_request: Path) -> None:
     code, out, err = _plan("--base", "feature", "--head", "feature", "--output", "json")
     assert code == 0, err
@@ -227,8 +244,7 @@ def test_nothing_changed_renders_nothing(pull_request: Path) -> None:
     assert plan["warnings"] == [] and plan["stacks"][0]["renders"] == []
 
 
-def test_full_output_holds_the_whole_plan(pull_request: Path, tmp_path: Path) -> None:
-    require_tools()
+def test_full_output_holds_the_whole_plan(pull_request: Path, tmp_path: Path, tools: None) -> None:
     full = tmp_path / "plan.md"
     code, out, err = _plan("--base", "dev", "--full-output", str(full))
     assert code == 0, err

@@ -71,7 +71,11 @@ def test_a_backtick_fence_inside_a_diff_does_not_end_the_block() -> None:
 
 def test_json_shape() -> None:
     render = AppRender(
-        "argocd/big", "rendered", inputs=["apps/big/x.yaml"], objects=[_diff("v1/A//b", 1)]
+        "argocd/big",
+        "rendered",
+        inputs=["apps/big/x.yaml"],
+        objects=[_diff("v1/A//b", 1)],
+        namespace="big",
     )
     document = json.loads(render_json(_plan(render)))
     assert set(document) == {"base", "head", "warnings", "stacks"}
@@ -94,4 +98,5 @@ def test_json_shape() -> None:
     ]
     (rendered,) = stack["renders"]
     assert rendered["inputs"] == ["apps/big/x.yaml"]
+    assert rendered["namespace"] == "big", "where an object naming no namespace is applied"
     assert rendered["objects"][0]["key"] == "v1/A//b"

@@ -1,26 +1,20 @@
-"""The repository's workflows: actionlint passes (the toolchain's, on PATH through the
-Makefile; missing, the test fails), and the platform workflow posts one plan comment."""
+"""The repository's workflows: actionlint passes (the toolchain's; missing, the test
+fails), and the platform workflow posts one plan comment."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
-import pytest
 import yaml
 
+from tests.signing import require_tool
 from tests.support import REPO
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 
 
 def test_actionlint_passes() -> None:
-    actionlint = shutil.which("actionlint")
-    if actionlint is None:
-        pytest.fail(
-            "actionlint is not on PATH: run the unit tier with `make test-unit` (the "
-            "toolchain's bin dir, `toolchain/build.sh --bin-dir`, on PATH)"
-        )
+    actionlint = require_tool("actionlint")
     done = subprocess.run(
         [actionlint, "-no-color", *map(str, WORKFLOWS)],
         cwd=REPO,
