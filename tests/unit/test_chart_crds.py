@@ -7,7 +7,6 @@ The real charts (the shared archives) are rendered with the toolchain's helm; th
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from infra.specs.crds import (
     crd_documents,
     without_crds,
 )
-from tests.signing import require_tool
+from tests.signing import require_tool, tools_on_path
 from tests.support import (
     ARGOCD_CHART,
     REPO,
@@ -154,9 +153,9 @@ def test_a_source_survives_its_json() -> None:
 
 @pytest.fixture
 def helm_path(monkeypatch: pytest.MonkeyPatch) -> str:
-    helm = require_tool("helm")
-    monkeypatch.setenv("PATH", f"{Path(helm).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    return helm
+    """The toolchain's helm, first on PATH (where the CRD render looks it up)."""
+    tools_on_path(monkeypatch, "helm")
+    return require_tool("helm")
 
 
 def source(archive: Path, chart: str, release: str, namespace: str) -> CrdSource:
