@@ -40,6 +40,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from infra.kube import api_client
 from infra.runtime.plan import PORTS, Process, RuntimePlan, RuntimeSettings, runtime_plan
 from infra.runtime.supervisor import MODULE as SUPERVISOR_MODULE
 from infra.runtime.supervisor import stop_supervisor, supervisor_alive
@@ -150,14 +151,12 @@ def _remove_kyverno_webhooks(kubeconfig: str) -> None:
     every Pod in the apps' namespaces. A real cluster's chart removes them when its Deployment
     goes; here the runtime does, right after stopping the process (the next start registers
     them again). An unreachable cluster (being destroyed) has nothing left to refuse."""
-    from kubernetes import client, config
+    from kubernetes import client
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
     try:
-        api = client.AdmissionregistrationV1Api(
-            config.new_client_from_config_dict(yaml.safe_load(kubeconfig))  # type: ignore[no-untyped-call]
-        )
+        api = client.AdmissionregistrationV1Api(api_client(kubeconfig))
         for delete in (
             api.delete_collection_validating_webhook_configuration,
             api.delete_collection_mutating_webhook_configuration,
