@@ -302,7 +302,10 @@ def deliver(url: str, event: PushEvent, timeout: float = 10.0) -> tuple[int, str
     if _loopback(parts.hostname):
         handlers.append(urllib.request.ProxyHandler({}))
     opener = urllib.request.build_opener(*handlers)
-    request = urllib.request.Request(url, data=event.body, headers=event.headers, method="POST")
+    # Header values go as UTF-8 (http.client would send latin-1): the receiver compares the
+    # exact bytes of a token with its own (GitLab's X-Gitlab-Token).
+    headers: Any = {key: value.encode("utf-8") for key, value in event.headers.items()}
+    request = urllib.request.Request(url, data=event.body, headers=headers, method="POST")
     try:
         with opener.open(request, timeout=timeout) as response:
             status, text = response.status, response.read(64 * 1024)

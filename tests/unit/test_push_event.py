@@ -327,6 +327,19 @@ def test_deliver_posts_the_exact_body_and_headers(
     assert headers["content-type"] == "application/json"
 
 
+def test_deliver_sends_header_values_as_utf8(
+    recorder: tuple[ThreadingHTTPServer, type[_Recorder]],
+) -> None:
+    """Go compares the exact bytes of X-Gitlab-Token with the secret's UTF-8 bytes."""
+    server, handler = recorder
+    event = PushEvent(
+        "gitlab", b"{}", {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": "sëcret-ü"}
+    )
+    assert deliver(f"http://127.0.0.1:{server.server_port}/api/webhook", event)[0] == 200
+    [(_, _, headers, _)] = handler.received
+    assert headers["x-gitlab-token"].encode("latin-1") == "sëcret-ü".encode()
+
+
 def test_deliver_returns_an_error_status_with_the_first_line_of_the_answer(
     recorder: tuple[ThreadingHTTPServer, type[_Recorder]],
 ) -> None:
