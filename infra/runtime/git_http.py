@@ -109,6 +109,8 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: object, client_address: object) -> None:
         error = sys.exc_info()[1]
+        if isinstance(error, ConnectionResetError | BrokenPipeError | TimeoutError):
+            return  # a client closing its kept-alive connection: not an error
         sys.stderr.write(f"git-http: {client_address}: {type(error).__name__}: {error}\n")
 
 
