@@ -50,6 +50,7 @@ __all__ = [
     "install_hook",
     "main",
     "read_config",
+    "run",
     "write_config",
 ]
 
