@@ -119,9 +119,14 @@ typecheck: install ## mypy --strict on infra/ and policy/
 test-unit: install ## The fast, offline tier: pure functions, Pulumi mocks, properties, goldens
 	$(VENV)/bin/pytest -m 'not e2e' -q
 
+# Test workers: the end-to-end modules (each its own cluster, state and ports) run side by
+# side, a whole module per worker at a time (its tests share its stack and run in order).
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadscope
+
 .PHONY: e2e
 e2e: install toolchain ## The real engine against a local kwok cluster, dev and prod configs
-	$(VENV)/bin/pytest -m e2e -q
+	$(VENV)/bin/pytest -m e2e -q $(PYTEST_PARALLEL)
 
 .PHONY: actionlint
 actionlint: toolchain ## Lint the GitHub workflows (actionlint from the toolchain)
@@ -129,7 +134,7 @@ actionlint: toolchain ## Lint the GitHub workflows (actionlint from the toolchai
 
 .PHONY: test
 test: install toolchain lint typecheck actionlint ## Everything this machine can run (what CI runs)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q $(PYTEST_PARALLEL) --durations=25
 
 .PHONY: goldens
 goldens: install ## Regenerate tests/golden/* (renders, the plan) after an intended change
@@ -140,6 +145,7 @@ bench: install toolchain ## Benchmarks; writes docs/benchmarks.md
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/crds.py
 	$(PY) benchmarks/plan.py
+	$(PY) benchmarks/webhook.py
 
 .PHONY: clean
 clean: ## Remove the venv and caches (not the toolchain cache, not the state)
@@ -148,3 +154,7 @@ clean: ## Remove the venv and caches (not the toolchain cache, not the state)
 .PHONY: bench-crds
 bench-crds: install toolchain ## Issue 16's benchmark: no-op preview/up against the CRD-free floor
 	$(PY) benchmarks/crds.py
+
+.PHONY: bench-webhook
+bench-webhook: install toolchain ## Issue 19's benchmark: a pushed bump to the live image, webhook vs polling
+	$(PY) benchmarks/webhook.py

@@ -176,8 +176,9 @@ def runtime_rss_mib(project: Project) -> dict[str, float]:
 
 def bench_gitops_loop(work: Path) -> tuple[list[tuple[str, float]], dict[str, float]]:
     """The dev stack with Argo CD's real controllers: up to every Application
-    Synced and Healthy, a pushed bump commit to the live image (Argo CD polling git, no
-    webhook or refresh), and the runtime's resident memory once settled."""
+    Synced and Healthy, a pushed bump commit to the live image (the remote's webhook tells
+    Argo CD; benchmarks/webhook.py compares it with polling), and the runtime's resident
+    memory once settled."""
     project = Project.create("dev", work / "loop", nodes=1)
     out: list[tuple[str, float]] = []
     try:
@@ -219,7 +220,7 @@ def bench_gitops_loop(work: Path) -> tuple[list[tuple[str, float]], dict[str, fl
         )
         out.append(
             (
-                "pushed bump commit to the live Deployment's image (git polled every 20 s)",
+                "pushed bump commit to the live Deployment's image (git webhook)",
                 time.monotonic() - pushed,
             )
         )

@@ -53,6 +53,21 @@ ANNOTATION_RESTARTED_AT: Final = "kubectl.kubernetes.io/restartedAt"
 """What `kubectl rollout restart` sets on a pod template (the break-glass reset does too; the
 local runtime restarts a process when it changes)."""
 
+ARGOCD_WEBHOOK_KEYS: Final = (
+    "webhook.github.secret",
+    "webhook.gitlab.secret",
+    "webhook.bitbucket.uuid",
+    "webhook.bitbucketserver.secret",
+    "webhook.gogs.secret",
+    "webhook.azuredevops.username",
+    "webhook.azuredevops.password",
+)
+"""The ``argocd-secret`` keys argocd-server checks git webhook calls against, one or two per
+git host (Argo CD's util/settings). A host whose key is empty is accepted unauthenticated, so
+the platform sets every one: the stack's ``webhook`` secrets, a generated one elsewhere."""
+ARGOCD_WEBHOOK_PATH: Final = "/api/webhook"
+"""argocd-server's git webhook endpoint."""
+
 ARGOCD_API_GROUP: Final = "argoproj.io"
 ARGOCD_API_VERSION: Final = "argoproj.io/v1alpha1"
 

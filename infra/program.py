@@ -167,7 +167,12 @@ def main() -> None:
     if settings.local_controllers:
         runtime = LocalRuntime(
             "argocd-runtime",
-            {"settings": settings, "kubeconfig": cluster.kubeconfig, "commit": commit},
+            {
+                "settings": settings,
+                "kubeconfig": cluster.kubeconfig,
+                "commit": commit,
+                "webhook_secret": argocd.mirror_webhook_secret,
+            },
             # The processes read what the charts and the program created.
             pulumi.ResourceOptions(
                 depends_on=[

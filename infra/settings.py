@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, PlainValidator, StringConstraints, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from infra import constants
@@ -42,6 +42,7 @@ __all__ = [
     "SignerSettings",
     "StackSettings",
     "SyncWindow",
+    "WebhookSettings",
     "is_loopback_registry",
     "load_stack_file",
     "parse_settings",
@@ -68,6 +69,10 @@ DEFAULT_ADMISSION_CHART_VERSION = "3.9.0"
 """kyverno chart 3.9.0 = Kyverno v1.19.0."""
 DEFAULT_ADMISSION_CHART_REPOSITORY = "https://kyverno.github.io/kyverno/"
 DEFAULT_ADMISSION_NAMESPACE = "kyverno"
+DEFAULT_MIRROR_PORT = 18418
+"""The local stack's git mirror is served on ``http://127.0.0.1:18418/repo.git``."""
+MIRROR_REPOSITORY = "repo.git"
+"""The mirror's folder under ``.gitops-local/<cluster>/``, and its path on the git server."""
 
 
 class _Strict(StrictModel, BaseModel):
@@ -329,13 +334,17 @@ class GitSettings(_Strict):
     repoURL: (
         Annotated[
             str,
-            StringConstraints(pattern=r"^(https://|ssh://|git@|file:///)\S+$", max_length=2048),
+            StringConstraints(
+                pattern=r"^(https://|ssh://|git@|file:///|http://(127\.0\.0\.1|localhost)(:\d+)?/)\S+$",
+                max_length=2048,
+            ),
             checked(url_credential_problem),
         ]
         | None
     ) = None
-    """This repository's URL as Argo CD reaches it (``file:///...`` only for a kwok cluster
-    whose controllers run locally). Required unless ``mirror`` is on."""
+    """This repository's URL as Argo CD reaches it (``file:///...`` and plain
+    ``http://127.0.0.1[:port]/...`` only for a kwok cluster whose controllers run locally).
+    Required unless ``mirror`` is on."""
     branch: (
         Annotated[
             str,
@@ -349,7 +358,79 @@ class GitSettings(_Strict):
     mirror: bool = False
     """Argo CD clones a repository on this machine that every ``up`` fills from the
     checkout's committed ``HEAD`` (pushed as ``branch``); for a kwok cluster with local
-    controllers (the ``local`` stack). ``repoURL`` is then derived, not set."""
+    controllers (the ``local`` stack). ``repoURL`` is then derived, not set: the mirror is
+    served over HTTP on ``127.0.0.1:<mirrorPort>`` (what Argo CD's webhook can match)."""
+    mirrorPort: Annotated[int, Field(ge=1024, le=65535)] = DEFAULT_MIRROR_PORT
+    """The loopback port the mirror is served on (``git.mirror``); one per local cluster."""
+
+
+class Encrypted(_Strict):
+    """A value ``pulumi config set --secret`` stored in the stack file (``{secure: ...}``):
+    what ``platformctl`` sees without the passphrase; the program always gets it decrypted."""
+
+    secure: str
+
+
+def _webhook_secret(value: Any) -> str | Encrypted:
+    """A webhook secret: decrypted text (the engine's config) or ``{secure: ...}`` (the stack
+    file as ``platformctl`` reads it). One error line either way."""
+    if isinstance(value, Mapping) and set(value) == {"secure"} and isinstance(value["secure"], str):
+        return Encrypted(secure=value["secure"])
+    if not isinstance(value, str):
+        raise ValueError(
+            "must be a string, stored encrypted: `pulumi config set --secret --path "
+            "'webhook.<key>' <value>`"
+        )
+    if not MIN_WEBHOOK_SECRET <= len(value) <= MAX_WEBHOOK_SECRET:
+        raise ValueError(
+            f"must be {MIN_WEBHOOK_SECRET} to {MAX_WEBHOOK_SECRET} characters "
+            "(`openssl rand -hex 32` makes a good one)"
+        )
+    return value
+
+
+MIN_WEBHOOK_SECRET, MAX_WEBHOOK_SECRET = 16, 1024
+WebhookSecret = Annotated[str | Encrypted, PlainValidator(_webhook_secret)]
+"""A git webhook's shared secret."""
+
+
+class WebhookSettings(_Strict):
+    """Shared secrets of the git host's webhook (Argo CD's ``/api/webhook``): each set one
+    is written into ``argocd-secret``, where argocd-server reads it, and Argo CD then refuses
+    an event of that host unless it is signed (or carries the token) with it. A host not set
+    gets a generated secret nobody knows: its calls are refused. Store each with
+    ``pulumi config set --secret --path 'webhook.<key>' <value>`` (docs/delivery.md)."""
+
+    githubSecret: WebhookSecret | None = None
+    """GitHub (and GitHub Enterprise): the webhook's secret; events are HMAC-SHA256 signed."""
+    gitlabSecret: WebhookSecret | None = None
+    """GitLab: the webhook's secret token (sent as ``X-Gitlab-Token``)."""
+    bitbucketServerSecret: WebhookSecret | None = None
+    """Bitbucket Data Center / Server: the webhook's secret; events are HMAC-SHA256 signed."""
+    gogsSecret: WebhookSecret | None = None
+    """Gogs (and Gitea in Gogs mode): the webhook's secret."""
+
+    def argocd_keys(self) -> dict[str, str]:
+        """``argocd-secret`` key -> secret of every provider set (decrypted values only: the
+        program's)."""
+        keys = {}
+        for field, key in WEBHOOK_SECRET_KEYS.items():
+            value = getattr(self, field)
+            if value is None:
+                continue
+            if isinstance(value, Encrypted):
+                raise ValueError(f"webhook.{field} is still encrypted (not the engine's config)")
+            keys[key] = value
+        return keys
+
+
+WEBHOOK_SECRET_KEYS = {
+    "githubSecret": constants.ARGOCD_WEBHOOK_KEYS[0],
+    "gitlabSecret": constants.ARGOCD_WEBHOOK_KEYS[1],
+    "bitbucketServerSecret": constants.ARGOCD_WEBHOOK_KEYS[3],
+    "gogsSecret": constants.ARGOCD_WEBHOOK_KEYS[4],
+}
+"""Setting -> the ``argocd-secret`` key argocd-server reads it from (Argo CD's settings.go)."""
 
 
 CronSchedule = Annotated[str, StringConstraints(max_length=100), checked(cron_problem)]
@@ -453,6 +534,7 @@ class StackSettings(_Strict):
     sealedSecrets: SealedSecretsSettings = SealedSecretsSettings()
     notifications: NotificationsSettings = NotificationsSettings()
     admission: AdmissionSettings = AdmissionSettings()
+    webhook: WebhookSettings = WebhookSettings()
 
     @property
     def branch(self) -> str:
@@ -470,13 +552,14 @@ class StackSettings(_Strict):
 
     @property
     def mirror_path(self) -> Path:
-        return self.local_dir / "repo.git"
+        return self.local_dir / MIRROR_REPOSITORY
 
     @property
     def repo_url(self) -> str:
-        """The URL Argo CD clones: ``git.repoURL``, or the local mirror's."""
+        """The URL Argo CD clones: ``git.repoURL``, or the local mirror's (served over HTTP on
+        loopback by the local runtime)."""
         if self.git.mirror:
-            return f"file://{self.mirror_path}"
+            return f"http://127.0.0.1:{self.git.mirrorPort}/{MIRROR_REPOSITORY}"
         assert self.git.repoURL is not None  # parse_settings guarantees it
         return self.git.repoURL
 
@@ -528,6 +611,7 @@ KNOWN_KEYS = (
     "sealedSecrets",
     "notifications",
     "admission",
+    "webhook",
 )
 
 SHARED_NAMESPACES = frozenset({"kube-system", "kube-public", "default"})
@@ -547,6 +631,14 @@ def _reworded(error: Mapping[str, Any], default: str) -> str | None:
             "must be host[:port], optionally followed by /path segments (ghcr.io/example-org, "
             "127.0.0.1:5000/shop): lower case, no scheme, wildcard, trailing slash, tag, "
             "digest or credentials"
+        )
+    if error["type"] == "string_pattern_mismatch" and tuple(error["loc"][-2:]) == (
+        "git",
+        "repoURL",
+    ):
+        return (
+            "must be an https://, ssh:// or git@host: URL (file:/// or "
+            "http://127.0.0.1[:port]/ for a repository on this machine)"
         )
     return None
 
@@ -623,6 +715,9 @@ def _git_problems(settings: StackSettings, file: str) -> list[Problem]:
     is_file = git.repoURL is not None and git.repoURL.startswith("file://")
     if is_file and not settings.local_controllers:
         return [Problem(file, f"{key}.repoURL", f"a file:// URL needs {local}")]
+    is_loopback = git.repoURL is not None and git.repoURL.startswith("http://")
+    if is_loopback and not settings.local_controllers:
+        return [Problem(file, f"{key}.repoURL", f"a plain http://127.0.0.1 URL needs {local}")]
     return []
 
 

@@ -23,6 +23,7 @@ from infra.components.charts import chart_source
 from infra.components.generated_secret import GeneratedSecret
 from infra.settings import StackSettings
 from infra.specs import argocd_namespace, argocd_secret, chart_values, redis_secret
+from infra.specs.argocd_install import WEBHOOK_GITHUB_KEY, webhook_secrets
 from infra.specs.crds import CrdSet
 
 __all__ = ["ArgoCD", "ArgoCDArgs"]
@@ -74,6 +75,8 @@ class ArgoCD(pulumi.ComponentResource):
     admin_password: pulumi.Output[str]
     """The admin password (secret)."""
     admin_password_mtime: pulumi.Output[str]
+    mirror_webhook_secret: pulumi.Output[str] | None
+    """With ``git.mirror``: the secret the mirror signs its push events with (secret)."""
     chart: k8s.helm.v4.Chart
     crds: ChartCRDs
 
@@ -105,6 +108,17 @@ class ArgoCD(pulumi.ComponentResource):
             f"{name}-redis-password", {"length": 32, "bcrypt": False, "rotation": "1"}, generated
         )
 
+        # Every git host's webhook key is set: those of the stack's `webhook` section, and
+        # for the others this value nobody is given (an empty key accepts any call).
+        webhook_lock = GeneratedSecret(
+            f"{name}-webhook-secret", {"length": 40, "bcrypt": False, "rotation": "1"}, generated
+        )
+        webhook = {
+            key: pulumi.Output.secret(value)
+            for key, value in webhook_secrets(settings, webhook_lock.value).items()
+        }
+        self.mirror_webhook_secret = webhook[WEBHOOK_GITHUB_KEY] if settings.git.mirror else None
+
         in_namespace = pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(depends_on=[namespace])
         )
@@ -113,6 +127,7 @@ class ArgoCD(pulumi.ComponentResource):
             password_hash=admin.bcrypt_hash,
             password_mtime=admin.created_at,
             server_secret_key=secret_key.value,
+            webhook=webhook,
         )
         argocd_secret_resource = k8s.core.v1.Secret(
             f"{name}-argocd-secret",

@@ -40,8 +40,17 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from infra import constants
 from infra.kube import api_client
-from infra.runtime.plan import PORTS, Process, RuntimePlan, RuntimeSettings, runtime_plan
+from infra.runtime.git_hook import install_hook, write_config
+from infra.runtime.plan import (
+    HOOK_CONFIG,
+    PORTS,
+    Process,
+    RuntimePlan,
+    RuntimeSettings,
+    runtime_plan,
+)
 from infra.runtime.supervisor import MODULE as SUPERVISOR_MODULE
 from infra.runtime.supervisor import stop_supervisor, supervisor_alive
 from infra.settings import StackSettings
@@ -67,17 +76,27 @@ def _free_port(preferred: int | None = None) -> int:
     raise RuntimeError_("no free port on 127.0.0.1")
 
 
-def _ports(previous: dict[str, Any] | None) -> dict[str, int]:
+def _ports(previous: dict[str, Any] | None, reserved: tuple[int, ...] = ()) -> dict[str, int]:
     """A free port per name, the previous one where still free (state returns numbers as
-    floats)."""
+    floats); never one of ``reserved`` (the fixed ports of the stack settings)."""
     chosen: dict[str, int] = {}
     for name in PORTS:
         old = (previous or {}).get(name)
         port = _free_port(int(old) if old else None)
-        while port in chosen.values():
+        while port in chosen.values() or port in reserved:
             port = _free_port()
         chosen[name] = port
     return chosen
+
+
+def _require_free(port: int, setting: str) -> None:
+    """A fixed port of the settings must be free when the runtime starts (its readiness is
+    a connection: another program on it would pass for the runtime's own)."""
+    if _free_port(port) != port:
+        raise RuntimeError_(
+            f"127.0.0.1:{port} is taken by another program ({setting}): stop it, or set "
+            f"another port with `pulumi config set --path {setting} <port>`"
+        )
 
 
 def _binaries(names: tuple[str, ...]) -> dict[str, str]:
@@ -178,7 +197,11 @@ class _ProcessesProvider(ResourceProvider):
         directory.chmod(0o700)
         # python: the service proxy runs as `python -m` in the project (the supervisor's cwd).
         binaries = {**_binaries(settings.binaries), "python": sys.executable}
-        plan = runtime_plan(settings, binaries, _ports(previous))
+        reserved: tuple[int, ...] = ()
+        if settings.mirror_port is not None:
+            _require_free(settings.mirror_port, f"{constants.PROJECT}:git.mirrorPort")
+            reserved = (settings.mirror_port,)
+        plan = runtime_plan(settings, binaries, _ports(previous, reserved))
         _write_private(Path(plan.kubeconfig), _kubeconfig_for(props["kubeconfig"], plan.namespace))
         plan_file = directory / "plan.json"
         _write_private(plan_file, json.dumps(plan.to_json(), indent=2))
@@ -197,6 +220,17 @@ class _ProcessesProvider(ResourceProvider):
             )
         (directory / "supervisor.pid").write_text(f"{proc.pid}\n")
         self._wait_ready(plan, proc)
+        webhook = props.get("webhook")
+        if webhook:
+            # The mirror's post-receive hook reads it: every push to the mirror (each `up`,
+            # the handoff) reaches argocd-server as a signed GitHub push event.
+            write_config(
+                directory / HOOK_CONFIG,
+                url=f"http://127.0.0.1:{plan.ports['server']}/api/webhook",
+                secret=str(webhook["secret"]),
+                repo_url=str(webhook["repo_url"]),
+                default_branch=str(webhook["branch"]),
+            )
         return {
             **props,
             "pid": proc.pid,
@@ -229,7 +263,9 @@ class _ProcessesProvider(ResourceProvider):
         return CreateResult(id_=props["settings"]["directory"], outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in ("settings", "kubeconfig", "root") if olds.get(k) != news.get(k)]
+        changed = [
+            k for k in ("settings", "kubeconfig", "root", "webhook") if olds.get(k) != news.get(k)
+        ]
         pid = int(olds.get("pid") or 0)
         if not supervisor_alive(pid, str(olds.get("settings", {}).get("directory", "-"))):
             changed.append("pid")  # stopped behind the stack's back: start it again
@@ -253,7 +289,14 @@ class _ProcessesProvider(ResourceProvider):
         self._stop(props)
         # What holds credentials (the kubeconfig, redis' password) and the state go with it;
         # the logs stay for a post-mortem.
-        for name in ("kubeconfig", "redis.conf", "plan.json", "status.json", "supervisor.pid"):
+        for name in (
+            "kubeconfig",
+            "redis.conf",
+            "plan.json",
+            "status.json",
+            "supervisor.pid",
+            HOOK_CONFIG,
+        ):
             (directory / name).unlink(missing_ok=True)
         shutil.rmtree(directory / "data", ignore_errors=True)
 
@@ -264,7 +307,7 @@ class _Processes(Resource):
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
         opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig"])
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig", "webhook"])
         )
         super().__init__(_ProcessesProvider(), name, {**props, "server": None, "logs": None}, opts)
 
@@ -298,6 +341,9 @@ class _MirrorProvider(ResourceProvider):
         if not (Path(path) / "HEAD").is_file():
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             _git("init", "--quiet", "--bare", f"--initial-branch={branch}", path)
+        # As a repository host calls its webhook: after each push (nothing is sent before
+        # the runtime has written the hook's configuration, on the first `up`).
+        install_hook(Path(path), Path(path).parent / HOOK_CONFIG, Path(str(props["root"])))
         # The mirror follows the checkout: a forced update is what it is for.
         _git("push", "--quiet", "--force", path, f"{commit}:refs/heads/{branch}", cwd=props["root"])
         return dict(props)
@@ -338,6 +384,9 @@ class LocalRuntimeArgs(TypedDict):
     """The cluster's kubeconfig (secret)."""
     commit: str | None
     """The checkout's HEAD for ``git.mirror`` (None otherwise)."""
+    webhook_secret: pulumi.Input[str] | None
+    """``git.mirror``: the secret the mirror signs its push events with (argocd-secret's
+    ``webhook.github.secret``)."""
 
 
 class LocalRuntime(pulumi.ComponentResource):
@@ -375,6 +424,13 @@ class LocalRuntime(pulumi.ComponentResource):
                 "settings": asdict(RuntimeSettings.of(settings)),
                 "kubeconfig": args["kubeconfig"],
                 "root": str(Path(settings.root).resolve()),
+                "webhook": {
+                    "secret": args["webhook_secret"],
+                    "repo_url": settings.repo_url,
+                    "branch": settings.branch,
+                }
+                if settings.git.mirror
+                else None,
             },
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)),
         )

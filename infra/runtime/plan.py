@@ -23,6 +23,7 @@ from infra.specs.addons import SEALED_SECRETS_CONTROLLER, sealed_secrets_values
 
 __all__ = [
     "BINARIES",
+    "HOOK_CONFIG",
     "PORTS",
     "Process",
     "RuntimePlan",
@@ -32,6 +33,10 @@ __all__ = [
 ]
 
 LOOPBACK = "127.0.0.1"
+
+HOOK_CONFIG = "webhook.json"
+"""In the runtime's folder: where the mirror's post-receive hook finds argocd-server's
+webhook address and secret (mode 0600; written once the runtime serves)."""
 
 BINARIES = ("argocd", "redis-server", "helm", "kustomize", "git")
 """Binaries the Argo CD processes need (``rollouts-controller`` too when Rollouts is on,
@@ -130,6 +135,9 @@ class RuntimeSettings:
     """Kyverno's namespace, when the stack enables admission."""
     admission_insecure_registry: bool = False
     """A trusted registry is on loopback (plain HTTP): Kyverno's ``--allowInsecureRegistry``."""
+    mirror_port: int | None = None
+    """``git.mirror``: the loopback port the git server serves the mirror on (fixed: it is
+    in every Application's ``repoURL``)."""
 
     @staticmethod
     def of(settings: StackSettings) -> RuntimeSettings:
@@ -147,6 +155,7 @@ class RuntimeSettings:
             else None,
             admission_insecure_registry=settings.admission.enabled
             and bool(settings.admission.insecure_registries),
+            mirror_port=settings.git.mirrorPort if settings.git.mirror else None,
         )
 
     @property
@@ -389,6 +398,27 @@ def runtime_plan(
         )
     if settings.admission_namespace is not None:
         processes.append(kyverno_process(settings, binaries["kyverno"], kubeconfig, data, ports))
+    if settings.mirror_port is not None:
+        # The mirror over smart HTTP, read-only, as a repository host serves it: Argo CD
+        # clones it there, and matches the mirror's webhook calls to it (infra.runtime.git_http).
+        processes.insert(
+            1,
+            Process(
+                "git-server",
+                [
+                    binaries["python"],
+                    "-m",
+                    "infra.runtime.git_http",
+                    "--root",
+                    str(directory),
+                    "--port",
+                    str(settings.mirror_port),
+                ],
+                {"PATH": f"{tool_path}:/usr/bin:/bin", "HOME": str(data / "home")},
+                None,
+                ready_port=settings.mirror_port,
+            ),
+        )
     return RuntimePlan(
         directory=str(directory),
         kubeconfig=kubeconfig,

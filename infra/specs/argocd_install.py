@@ -13,10 +13,11 @@ Why the program owns ``argocd-secret`` and ``argocd-redis`` instead of the chart
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from infra import constants
-from infra.settings import StackSettings
+from infra.settings import WEBHOOK_SECRET_KEYS, StackSettings
 from infra.specs.catalog_objects import NOTIFICATION_SERVICE
 from infra.specs.crds import CRD_SWITCHES
 
@@ -24,11 +25,15 @@ NOTIFICATION_URL_KEY = "platform-webhook-url"
 """Key of the webhook URL in argocd-notifications-secret (the service config reads
 ``$platform-webhook-url``), so the URL stays out of the ConfigMap."""
 
+WEBHOOK_GITHUB_KEY = WEBHOOK_SECRET_KEYS["githubSecret"]
+
 __all__ = [
+    "WEBHOOK_GITHUB_KEY",
     "argocd_namespace",
     "argocd_secret",
     "chart_values",
     "redis_secret",
+    "webhook_secrets",
 ]
 
 
@@ -57,11 +62,14 @@ def argocd_secret(
     password_hash: Any,
     password_mtime: Any,
     server_secret_key: Any,
+    webhook: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``argocd-secret``. Values may be Pulumi Outputs; the shape is the same either way.
 
     Argo CD finds it by name and by the ``part-of: argocd`` label. With ``admin.password`` set
     at start-up Argo CD generates no password and writes no ``argocd-initial-admin-secret``.
+    ``webhook``: the git webhook secrets (``webhook.github.secret`` ...; see
+    :func:`webhook_secrets`); argocd-server restarts itself when one changes.
     """
     return {
         "apiVersion": "v1",
@@ -81,8 +89,19 @@ def argocd_secret(
             "admin.password": password_hash,
             "admin.passwordMtime": password_mtime,
             "server.secretkey": server_secret_key,
+            **dict(webhook or {}),
         },
     }
+
+
+def webhook_secrets(settings: StackSettings, lock: Any) -> dict[str, Any]:
+    """The ``argocd-secret`` webhook keys: every secret the stack's ``webhook`` section sets,
+    and ``lock`` (a generated secret nobody is given) for every other git host, since Argo CD
+    accepts any call of a host whose key is empty. The local mirror signs its push events
+    with the GitHub key (the lock when ``githubSecret`` is not set)."""
+    keys: dict[str, Any] = dict.fromkeys(constants.ARGOCD_WEBHOOK_KEYS, lock)
+    keys.update(settings.webhook.argocd_keys())
+    return keys
 
 
 def redis_secret(settings: StackSettings, *, password: Any) -> dict[str, Any]:
@@ -177,8 +196,9 @@ def notifications_values(settings: StackSettings) -> dict[str, Any]:
     }
 
 
-RECONCILIATION_LOCAL = "20s"
-"""``timeout.reconciliation`` when Argo CD's controllers run on this machine (kwok)."""
+RECONCILIATION = "180s"
+"""``timeout.reconciliation``: how often Argo CD polls git when no webhook call came (its
+default). The local mirror and the e2e harness's remote send the webhook as a host would."""
 
 
 def chart_values(settings: StackSettings) -> dict[str, Any]:
@@ -201,7 +221,8 @@ def chart_values(settings: StackSettings) -> dict[str, Any]:
             },
             "cm": {
                 "admin.enabled": True,
-                "timeout.reconciliation": "180s",
+                # Polling, the fallback: a push reaches Argo CD through the git webhook.
+                "timeout.reconciliation": RECONCILIATION,
                 "application.resourceTrackingMethod": "annotation",
             },
         },
@@ -218,9 +239,6 @@ def chart_values(settings: StackSettings) -> dict[str, Any]:
         "redis": {"enabled": not ha},
         "redis-ha": {"enabled": ha},
     }
-    if settings.local_controllers:
-        # A repository on this machine sends no webhook: the local Argo CD polls it often.
-        values["configs"]["cm"]["timeout.reconciliation"] = RECONCILIATION_LOCAL
     if ha:
         values["controller"]["resources"] = _resources("250m", "1Gi")
         for component, cpu, memory in (

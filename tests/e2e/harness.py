@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from infra.constants import ARGOCD_WEBHOOK_PATH
+from infra.runtime.git_hook import install_hook, write_config
+from infra.runtime.git_http import GitHttpServer
 from tests.e2e.registry import SignedImages
 from tests.support import ARGOCD_CHART, REPO, SHARED_CHARTS
 
@@ -55,6 +60,15 @@ def wait_for(
     if detail is not None:
         last = detail()
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def toolchain_bin() -> Path | None:
@@ -108,6 +122,10 @@ class Project:
     remote: Path | None = None
     images: SignedImages | None = None
     """With the stack file's admission on: the loopback registry its images come from."""
+    git_server: GitHttpServer | None = None
+    """Serves ``remote`` over HTTP, as the repository host Argo CD clones from."""
+    webhook_secret: str = ""
+    """The stack's ``webhook.githubSecret``: the remote's hook signs its push events with it."""
     _api: tuple[str, Any] | None = None
 
     @classmethod
@@ -136,6 +154,9 @@ class Project:
         project = cls(stack=stack, root=root, env=env, cluster_name=name)
         project.pulumi("stack", "init")
         project.set_config("cluster", {"provider": "kwok", "name": name, "nodes": nodes})
+        if (project.config("git") or {}).get("mirror"):
+            # The user's own local stack may serve its mirror on the default port beside us.
+            project.set_config("git", {**project.config("git"), "mirrorPort": free_port()})
         admission = project.config("admission") or {}
         if admission.get("enabled"):
             # The stack's trusted registry and signer cannot be reached from here: the test's
@@ -175,8 +196,53 @@ class Project:
         self.run(["git", "push", "--quiet", str(remote), f"HEAD:refs/heads/{self.branch}"])
         self.run(["git", "remote", "add", "origin", str(remote)])
         self.remote = remote
-        git_settings["repoURL"] = f"file://{remote}"
+        # As a repository host: Argo CD clones over HTTP, and each push calls Argo CD's
+        # webhook with a signed GitHub push event (once `up` has given the server's address).
+        self.git_server = GitHttpServer(remote.parent)
+        self.git_server.start()
+        atexit.register(self.git_server.stop)
+        git_settings["repoURL"] = self.git_server.url(remote.name)
         self.set_config("git", git_settings)
+        self.webhook_secret = uuid.uuid4().hex + uuid.uuid4().hex
+        self.pulumi(
+            "config", "set", "--secret", "--path", "webhook.githubSecret", self.webhook_secret
+        )
+        install_hook(remote, self.hook_config, REPO)
+
+    @property
+    def hook_config(self) -> Path:
+        """The remote's webhook registration (written by :meth:`up`)."""
+        return self.root.parent / "webhook.json"
+
+    @contextlib.contextmanager
+    def webhook_paused(self) -> Iterator[None]:
+        """Pushes inside tell Argo CD nothing (a host with no webhook registered)."""
+        parked = self.hook_config.with_suffix(".paused")
+        self.hook_config.rename(parked)
+        try:
+            yield
+        finally:
+            parked.rename(self.hook_config)
+
+    def webhook_url(self) -> str:
+        return f"http://{self.output('argocdServer')}{ARGOCD_WEBHOOK_PATH}"
+
+    def server_log(self) -> Path:
+        """argocd-server's log (the local runtime's)."""
+        return Path(self.output("runtimeLogs")) / "server.log"
+
+    def register_webhook(self) -> None:
+        """Point the remote's hook at the stack's argocd-server, as a user registers the
+        webhook on the repository host (docs/delivery.md)."""
+        if self.remote is None or self.output("argocdServer", check=False) is None:
+            return
+        write_config(
+            self.hook_config,
+            url=self.webhook_url(),
+            secret=self.webhook_secret,
+            repo_url=str(self.config("git")["repoURL"]),
+            default_branch=self.branch,
+        )
 
     # -- commands -------------------------------------------------------------------------
 
@@ -230,7 +296,10 @@ class Project:
         return document["config"].get(f"{PROJECT}:{key}")
 
     def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return self.pulumi("up", "--yes", "--skip-preview", *extra, check=check)
+        proc = self.pulumi("up", "--yes", "--skip-preview", *extra, check=check)
+        if proc.returncode == 0:
+            self.register_webhook()
+        return proc
 
     def preview_json(self, *extra: str) -> dict[str, Any]:
         proc = self.pulumi("preview", "--json", *extra, check=False)
@@ -241,9 +310,11 @@ class Project:
                 f"preview --json printed no JSON:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
             ) from exc
 
-    def output(self, name: str, secret: bool = False) -> Any:
+    def output(self, name: str, secret: bool = False, check: bool = True) -> Any:
+        """A stack output; with ``check=False`` None when the stack has no such output."""
         args = ["stack", "output", name, "--json"] + (["--show-secrets"] if secret else [])
-        return json.loads(self.pulumi(*args).stdout)
+        proc = self.pulumi(*args, check=check)
+        return json.loads(proc.stdout) if proc.returncode == 0 else None
 
     def platformctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run([str(REPO / ".venv" / "bin" / "platformctl"), *args], check=check)
@@ -273,6 +344,8 @@ class Project:
             self.kwokctl("delete", "cluster", check=False)
         if self.images is not None:
             self.images.stop()
+        if self.git_server is not None:
+            self.git_server.stop()
 
     def image(self, ref: str) -> str:
         """A catalog image reference as this project's copy spells it."""
@@ -347,6 +420,30 @@ class Project:
         if self._api is None or self._api[0] != kubeconfig:
             self._api = (kubeconfig, config.new_client_from_config_dict(yaml.safe_load(kubeconfig)))
         return self._api[1]
+
+
+class LogWatch:
+    """New lines of a process's log, from the moment it was made."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+
+    def text(self) -> str:
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            return f.read().decode(errors="replace")
+
+    def wait(self, what: str, pattern: str, timeout: float = 60) -> str:
+        """Wait until a new line matches ``pattern``; that line."""
+        import re
+
+        def found() -> str | None:
+            match = re.search(f"^.*(?:{pattern}).*$", self.text(), re.MULTILINE)
+            return match.group(0) if match else None
+
+        line: str = wait_for(what, found, timeout=timeout, every=0.5)
+        return line
 
 
 def changed_resources(preview: dict[str, Any]) -> dict[str, str]:

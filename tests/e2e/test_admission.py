@@ -50,7 +50,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project.publish(CATALOG_IMAGE)
     project.platformctl("generate")
     project.commit_and_push("hello-web alone")
-    # Protection of Argo CD is test_platform's subject; here it would only block the destroy.
+    # Protection of Argo CD is the platform suite's subject; here it would only block the destroy.
     project.set_config("argocd", {**project.config("argocd"), "protect": False})
     yield project
     project.teardown()
@@ -292,7 +292,6 @@ def test_a_prod_sync_of_an_unsigned_image_fails_and_argo_cd_reports_it(
     manifest = project.root / MANIFEST
     manifest.write_text(manifest.read_text().replace(signed, unsigned))
     project.commit_and_push("hello-web: 2.0.0 (never signed)")
-    project.refresh(APP)
     wait_for(
         "hello-web OutOfSync on the new commit",
         lambda: (app_status(project).get("sync") or {}).get("status") == "OutOfSync",

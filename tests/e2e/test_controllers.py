@@ -241,7 +241,6 @@ def set_tag(project: Project, app: str, tag: str) -> None:
     assert count == 1, overlay
     overlay.write_text(text)
     project.commit_and_push(f"{app}: {tag} in dev")
-    project.refresh(app)
 
 
 def app_status(project: Project, name: str) -> tuple[str, str]:
@@ -327,7 +326,6 @@ def test_a_sealed_secret_from_platformctl_seal_is_unsealed_by_the_controller(
     sealed_file = project.root / "apps" / CANARY / "overlays" / "dev" / "sealed-checkout-db.yaml"
     assert "s3cr3t" not in sealed_file.read_text()
     project.commit_and_push("checkout-web: sealed database credentials")
-    project.refresh(CANARY)
     unsealed = wait_for(
         "the controller's Secret payments/checkout-db",
         lambda: secret_data(project, SHOP, "checkout-db"),
@@ -587,7 +585,6 @@ def test_a_commit_the_api_server_refuses_is_notified_out_of_sync_then_sync_faile
     broken = project.root / "apps" / "hello-web" / "manifests" / "broken.yaml"
     broken.write_text(BROKEN_MANIFEST)
     project.commit_and_push("hello-web: a ConfigMap the API server refuses")
-    project.refresh("hello-web")
     event = wait_for(
         "the on-out-of-sync webhook for hello-web",
         lambda: receiver.received("hello-web", "on-out-of-sync"),
@@ -606,7 +603,6 @@ def test_a_commit_the_api_server_refuses_is_notified_out_of_sync_then_sync_faile
     assert event["app"] == "hello-web"
     broken.unlink()
     project.commit_and_push("hello-web: drop the broken ConfigMap")
-    project.refresh("hello-web")
     wait_for(
         "hello-web Synced again",
         lambda: app_status(project, "hello-web")[0] == "Synced",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.harness import GIT, Project, wait_for
+from tests.e2e.harness import GIT, LogWatch, Project, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -58,8 +58,13 @@ def test_a_commit_then_up_reaches_the_cluster(project: Project) -> None:
     manifest.write_text(manifest.read_text().replace("hello-web:1.0.0", "hello-web:2.0.0"))
     # Argo CD sees committed states only: commit, then `up` fills the mirror.
     project.run([*GIT, "commit", "--quiet", "-am", "hello-web 2.0.0"])
+    log = LogWatch(project.server_log())
     project.up()
-    project.refresh("hello-web")
+    # The mirror's post-receive hook told argocd-server (a signed GitHub push event), which
+    # refreshed the app at once instead of at its next poll (180 s).
+    log.wait(
+        "argocd-server refreshing from the webhook", r"refreshing app 'hello-web' from webhook"
+    )
     new = "ghcr.io/example-org/hello-web:2.0.0"
     wait_for("hello-web 2.0.0 live", lambda: project.live_image("web", "hello-web") == new)
 
@@ -75,5 +80,5 @@ def test_destroy_stops_the_runtime_and_removes_the_cluster(project: Project) -> 
     assert not [pid for pid in pids if os.path.exists(f"/proc/{pid}")]
     directory = project.root / ".gitops-local" / project.cluster_name
     assert not (directory / "repo.git").exists()
-    # No credential is left behind; the logs stay.
+    # No credential (the webhook's secret among them) is left behind; the logs stay.
     assert sorted(p.name for p in directory.iterdir()) == ["logs"]

@@ -261,9 +261,8 @@ def test_a_pull_request_is_planned_then_synced_as_planned(project: Project) -> N
     for app in sorted(CATALOG):
         assert_same_objects(app, planned[app], repo_server(project, app, commit))
 
-    # Synced by Argo CD (dev syncs automatically): the live objects hold the "after" side.
-    for app in sorted(PULL_REQUEST):
-        project.refresh(app)  # what the git webhook does
+    # Synced by Argo CD (dev syncs automatically, told of the push by the git webhook): the
+    # live objects hold the "after" side.
     # (The others stay Synced at the new revision without a sync operation.)
     wait_synced(project, PULL_REQUEST, commit)
     for app in sorted(PULL_REQUEST):

@@ -26,12 +26,13 @@ def test_the_local_stack_mirrors_the_checkout_into_its_runtime_folder() -> None:
     settings = load_stack_file(REPO, "local")
     assert settings.environment == "dev" and settings.branch == "dev"
     assert settings.local_controllers
-    assert settings.repo_url == f"file://{REPO}/.gitops-local/gitops-local/repo.git"
-    assert chart_values(settings)["configs"]["cm"]["timeout.reconciliation"] == "20s"
-    assert (
-        chart_values(load_stack_file(REPO, "dev"))["configs"]["cm"]["timeout.reconciliation"]
-        == "180s"
-    )
+    assert settings.mirror_path == REPO / ".gitops-local" / "gitops-local" / "repo.git"
+    # Served over HTTP by the runtime's git server: what Argo CD's webhook handler can match.
+    assert settings.repo_url == "http://127.0.0.1:18418/repo.git"
+    # Polling is the fallback everywhere: the mirror calls the webhook after each push.
+    for stack in ("local", "dev", "prod"):
+        values = chart_values(load_stack_file(REPO, stack))
+        assert values["configs"]["cm"]["timeout.reconciliation"] == "180s"
 
 
 @pytest.mark.parametrize(
@@ -53,6 +54,21 @@ def test_the_local_stack_mirrors_the_checkout_into_its_runtime_folder() -> None:
             {"repoURL": "file:///srv/repo.git"},
             "gitops-platform:git.repoURL: a file:// URL needs a kwok",
         ),
+        (
+            {"provider": "kind"},
+            {"repoURL": "http://127.0.0.1:8418/repo.git"},
+            "gitops-platform:git.repoURL: a plain http://127.0.0.1 URL needs a kwok",
+        ),
+        (
+            {"provider": "kwok"},
+            {"repoURL": "http://git.example.com/repo.git"},
+            "gitops-platform:git.repoURL: must be an https://, ssh:// or git@host: URL",
+        ),
+        (
+            {"provider": "kwok"},
+            {"mirror": True, "mirrorPort": 80},
+            "gitops-platform:git.mirrorPort: Input should be greater than or equal to 1024",
+        ),
         ({"provider": "kwok"}, {}, "gitops-platform:git.repoURL: required key is missing"),
         ({"provider": "kwok", "controllers": "all"}, GIT, "gitops-platform:cluster.controllers"),
     ],
@@ -65,9 +81,17 @@ def test_where_the_repository_lives_must_fit_where_argocd_runs(
     assert f"Pulumi.dev.yaml: {message}" in str(info.value)
 
 
-def test_a_file_url_is_fine_for_local_controllers() -> None:
-    settings = parse({"provider": "kwok"}, {"repoURL": "file:///srv/repo.git"})
-    assert settings.repo_url == "file:///srv/repo.git"
+@pytest.mark.parametrize(
+    "url", ["file:///srv/repo.git", "http://127.0.0.1:8418/repo.git", "http://localhost/r.git"]
+)
+def test_a_repository_on_this_machine_is_fine_for_local_controllers(url: str) -> None:
+    settings = parse({"provider": "kwok"}, {"repoURL": url})
+    assert settings.repo_url == url
+
+
+def test_the_mirror_is_served_on_its_port() -> None:
+    settings = parse({"provider": "kwok"}, {"mirror": True, "mirrorPort": 20001})
+    assert settings.repo_url == "http://127.0.0.1:20001/repo.git"
 
 
 def plan(  # type: ignore[no-untyped-def]
@@ -355,3 +379,53 @@ def test_readiness_over_tls_is_the_answer_not_the_open_port(tmp_path: Path) -> N
         server.shutdown()
         server.server_close()
     assert not _ready(process)
+
+
+def test_the_mirror_is_served_by_a_git_server_on_its_fixed_port() -> None:
+    settings = load_stack_file(REPO, "local")
+    runtime = RuntimeSettings.of(settings)
+    assert runtime.mirror_port == 18418
+    binaries = {b: f"/opt/bin/{b}" for b in (*runtime.binaries, "python")}
+    ports = {name: 20000 + i for i, name in enumerate(PORTS)}
+    p = runtime_plan(runtime, binaries, ports)
+    server = next(x for x in p.processes if x.name == "git-server")
+    assert server.argv == [
+        "/opt/bin/python", "-m", "infra.runtime.git_http",
+        "--root", str(settings.local_dir), "--port", "18418",
+    ]  # fmt: skip
+    assert server.ready_port == 18418 and server.workload is None
+    # The mirror folder it serves is the one `up` fills, at the path of the stack's repoURL.
+    assert settings.mirror_path.parent == settings.local_dir
+    assert settings.repo_url.endswith(f":18418/{settings.mirror_path.name}")
+    # Without the mirror there is no git server.
+    dev_like = RuntimeSettings.of(parse({"provider": "kwok"}, {"repoURL": "file:///r.git"}))
+    assert dev_like.mirror_port is None
+    plain = runtime_plan(dev_like, binaries, ports)
+    assert "git-server" not in [x.name for x in plain.processes]
+
+
+def test_the_chosen_ports_never_take_the_mirror_port() -> None:
+    from infra.components.local_runtime import _ports
+
+    mirror = _ports(None)["server"]  # a port the free-port search just returned
+    # The previous run's server port is the mirror port now: it is not kept.
+    again = _ports({"server": mirror}, reserved=(mirror,))
+    assert mirror not in again.values()
+    assert len(set(again.values())) == len(again)
+
+
+def test_a_taken_mirror_port_is_one_line_naming_the_setting() -> None:
+    import socket
+
+    from infra.components.local_runtime import RuntimeError_, _require_free
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        with pytest.raises(RuntimeError_) as info:
+            _require_free(port, "gitops-platform:git.mirrorPort")
+    message = str(info.value)
+    assert f"127.0.0.1:{port} is taken" in message and "git.mirrorPort" in message
+    assert "\n" not in message
+    _require_free(port, "gitops-platform:git.mirrorPort")  # free again: no error

@@ -20,6 +20,7 @@ import pulumi.runtime
 import pytest
 import yaml
 
+from infra import constants
 from infra.catalog import load_catalog
 from infra.ops import crd_migration
 from infra.settings import load_stack_file
@@ -220,6 +221,12 @@ def test_dev_program_registers_the_platform() -> Any:
         assert string_data.get(SECRET_SIG) == SECRET_MARK, "Secret data must be a secret input"
         assert string_data["value"]["admin.password"] == "$2b$10$abcdefghijklmnopqrstuv"
         assert string_data["value"]["admin.passwordMtime"] == "2026-01-01T00:00:00Z"
+        # Every git host's webhook key is set (an empty one accepts unauthenticated calls):
+        # none configured in Pulumi.dev.yaml, so each holds the generated lock.
+        webhook = {k: v for k, v in string_data["value"].items() if k.startswith("webhook.")}
+        assert set(webhook) == set(constants.ARGOCD_WEBHOOK_KEYS)
+        assert set(webhook.values()) == {"generated-value"}
+        assert mocks.resources["argocd-webhook-secret"].type_ == "pulumi-python:dynamic:Resource"
         assert secret["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"
 
         password, is_secret = await resolved(exports["adminPassword"])

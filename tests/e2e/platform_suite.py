@@ -1,9 +1,11 @@
 """End to end: the real Pulumi engine, providers and a local kwok control plane.
 
-Runs once with the dev and once with the prod stack file (only the cluster provider and the
-chart source are overridden). Tests of one stack run in order and share its deployment; the
-last one destroys it. The fixture's finalizer deletes the cluster whatever happened, so no
-control-plane process outlives the run.
+The suite of one stack file: ``test_platform_dev.py`` and ``test_platform_prod.py`` each run
+all of it, with their ``STACK`` (only the cluster provider and the chart source are
+overridden), as two modules so the two clusters run side by side on two test workers
+(``make test``: pytest-xdist, one module per worker at a time). Tests of one stack run in
+order and share its deployment; the last one destroys it. The fixture's finalizer deletes the
+cluster whatever happened, so no control-plane process outlives the run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,21 +24,26 @@ import bcrypt
 import pytest
 import yaml
 
-from tests.e2e.harness import Project, changed_resources, secret_value, wait_for
+from tests.e2e.harness import LogWatch, Project, changed_resources, secret_value, wait_for
 
 pytestmark = pytest.mark.e2e
 
 NAMESPACE = "argocd"
 GROUP, VERSION = "argoproj.io", "v1alpha1"
+STRICT_DRY_RUN = (
+    "apply", "--server-side", "--dry-run=server", "--validate=strict",
+    "--field-manager=e2e-check", "--force-conflicts", "-f",
+)  # fmt: skip
+"""`kubectl` arguments: the API server's strict server-side dry run of a file."""
 HELLO_WEB = "ghcr.io/example-org/hello-web:{}"
 """The catalog's image (``project.image`` spells it as the project copy does)."""
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
+@pytest.fixture(scope="module")
 def project(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Project]:
-    stack = request.param
+    stack = request.module.STACK
     # prod is highly available: redis-ha's hard anti-affinity needs three nodes.
     project = Project.create(
         stack, tmp_path_factory.mktemp(f"e2e-{stack}"), nodes=3 if stack == "prod" else 1
@@ -103,21 +111,7 @@ def test_objects_in_the_cluster_are_what_platformctl_renders(project: Project) -
     kubeconfig = project.root / "check.kubeconfig"
     kubeconfig.write_text(project.output("kubeconfig", secret=True))
     try:
-        project.run(
-            [
-                "kubectl",
-                "--kubeconfig",
-                str(kubeconfig),
-                "apply",
-                "--server-side",
-                "--dry-run=server",
-                "--validate=strict",
-                "--field-manager=e2e-check",
-                "--force-conflicts",
-                "-f",
-                str(render),
-            ]
-        )
+        project.run(["kubectl", "--kubeconfig", str(kubeconfig), *STRICT_DRY_RUN, str(render)])
     finally:
         kubeconfig.unlink()
     objects = rendered(project)
@@ -150,6 +144,42 @@ def wait_synced_and_healthy(project: Project, apps: set[str], what: str) -> None
         timeout=300,
         detail=lambda: statuses(project),
     )
+
+
+REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
+
+
+def reconciled_again(project: Project, name: str) -> None:
+    """Ask Argo CD to compare ``name`` with git and the cluster again, and wait until the
+    application controller reports it has: the refresh request cleared and a
+    ``status.reconciledAt`` no older than the request."""
+    requested = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    project.refresh(name)
+
+    def done() -> bool:
+        app = project.applications()[name]
+        annotations = app["metadata"].get("annotations") or {}
+        reconciled = (app.get("status") or {}).get("reconciledAt") or ""
+        return REFRESH_ANNOTATION not in annotations and reconciled >= requested
+
+    wait_for(
+        f"{name} reconciled again",
+        done,
+        timeout=120,
+        detail=lambda: (project.applications()[name].get("status") or {}).get("reconciledAt"),
+    )
+
+
+def operation(project: Project, name: str) -> Any:
+    """The Application's sync operation, running or finished (None: never synced)."""
+    app = project.applications()[name]
+    return app.get("operation") or (app.get("status") or {}).get("operationState")
+
+
+def appset_resources(project: Project, name: str) -> list[str]:
+    """The Applications an ApplicationSet's controller reports it manages."""
+    appset = live(project, "ApplicationSet", name) or {}
+    return [r["name"] for r in (appset.get("status") or {}).get("resources") or []]
 
 
 def statuses(project: Project) -> dict[str, tuple[str, str]]:
@@ -202,8 +232,10 @@ def test_argocd_syncs_as_the_environment_says(project: Project) -> None:
             lambda: all(statuses(project).get(a, ("-",))[0] == "OutOfSync" for a in apps),
             detail=lambda: statuses(project),
         )
-        time.sleep(25)  # a reconciliation later: still nothing applied
+        for app in apps:  # compared once more, as Argo CD reports it: still nothing applied
+            reconciled_again(project, app)
         assert all(statuses(project)[a][0] == "OutOfSync" for a in apps)
+        assert not any(operation(project, a) for a in apps)
         assert live_image(project, "web", "hello-web") is None
         project.login(project.output("adminPassword", secret=True))
         project.argocd("app", "sync", name, "--timeout", "120")
@@ -218,18 +250,108 @@ def test_a_bump_commit_reaches_the_cluster(project: Project) -> None:
     project.platformctl(
         "bump", "--app", "hello-web", "--env", project.stack, "--tag", "1.0.1", "--push"
     )
-    project.refresh(name)
     new = project.image(HELLO_WEB.format("1.0.1"))
     project.publish(new)
     if project.stack == "dev":
         wait_for("the bumped image live", lambda: live_image(project, "web", "hello-web") == new)
     else:
         wait_for("hello-web OutOfSync", lambda: statuses(project)[name][0] == "OutOfSync")
-        time.sleep(25)
+        reconciled_again(project, name)
+        assert statuses(project)[name][0] == "OutOfSync"
         assert live_image(project, "web", "hello-web") == project.image(HELLO_WEB.format("1.0.0"))
         project.argocd("app", "sync", name, "--timeout", "120")
         assert live_image(project, "web", "hello-web") == new
         wait_for("hello-web Synced", lambda: statuses(project)[name][0] == "Synced")
+
+
+def test_only_a_signed_webhook_call_refreshes_and_only_the_branch_s_applications(
+    project: Project,
+) -> None:
+    """Argo CD's git webhook, as the stack configures it (``webhook.githubSecret`` in
+    argocd-secret, every other host locked): unsigned, wrongly signed or tampered calls and
+    other hosts' unauthenticated calls are refused and refresh nothing; a signed push of
+    another branch refreshes nothing; the signed push of the stack's branch refreshes exactly
+    the Applications that track it. Proven by what argocd-server answers and logs."""
+    from infra.delivery.git import Git
+    from infra.delivery.push_event import (
+        PushEvent,
+        deliver,
+        github_event,
+        gitlab_event,
+        push_payload,
+    )
+
+    repo_url = project.config("git")["repoURL"]
+    tracking = {
+        name
+        for name, app in predicted_applications(project).items()
+        if any(
+            s.get("repoURL") == repo_url and s.get("targetRevision") == project.branch
+            for s in [*(app["spec"].get("sources") or []), app["spec"].get("source") or {}]
+        )
+    }
+    assert "hello-web" in tracking
+    log = LogWatch(project.server_log())
+    before = project.run(["git", "rev-parse", "HEAD"]).stdout.strip()
+    with project.webhook_paused():  # the push alone tells Argo CD nothing
+        (project.root / "apps" / "hello-web" / "NOTES.md").write_text("rendered nowhere\n")
+        project.commit_and_push("hello-web: a note")
+    after = project.run(["git", "rev-parse", "HEAD"]).stdout.strip()
+    assert project.remote is not None
+    remote = Git(project.remote)
+
+    def payload(branch: str) -> dict[str, Any]:
+        return push_payload(
+            remote, ref=f"refs/heads/{branch}", before=before, after=after,
+            repo_url=repo_url, default_branch=project.branch,
+        )  # fmt: skip
+
+    url = project.webhook_url()
+    signed = github_event(payload(project.branch), project.webhook_secret)
+    unsigned = {k: v for k, v in signed.headers.items() if k != "X-Hub-Signature-256"}
+    tampered = signed.body.replace(after.encode(), before.encode())
+    assert tampered != signed.body
+    refused = {
+        "unsigned": PushEvent("github", signed.body, unsigned),
+        "signed with another secret": github_event(payload(project.branch), "x" * 40),
+        "altered after signing": PushEvent("github", tampered, signed.headers),
+        "GitLab, no token": gitlab_event(payload(project.branch), ""),
+        "GitLab, a guessed token": gitlab_event(payload(project.branch), "x" * 40),
+        "Gogs, unsigned": PushEvent("gogs", signed.body, {"X-Gogs-Event": "push"}),
+        "Bitbucket Server, unsigned": PushEvent(
+            "bitbucketserver", signed.body, {"X-Event-Key": "repo:refs_changed"}
+        ),
+        "Bitbucket Cloud, another hook's UUID": PushEvent(
+            "bitbucket", b"{}", {"X-Hook-UUID": str(uuid.uuid4()), "X-Event-Key": "repo:push"}
+        ),
+        "Azure DevOps, no credentials": PushEvent(
+            "azuredevops", b"{}", {"X-Vss-Activityid": str(uuid.uuid4())}
+        ),
+    }
+    answers = {what: deliver(url, event) for what, event in refused.items()}
+    assert {what: status for what, (status, _) in answers.items()} == dict.fromkeys(refused, 400)
+    assert "HMAC verification failed" in answers["signed with another secret"][1]
+    assert "HMAC verification failed" in answers["altered after signing"][1]
+
+    elsewhere = github_event(payload("elsewhere"), project.webhook_secret)
+    assert deliver(url, elsewhere)[0] == 200
+    log.wait("the push of another branch handled", r"Received push event .*revision: elsewhere")
+    assert deliver(url, signed)[0] == 200
+    wait_for(
+        "every Application of the branch at the pushed commit",
+        lambda: all(after in revisions(project, name) for name in tracking),
+        timeout=120,
+        every=0.5,
+        detail=lambda: {name: revisions(project, name) for name in tracking},
+    )
+    refreshed = re.findall(r"refreshing app '([^']+)' from webhook", log.text())
+    assert sorted(refreshed) == sorted(tracking), refreshed
+
+
+def revisions(project: Project, name: str) -> list[str]:
+    """The revisions Argo CD last compared ``name`` at (one per source)."""
+    sync = (project.applications()[name].get("status") or {}).get("sync") or {}
+    return [sync["revision"]] if sync.get("revision") else list(sync.get("revisions") or [])
 
 
 def test_drift_in_a_synced_app_is_reverted_in_dev_and_reported_in_prod(project: Project) -> None:
@@ -264,7 +386,6 @@ def test_a_manifest_removed_from_git_is_pruned_in_dev(project: Project) -> None:
     assert core.read_namespaced_service("hello-web", "web") is not None
     (project.root / "apps" / "hello-web" / "manifests" / "service.yaml").unlink()
     project.commit_and_push("hello-web: drop the Service")
-    project.refresh(name)
 
     def gone() -> bool:
         try:
@@ -281,7 +402,6 @@ def test_a_manifest_removed_from_git_is_pruned_in_dev(project: Project) -> None:
         assert not gone()
     project.run(["git", "checkout", "HEAD~1", "--", "apps/hello-web/manifests/service.yaml"])
     project.commit_and_push("hello-web: the Service again")
-    project.refresh(name)
 
 
 def test_a_deny_window_blocks_syncs_unless_manual_sync_is_allowed(project: Project) -> None:
@@ -334,8 +454,12 @@ def test_removing_an_app_keeps_its_application_or_its_workloads(project: Project
             )
             assert rollout["metadata"]["name"] == "checkout-web"  # the workload stays
         else:
-            time.sleep(10)  # the ApplicationSet controller has reconciled by then
-            assert "checkout-web" in project.applications()
+            wait_for(
+                "the ApplicationSet controller to report the new list",
+                lambda: "checkout-web" not in appset_resources(project, "payments"),
+                detail=lambda: appset_resources(project, "payments"),
+            )
+            assert "checkout-web" in project.applications()  # create-update keeps it
     finally:
         shutil.move(parked, app_dir)
     project.up()
@@ -470,16 +594,7 @@ def test_generated_rollouts_and_applications_are_accepted_by_the_api_server(
     kubeconfig = project.root / "dry-run.kubeconfig"
     kubeconfig.write_text(project.output("kubeconfig", secret=True))
     kubectl = ["kubectl", "--kubeconfig", str(kubeconfig)]
-    dry_run = [
-        *kubectl,
-        "apply",
-        "--server-side",
-        "--dry-run=server",
-        "--validate=strict",
-        "--field-manager=e2e-check",
-        "--force-conflicts",
-        "-f",
-    ]
+    dry_run = [*kubectl, *STRICT_DRY_RUN]
     checked = []
     try:
         for app_file in sorted((project.root / "apps").glob("*/app.yaml")):
@@ -640,13 +755,20 @@ def test_api_server_stopped_during_up_then_next_up_converges(project: Project) -
         stderr=subprocess.STDOUT,
         text=True,
     )
-    time.sleep(4)  # the program runs and the first steps start
+    assert up.stdout is not None
+    started = []  # what the engine printed until its first step started
+    for line in up.stdout:
+        started.append(line)
+        if re.search(r"\b(creating|updating|deleting)\b", line):
+            break
     project.kwokctl("stop", "cluster")
     try:
-        out, _ = up.communicate(timeout=240)
+        rest, _ = up.communicate(timeout=240)
+        out = "".join(started) + rest
     except subprocess.TimeoutExpired:
         up.send_signal(signal.SIGINT)  # what a user (or CI) does to a hung run
-        out, _ = up.communicate(timeout=120)
+        rest, _ = up.communicate(timeout=120)
+        out = "".join(started) + rest
     project.log.append(f"interrupted up rc={up.returncode}: {out[-1500:]}")
     project.kwokctl("start", "cluster")
 
