@@ -4,11 +4,18 @@
 kube-controller-manager, kube-scheduler and kwok-controller as processes bound to 127.0.0.1;
 kwok fakes nodes on which scheduled pods go Running. Every binary path is given explicitly
 (from ``make toolchain``, found on PATH): kwokctl would otherwise try to download them.
+
+kwokctl picks its components' ports by scanning down from 32767 for one that is free at that
+moment, so two clusters created at once pick the same ports, and one component of one of them
+fails to bind. Creations on this machine therefore take turns (:func:`creating_alone`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +46,22 @@ options:
 """
 
 
+CREATE_LOCK = Path(tempfile.gettempdir()) / "gitops-platform-kwokctl.lock"
+"""Held while a kwok cluster is created: its ports are chosen and bound."""
+
+
+@contextlib.contextmanager
+def creating_alone(lock: Path = CREATE_LOCK) -> Iterator[None]:
+    """One kwok cluster creation at a time on this machine (stacks and test runs alike):
+    kwokctl's port choice is only safe while no other creation is choosing."""
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class KwokProvider(LocalClusterProvider):
     replace_on = ("kubernetesVersion",)
 
@@ -56,7 +79,8 @@ class KwokProvider(LocalClusterProvider):
             argv += ["--kubeconfig", str(Path(tmp) / "kubeconfig")]
             for flag, binary in _BINARIES.items():
                 argv += [flag, which(binary, _HINT)]
-            run(argv, timeout=400)
+            with creating_alone():
+                run(argv, timeout=400)
         self.resize(props)
 
     def resize(self, props: dict[str, Any]) -> None:
