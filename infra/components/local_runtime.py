@@ -185,13 +185,21 @@ def _remove_kyverno_webhooks(kubeconfig: str) -> None:
         pulumi.log.warn(f"could not remove Kyverno's webhook configurations: {exc}")
 
 
+def runtime_settings(fields: dict[str, Any]) -> RuntimeSettings:
+    """The RuntimeSettings a resource's inputs hold, back from the engine: lists come back as
+    lists, numbers as floats."""
+    values = dict(fields)
+    values["sealed_secrets_args"] = tuple(values.get("sealed_secrets_args") or ())
+    if values.get("mirror_port") is not None:
+        values["mirror_port"] = int(values["mirror_port"])
+    return RuntimeSettings(**values)
+
+
 class _ProcessesProvider(ResourceProvider):
     """Inputs: ``settings`` (RuntimeSettings as a dict), ``kubeconfig``, ``root``."""
 
     def _start(self, props: dict[str, Any], previous: dict[str, int] | None) -> dict[str, Any]:
-        fields = dict(props["settings"])
-        fields["sealed_secrets_args"] = tuple(fields.get("sealed_secrets_args") or ())
-        settings = RuntimeSettings(**fields)
+        settings = runtime_settings(props["settings"])
         directory = Path(settings.directory)
         (directory / "logs").mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)

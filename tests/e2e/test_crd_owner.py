@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Project, changed_resources, wait_for
+from tests.e2e.harness import Project, changed_resources, free_port, wait_for
 from tests.support import (
     REPO,
     UPGRADED_CRD,
@@ -50,6 +50,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     # from the project copy first: the previous commit's, then this one's.
     project.env["PYTHONPATH"] = str(project.root)
     _use_program(project, previous)
+    # The previous program knows no `git.mirrorPort` (its mirror was a file:// URL).
+    git = project.config("git")
+    del git["mirrorPort"]
+    project.set_config("git", git)
     yield project
     project.teardown()
     print("\n".join(project.log))
@@ -94,6 +98,7 @@ def test_one_up_moves_the_crds_to_their_owners_and_deletes_nothing(project: Proj
     assert len([k for k in before if k.startswith("crd/")]) >= 9
 
     _use_program(project, REPO / "infra")
+    project.set_config("git", {**project.config("git"), "mirrorPort": free_port()})
     project.up()
 
     after = _uids(project)

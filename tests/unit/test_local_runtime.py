@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -429,3 +430,17 @@ def test_a_taken_mirror_port_is_one_line_naming_the_setting() -> None:
     assert f"127.0.0.1:{port} is taken" in message and "git.mirrorPort" in message
     assert "\n" not in message
     _require_free(port, "gitops-platform:git.mirrorPort")  # free again: no error
+
+
+def test_runtime_settings_come_back_from_the_engine_as_they_went_in() -> None:
+    import json
+
+    from infra.components.local_runtime import runtime_settings
+
+    sent = RuntimeSettings.of(load_stack_file(REPO, "local"))
+    # What the engine hands a dynamic provider: JSON numbers as floats, tuples as lists.
+    received = json.loads(json.dumps(asdict(sent)), parse_int=float)
+    assert isinstance(received["mirror_port"], float)
+    back = runtime_settings(received)
+    assert back == sent
+    assert isinstance(back.mirror_port, int)
