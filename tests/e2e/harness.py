@@ -28,6 +28,7 @@ from infra.constants import ARGOCD_WEBHOOK_PATH
 from infra.runtime.git_hook import install_hook, write_config
 from infra.runtime.git_http import GitHttpServer
 from tests.e2e.registry import SignedImages
+from tests.signing import free_port
 from tests.support import ARGOCD_CHART, REPO, SHARED_CHARTS
 
 PROJECT = "gitops-platform"
@@ -60,15 +61,6 @@ def wait_for(
     if detail is not None:
         last = detail()
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last: {last!r}")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def toolchain_bin() -> Path | None:
