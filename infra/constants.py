@@ -53,12 +53,16 @@ ANNOTATION_RESTARTED_AT: Final = "kubectl.kubernetes.io/restartedAt"
 """What `kubectl rollout restart` sets on a pod template (the break-glass reset does too; the
 local runtime restarts a process when it changes)."""
 
+ARGOCD_WEBHOOK_GITHUB_SECRET: Final = "webhook.github.secret"
+ARGOCD_WEBHOOK_GITLAB_SECRET: Final = "webhook.gitlab.secret"
+ARGOCD_WEBHOOK_BITBUCKET_SERVER_SECRET: Final = "webhook.bitbucketserver.secret"
+ARGOCD_WEBHOOK_GOGS_SECRET: Final = "webhook.gogs.secret"
 ARGOCD_WEBHOOK_KEYS: Final = (
-    "webhook.github.secret",
-    "webhook.gitlab.secret",
+    ARGOCD_WEBHOOK_GITHUB_SECRET,
+    ARGOCD_WEBHOOK_GITLAB_SECRET,
     "webhook.bitbucket.uuid",
-    "webhook.bitbucketserver.secret",
-    "webhook.gogs.secret",
+    ARGOCD_WEBHOOK_BITBUCKET_SERVER_SECRET,
+    ARGOCD_WEBHOOK_GOGS_SECRET,
     "webhook.azuredevops.username",
     "webhook.azuredevops.password",
 )

@@ -22,7 +22,7 @@ from infra.catalog.models import DNS1123_LABEL_PATTERN
 from infra.catalog.refname import MAX_BRANCH_LENGTH, branch_name_problem
 from infra.catalog.schedule import cron_problem, go_duration_problem, time_zone_problem
 from infra.catalog.strict import StrictModel, checked
-from infra.catalog.urls import url_credential_problem
+from infra.catalog.urls import is_loopback, url_credential_problem
 from infra.errors import Problem, ValidationError, problems_from_pydantic
 from infra.policy_checks import plaintext_secret_problems
 from infra.yamlio import load_file
@@ -321,13 +321,9 @@ class AdmissionSettings(_Strict):
         return [r for r in self.trustedRegistries if is_loopback_registry(r)]
 
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
-
-
 def is_loopback_registry(prefix: str) -> bool:
     """``127.0.0.1:5000/org`` and ``localhost/org`` are; ``ghcr.io/org`` is not."""
-    host = prefix.partition("/")[0].partition(":")[0]
-    return host in LOOPBACK_HOSTS
+    return is_loopback(prefix.partition("/")[0].partition(":")[0])
 
 
 class GitSettings(_Strict):
@@ -425,10 +421,10 @@ class WebhookSettings(_Strict):
 
 
 WEBHOOK_SECRET_KEYS = {
-    "githubSecret": constants.ARGOCD_WEBHOOK_KEYS[0],
-    "gitlabSecret": constants.ARGOCD_WEBHOOK_KEYS[1],
-    "bitbucketServerSecret": constants.ARGOCD_WEBHOOK_KEYS[3],
-    "gogsSecret": constants.ARGOCD_WEBHOOK_KEYS[4],
+    "githubSecret": constants.ARGOCD_WEBHOOK_GITHUB_SECRET,
+    "gitlabSecret": constants.ARGOCD_WEBHOOK_GITLAB_SECRET,
+    "bitbucketServerSecret": constants.ARGOCD_WEBHOOK_BITBUCKET_SERVER_SECRET,
+    "gogsSecret": constants.ARGOCD_WEBHOOK_GOGS_SECRET,
 }
 """Setting -> the ``argocd-secret`` key argocd-server reads it from (Argo CD's settings.go)."""
 

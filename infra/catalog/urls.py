@@ -1,4 +1,4 @@
-"""Credentials in URLs, refused (pure).
+"""URLs (pure): credentials in them refused, and which hosts are this machine's loopback.
 
 A URL in ``app.yaml`` or a stack file is committed, rendered into AppProjects and
 Applications, printed by ``platformctl render`` and stored in Pulumi state: a password or
@@ -9,12 +9,13 @@ credentials from repository Secrets instead. Messages about a URL never repeat i
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import parse_qsl, urlsplit
 
 from infra.errors import redact_url
 
-__all__ = ["url_credential_problem"]
+__all__ = ["is_loopback", "url_credential_problem"]
 
 _SECRET_PARAMETER = re.compile(
     r"(token|secret|passw|pwd|credential|auth|signature|sig|key|session|code)", re.IGNORECASE
@@ -50,3 +51,17 @@ def url_credential_problem(url: str) -> str | None:
                 "give Argo CD a repository Secret instead"
             )
     return None
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` is this machine's loopback: ``localhost`` or an address in
+    ``127.0.0.0/8`` or ``::1``. The one check for every local-only endpoint (the git server's
+    bind address, where a push event may be delivered, a plain-HTTP registry)."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -23,7 +23,7 @@ from infra.components.charts import chart_source
 from infra.components.generated_secret import GeneratedSecret
 from infra.settings import StackSettings
 from infra.specs import argocd_namespace, argocd_secret, chart_values, redis_secret
-from infra.specs.argocd_install import WEBHOOK_GITHUB_KEY, webhook_secrets
+from infra.specs.argocd_install import webhook_secrets
 from infra.specs.crds import CrdSet
 
 __all__ = ["ArgoCD", "ArgoCDArgs"]
@@ -117,7 +117,9 @@ class ArgoCD(pulumi.ComponentResource):
             key: pulumi.Output.secret(value)
             for key, value in webhook_secrets(settings, webhook_lock.value).items()
         }
-        self.mirror_webhook_secret = webhook[WEBHOOK_GITHUB_KEY] if settings.git.mirror else None
+        self.mirror_webhook_secret = (
+            webhook[constants.ARGOCD_WEBHOOK_GITHUB_SECRET] if settings.git.mirror else None
+        )
 
         in_namespace = pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(depends_on=[namespace])

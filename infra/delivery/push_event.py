@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import urllib.error
 import urllib.request
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from infra.catalog.urls import is_loopback
 from infra.delivery.git import Git
 
 __all__ = [
@@ -68,15 +68,6 @@ class PushEvent:
 def is_zero(sha: str) -> bool:
     """The all-zeros object name git gives for a ref that did not exist / no longer exists."""
     return bool(sha) and set(sha) == {"0"}
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def web_url(repo_url: str) -> str:
@@ -299,7 +290,7 @@ def deliver(url: str, event: PushEvent, timeout: float = 10.0) -> tuple[int, str
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("the webhook URL must be an http:// or https:// address")
     handlers: list[urllib.request.BaseHandler] = [_NoRedirect()]
-    if _loopback(parts.hostname):
+    if is_loopback(parts.hostname):
         handlers.append(urllib.request.ProxyHandler({}))
     opener = urllib.request.build_opener(*handlers)
     # Header values go as UTF-8 (http.client would send latin-1): the receiver compares the

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import os
 import re
 import signal
@@ -38,9 +37,10 @@ from types import FrameType, TracebackType
 from typing import IO, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from infra.catalog.urls import is_loopback
 from infra.delivery.git import Git
 
-__all__ = ["GitHttpServer", "backend_path", "is_loopback", "main"]
+__all__ = ["GitHttpServer", "backend_path", "main"]
 
 UPLOAD_PACK: Final = "git-upload-pack"
 CHUNK: Final = 64 * 1024
@@ -56,16 +56,6 @@ _DROPPED_ENV: Final = frozenset(
      "PATH_TRANSLATED", "QUERY_STRING", "REQUEST_METHOD", "CONTENT_TYPE", "CONTENT_LENGTH",
      "REMOTE_ADDR", "REMOTE_USER", "GATEWAY_INTERFACE", "SERVER_PROTOCOL"}
 )  # fmt: skip
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address (``127.0.0.0/8``, ``::1``) or ``localhost``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def backend_path() -> str:
@@ -106,6 +96,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     root: Path
     backend: str
+    log_requests: bool
 
     def handle_error(self, request: object, client_address: object) -> None:
         error = sys.exc_info()[1]
@@ -351,6 +342,10 @@ class _Handler(BaseHTTPRequestHandler):
             if message:
                 sys.stderr.write(f"git-http: http-backend: {message[-1]}\n")
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if self.server.log_requests:
+            super().log_request(code, size)
+
     def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"git-http: {self.address_string()} {format % args}\n")
 
@@ -358,9 +353,12 @@ class _Handler(BaseHTTPRequestHandler):
 class GitHttpServer:
     """Serve every bare repository ``<root>/<name>.git`` over smart HTTP, read-only, in a
     daemon thread. The socket is bound at construction (``port=0``: any free port, see
-    :attr:`port`); :meth:`start` serves, :meth:`stop` stops and closes."""
+    :attr:`port`); :meth:`start` serves, :meth:`stop` stops and closes. Errors go to stderr;
+    each request too with ``log_requests`` (the runtime's process, whose stderr is its log)."""
 
-    def __init__(self, root: Path, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, root: Path, port: int = 0, host: str = "127.0.0.1", *, log_requests: bool = False
+    ) -> None:
         if not is_loopback(host):
             raise ValueError(f"--host {host!r} is not a loopback address: git is served locally")
         self.root = Path(root).resolve()
@@ -369,6 +367,7 @@ class GitHttpServer:
         self._server = server_class((host, port), _Handler)
         self._server.root = self.root
         self._server.backend = backend_path()
+        self._server.log_requests = log_requests
         self._thread: threading.Thread | None = None
 
     @property
@@ -436,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"git_http: --root {args.root} is not a folder", file=sys.stderr)
         return 2
     try:
-        server = GitHttpServer(args.root, args.port, args.host)
+        server = GitHttpServer(args.root, args.port, args.host, log_requests=True)
     except (OSError, RuntimeError) as exc:
         print(f"git_http: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra import constants
-from infra.settings import WEBHOOK_SECRET_KEYS, StackSettings
+from infra.settings import StackSettings
 from infra.specs.catalog_objects import NOTIFICATION_SERVICE
 from infra.specs.crds import CRD_SWITCHES
 
@@ -25,10 +25,7 @@ NOTIFICATION_URL_KEY = "platform-webhook-url"
 """Key of the webhook URL in argocd-notifications-secret (the service config reads
 ``$platform-webhook-url``), so the URL stays out of the ConfigMap."""
 
-WEBHOOK_GITHUB_KEY = WEBHOOK_SECRET_KEYS["githubSecret"]
-
 __all__ = [
-    "WEBHOOK_GITHUB_KEY",
     "argocd_namespace",
     "argocd_secret",
     "chart_values",

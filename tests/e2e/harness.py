@@ -196,8 +196,14 @@ class Project:
         git_settings["repoURL"] = self.git_server.url(remote.name)
         self.set_config("git", git_settings)
         self.webhook_secret = uuid.uuid4().hex + uuid.uuid4().hex
+        # On stdin, as a user pipes it: a value on the command line would be in the log.
         self.pulumi(
-            "config", "set", "--secret", "--path", "webhook.githubSecret", self.webhook_secret
+            "config",
+            "set",
+            "--secret",
+            "--path",
+            "webhook.githubSecret",
+            input_text=self.webhook_secret,
         )
         install_hook(remote, self.hook_config, REPO)
 
@@ -216,8 +222,9 @@ class Project:
         finally:
             parked.rename(self.hook_config)
 
-    def webhook_url(self) -> str:
-        return f"http://{self.output('argocdServer')}{ARGOCD_WEBHOOK_PATH}"
+    def webhook_url(self, server: str | None = None) -> str:
+        """argocd-server's webhook URL (``server``: its address, when already read)."""
+        return f"http://{server or self.output('argocdServer')}{ARGOCD_WEBHOOK_PATH}"
 
     def server_log(self) -> Path:
         """argocd-server's log (the local runtime's)."""
@@ -226,11 +233,14 @@ class Project:
     def register_webhook(self) -> None:
         """Point the remote's hook at the stack's argocd-server, as a user registers the
         webhook on the repository host (docs/delivery.md)."""
-        if self.remote is None or self.output("argocdServer", check=False) is None:
+        if self.remote is None:
+            return
+        server = self.output("argocdServer", check=False)
+        if server is None:
             return
         write_config(
             self.hook_config,
-            url=self.webhook_url(),
+            url=self.webhook_url(server),
             secret=self.webhook_secret,
             repo_url=str(self.config("git")["repoURL"]),
             default_branch=self.branch,
@@ -268,12 +278,13 @@ class Project:
         return proc
 
     def pulumi(
-        self, *args: str, check: bool = True, timeout: float = 1200
+        self, *args: str, check: bool = True, timeout: float = 1200, input_text: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         return self.run(
             ["pulumi", *args, "--stack", self.stack, "--non-interactive"],
             check=check,
             timeout=timeout,
+            input_text=input_text,
         )
 
     def set_config(self, key: str, value: Any) -> None:

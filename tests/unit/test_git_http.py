@@ -314,3 +314,13 @@ def test_the_process_serves_logs_one_line_per_request_and_exits_cleanly_on_sigte
     assert len(lines) == 2, err
     assert "GET /repo.git/info/refs?service=git-upload-pack" in lines[0] and " 200 " in lines[0]
     assert "GET /missing.git/info/refs" in lines[1] and " 404 " in lines[1]
+
+
+def test_in_process_it_does_not_log_each_request(
+    server: GitHttpServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A test's or benchmark's server is quiet (the process logs, its stderr is a log file)."""
+    listed = _run(tmp_path, "ls-remote", server.url("repo.git"))
+    assert listed.returncode == 0, listed.stderr
+    assert _request(server.port, "POST", "/repo.git/git-receive-pack")[0] == 403
+    assert capsys.readouterr().err == ""

@@ -11,7 +11,7 @@ import yaml
 from infra import constants
 from infra.errors import ValidationError
 from infra.settings import load_stack_file, parse_settings
-from infra.specs.argocd_install import WEBHOOK_GITHUB_KEY, argocd_secret, webhook_secrets
+from infra.specs.argocd_install import argocd_secret, webhook_secrets
 from tests.support import REPO
 
 GITHUB = "g" * 40
@@ -55,7 +55,7 @@ def test_the_secrets_land_in_argocd_secret_beside_the_admin_password() -> None:
 
 def test_the_local_mirror_signs_with_the_github_key() -> None:
     local = load_stack_file(REPO, "local")
-    assert webhook_secrets(local, LOCK)[WEBHOOK_GITHUB_KEY] == LOCK
+    assert webhook_secrets(local, LOCK)[constants.ARGOCD_WEBHOOK_GITHUB_SECRET] == LOCK
 
 
 @pytest.mark.parametrize(
