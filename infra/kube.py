@@ -6,11 +6,12 @@ local runtime, the CLI's break-glass and seal commands) goes through here.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
 
-__all__ = ["APPLY_PATCH", "JSON_PATCH", "api_client"]
+__all__ = ["APPLY_PATCH", "JSON_PATCH", "api_client", "get_json"]
 
 APPLY_PATCH = "application/apply-patch+yaml"
 """Content type of a server-side apply request (a JSON body is YAML too)."""
@@ -25,3 +26,23 @@ def api_client(kubeconfig: str, context: str | None = None) -> Any:
     return config.new_client_from_config_dict(  # type: ignore[no-untyped-call]
         yaml.safe_load(kubeconfig), context=context
     )
+
+
+def get_json(api: Any, path: str, timeout: float = 30) -> dict[str, Any] | None:
+    """GET an API ``path`` (``/apis/apps/v1/namespaces/argocd/deployments``) as plain JSON;
+    None on 404, ``kubernetes.client.ApiException`` on any other error status. For reads
+    repeated every few seconds: the client's generated methods validate every field into
+    models, many times the CPU of the request."""
+    from kubernetes.client.exceptions import ApiException
+
+    method, url, headers, _body, _post = api.param_serialize(
+        "GET", path, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
+    )
+    response = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
+    data = response.read()
+    if response.status == 404:
+        return None
+    if not 200 <= response.status <= 299:
+        raise ApiException(status=response.status, reason=response.reason, body=data)
+    result: dict[str, Any] = json.loads(data)
+    return result

@@ -26,18 +26,26 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from infra import constants
+from infra.kube import api_client, get_json
 from infra.runtime.plan import Process, RuntimePlan, Workload
 
-__all__ = ["main", "resolve_env", "stop_supervisor", "supervisor_alive"]
+__all__ = ["main", "resolve_env", "stop_supervisor", "supervisor_alive", "workload_state"]
 
 MODULE = "infra.runtime.supervisor"
 """How the supervisor is started (``python -m MODULE plan.json``) and recognised."""
 RESTARTED_AT = constants.ANNOTATION_RESTARTED_AT
 POLL_SECONDS = 2.0
 MAX_BACKOFF = 30.0
+_COLLECTIONS: Final = {
+    "Deployment": "/apis/apps/v1/namespaces/{namespace}/deployments",
+    "StatefulSet": "/apis/apps/v1/namespaces/{namespace}/statefulsets",
+    "ConfigMap": "/api/v1/namespaces/{namespace}/configmaps",
+    "Secret": "/api/v1/namespaces/{namespace}/secrets",
+}
+"""The API paths of the kinds the supervisor reads."""
 
 
 def resolve_env(
@@ -68,6 +76,14 @@ def resolve_env(
     return out
 
 
+def workload_state(obj: dict[str, Any]) -> tuple[bool, str | None]:
+    """(wanted, restartedAt) of a Deployment or StatefulSet: scaled to 0 is not wanted; the
+    pod template's ``kubectl.kubernetes.io/restartedAt`` (``kubectl rollout restart``)."""
+    replicas = obj["spec"].get("replicas", 1)
+    annotations = obj["spec"]["template"].get("metadata", {}).get("annotations") or {}
+    return (replicas != 0, annotations.get(RESTARTED_AT))
+
+
 @dataclass
 class Child:
     process: Process
@@ -93,31 +109,34 @@ class Supervisor:
 
     def api(self) -> Any:
         if self._api is None:
-            from kubernetes import config
-
-            self._api = config.new_client_from_config(self.plan.kubeconfig)  # type: ignore[no-untyped-call]
+            self._api = api_client(Path(self.plan.kubeconfig).read_text())
         return self._api
 
-    def _read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        from kubernetes import client
-        from kubernetes.client.exceptions import ApiException
+    def _get(self, path: str) -> dict[str, Any] | None:
+        return get_json(self.api(), path)
 
-        obj: Any
-        try:
-            if kind == "Deployment":
-                obj = client.AppsV1Api(self.api()).read_namespaced_deployment(name, namespace)
-            elif kind == "StatefulSet":
-                obj = client.AppsV1Api(self.api()).read_namespaced_stateful_set(name, namespace)
-            elif kind == "ConfigMap":
-                obj = client.CoreV1Api(self.api()).read_namespaced_config_map(name, namespace)
-            else:
-                obj = client.CoreV1Api(self.api()).read_namespaced_secret(name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
-        result: dict[str, Any] = self.api().sanitize_for_serialization(obj)
-        return result
+    def _read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._get(f"{_COLLECTIONS[kind].format(namespace=namespace)}/{name}")
+
+    def workload_states(self) -> dict[Workload, tuple[bool, str | None]]:
+        """(wanted, restartedAt) of every workload that can be read now: one LIST per kind
+        and namespace. A workload not created (yet) runs as the plan says."""
+        groups = {(c.process.workload.kind, c.process.workload.namespace)
+                  for c in self.children if c.process.workload is not None}  # fmt: skip
+        states: dict[Workload, tuple[bool, str | None]] = {}
+        for kind, namespace in sorted(groups):
+            try:
+                listed = self._get(_COLLECTIONS[kind].format(namespace=namespace))
+            except Exception:
+                continue  # the cluster is unreachable: leave these processes as they are
+            found = {item["metadata"]["name"]: item for item in (listed or {}).get("items", [])}
+            for child in self.children:
+                workload = child.process.workload
+                if workload is None or (workload.kind, workload.namespace) != (kind, namespace):
+                    continue
+                obj = found.get(workload.name)
+                states[workload] = (True, None) if obj is None else workload_state(obj)
+        return states
 
     def workload_env(self, workload: Workload) -> dict[str, str]:
         obj = self._read(workload.kind, workload.namespace, workload.name)
@@ -131,18 +150,6 @@ class Supervisor:
             return lambda name: (self._read(kind, workload.namespace, name) or {}).get("data")
 
         return resolve_env(containers[0], workload.namespace, data("ConfigMap"), data("Secret"))
-
-    def workload_state(self, workload: Workload) -> tuple[bool, str | None] | None:
-        """(wanted, restartedAt) of a workload; None when it cannot be read now."""
-        try:
-            obj = self._read(workload.kind, workload.namespace, workload.name)
-        except Exception:
-            return None
-        if obj is None:
-            return (True, None)  # not created (yet): run as the plan says
-        replicas = obj["spec"].get("replicas", 1)
-        annotations = obj["spec"]["template"].get("metadata", {}).get("annotations") or {}
-        return (replicas != 0, annotations.get(RESTARTED_AT))
 
     # -- processes ----------------------------------------------------------------------
 
@@ -192,10 +199,11 @@ class Supervisor:
 
     def tick(self) -> None:
         now = time.monotonic()
+        states = self.workload_states()
         for child in self.children:
             workload = child.process.workload
             if workload is not None:
-                observed = self.workload_state(workload)
+                observed = states.get(workload)
                 if observed is not None:
                     wanted, restarted_at = observed
                     if not wanted and child.wanted:
