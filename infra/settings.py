@@ -453,6 +453,33 @@ class SyncWindow(_Strict):
     """IANA time zone of the schedule."""
 
 
+class SyncRetry(_Strict):
+    """How Argo CD retries a failed sync (each Application's ``syncPolicy.retry``). Once the
+    retries are spent the sync has failed (``on-sync-failed`` notifies) and an automated sync
+    waits for the next commit."""
+
+    limit: Annotated[int, Field(ge=0, le=20)] = 5
+    """Retries after the first attempt (0: none). Never unlimited: a sync that cannot succeed
+    would then never be reported as failed."""
+    duration: GoDuration = "5s"
+    """The wait before the first retry."""
+    factor: Annotated[int, Field(ge=1, le=10)] = 2
+    """Each wait is the one before times this."""
+    maxDuration: GoDuration = "3m"
+    """The longest wait."""
+
+    def spec(self) -> dict[str, Any]:
+        """Argo CD's ``RetryStrategy``."""
+        return {
+            "limit": self.limit,
+            "backoff": {
+                "duration": self.duration,
+                "factor": self.factor,
+                "maxDuration": self.maxDuration,
+            },
+        }
+
+
 class SyncSettings(_Strict):
     automated: bool = False
     """Argo CD syncs on every change (continuous deployment) instead of on a human's click."""
@@ -467,6 +494,8 @@ class SyncSettings(_Strict):
     deletes an Application when an app disappears from the generator."""
     windows: Annotated[list[SyncWindow], Field(max_length=20)] = []
     """Maintenance windows (AppProject ``syncWindows``) of every team's AppProject."""
+    retry: SyncRetry = SyncRetry()
+    """How a failed sync is retried."""
 
 
 class NotificationsSettings(_Strict):

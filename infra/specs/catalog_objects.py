@@ -16,7 +16,6 @@ Per stack: sync windows on every AppProject, notification subscriptions on every
 
 from __future__ import annotations
 
-import copy
 import json
 import posixpath
 from typing import Any, Final
@@ -59,12 +58,6 @@ etcd's limit (1.5 MiB by default), and a client-side apply doubles an object (it
 are limited to 256 KiB in total). 1 MiB leaves room for the metadata, status and managed
 fields the server adds, so an object under it is always storable."""
 
-_RETRY = {
-    "limit": 5,
-    "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"},
-}
-
-
 def _labels(settings: StackSettings, team: str) -> dict[str, str]:
     return {
         constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
@@ -93,8 +86,8 @@ def sync_policy(app: App, settings: StackSettings) -> dict[str, Any]:
     if _ignore_differences(app):
         # Ignored fields are not drift, and a sync does not reset them either.
         policy["syncOptions"].append("RespectIgnoreDifferences=true")
-    # A copy per Application: a shared dict would be dumped as a YAML anchor and alias.
-    policy["retry"] = copy.deepcopy(_RETRY)
+    # A new dict per Application: a shared one would be dumped as a YAML anchor and alias.
+    policy["retry"] = settings.sync.retry.spec()
     return policy
 
 

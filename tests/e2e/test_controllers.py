@@ -157,6 +157,10 @@ def receiver() -> Iterator[Receiver]:
 def project(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Iterator[Project]:
     project = Project.create("dev", tmp_path_factory.mktemp("e2e-controllers"), nodes=1)
     project.set_config("notifications", {"webhookURL": receiver.url})
+    # One quick retry: a sync that cannot succeed is reported failed in seconds, not after
+    # the default five retries' 2.5 minutes of backoff (sync.retry, README).
+    sync = project.config("sync")
+    project.set_config("sync", {**sync, "retry": {"limit": 1, "duration": "2s"}})
     definition = project.root / "apps" / CANARY / "app.yaml"
     document = yaml.safe_load(definition.read_text())
     document["strategy"]["steps"] = CANARY_STEPS
@@ -592,15 +596,19 @@ def test_a_commit_the_api_server_refuses_is_notified_out_of_sync_then_sync_faile
         detail=lambda: receiver.events,
     )[0]
     assert event["sync"] == "OutOfSync" and event["project"]
-    # Automated sync retries with backoff (5 attempts, 5 s doubling); then the sync has failed.
+    # Automated sync retries as the stack says (once, after 2 s); then the sync has failed.
     event = wait_for(
         "the on-sync-failed webhook for hello-web",
         lambda: receiver.received("hello-web", "on-sync-failed"),
-        timeout=400,
+        timeout=240,
         every=5,
         detail=lambda: [e.get("event") for e in receiver.events],
     )[0]
     assert event["app"] == "hello-web"
+    # Argo CD retried exactly as the stack's sync.retry says, then gave up.
+    operation = project.applications()["hello-web"]["status"]["operationState"]
+    assert operation["phase"] in ("Failed", "Error"), operation
+    assert operation.get("retryCount") == 1, operation
     broken.unlink()
     project.commit_and_push("hello-web: drop the broken ConfigMap")
     wait_for(

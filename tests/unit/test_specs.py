@@ -350,3 +350,55 @@ def test_app_ignore_differences_reach_the_application() -> None:
         }
     ]
     assert "RespectIgnoreDifferences=true" in spec["syncPolicy"]["syncOptions"]
+
+
+def test_every_application_retries_as_the_stack_says() -> None:
+    from infra.settings import SyncRetry
+
+    default = {"limit": 5, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}}
+    for app in applications("prod").values():
+        assert app["spec"]["syncPolicy"]["retry"] == default
+    base = settings("dev")
+    retry = SyncRetry.model_validate({"limit": 1, "duration": "2s", "maxDuration": "10s"})
+    configured = base.model_copy(update={"sync": base.sync.model_copy(update={"retry": retry})})
+    sets = [
+        o for o in argocd_objects(load_catalog(REPO), configured) if o["kind"] == "ApplicationSet"
+    ]
+    apps = [a for s in sets for a in expand(s)]
+    assert apps
+    for app in apps:
+        assert app["spec"]["syncPolicy"]["retry"] == {
+            "limit": 1,
+            "backoff": {"duration": "2s", "factor": 2, "maxDuration": "10s"},
+        }
+        assert schema_errors(app) == []
+
+
+@pytest.mark.parametrize(
+    ("retry", "field"),
+    [
+        ({"limit": -1}, "limit"),  # Argo CD's "retry forever": a failure never reported
+        ({"limit": 21}, "limit"),
+        ({"limit": "five"}, "limit"),
+        ({"limit": True}, "limit"),
+        ({"duration": "5 s"}, "duration"),
+        ({"duration": "-5s"}, "duration"),
+        ({"factor": 0}, "factor"),
+        ({"factor": 1.5}, "factor"),
+        ({"maxDuration": ""}, "maxDuration"),
+        ({"limits": 3}, "limits"),
+    ],
+    ids=["unlimited", "too-many", "words", "bool", "spaced", "negative", "factor-0",
+         "factor-float", "empty-max", "unknown-key"],
+)  # fmt: skip
+def test_bad_sync_retry_names_the_key(retry: dict[str, Any], field: str) -> None:
+    from infra.settings import parse_settings
+
+    values = {
+        "cluster": {"provider": "kwok"},
+        "git": {"repoURL": "https://example.com/r.git"},
+        "sync": {"retry": retry},
+    }
+    with pytest.raises(ValidationError) as info:
+        parse_settings("prod", values, "Pulumi.prod.yaml")
+    assert [p.field for p in info.value.problems] == [f"gitops-platform:sync.retry.{field}"]
