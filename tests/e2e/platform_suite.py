@@ -1,9 +1,11 @@
 """End to end: the real Pulumi engine, providers and a local kwok control plane.
 
 The suite of one stack file: ``test_platform_dev.py`` and ``test_platform_prod.py`` each run
-all of it, with their ``STACK`` (only the cluster provider and the chart source are
-overridden), as two modules so the two clusters run side by side on two test workers
-(``make test``: pytest-xdist, one module per worker at a time). Tests of one stack run in
+it, with their ``STACK`` (only the cluster provider and the chart source are overridden), as
+two modules so the two clusters run side by side on two test workers (``make test``:
+pytest-xdist, one module per worker at a time). A test of what no stack setting changes (the
+runtime's supervisor, the engine, the admin password's mechanics) runs on one stack only
+(:func:`only_on`): the same code twice is minutes of CI for nothing. Tests of one stack run in
 order and share its deployment; the last one destroys it. The fixture's finalizer deletes the
 cluster whatever happened, so no control-plane process outlives the run.
 """
@@ -38,6 +40,31 @@ STRICT_DRY_RUN = (
 """`kubectl` arguments: the API server's strict server-side dry run of a file."""
 HELLO_WEB = "ghcr.io/example-org/hello-web:{}"
 """The catalog's image (``project.image`` spells it as the project copy does)."""
+
+
+ONE_STACK: dict[str, str] = {}
+"""Test name -> the one stack it runs on."""
+
+
+def only_on(stack: str) -> Any:
+    """Run the decorated test on ``stack`` only."""
+
+    def mark(test: Any) -> Any:
+        ONE_STACK[test.__name__] = stack
+        return test
+
+    return mark
+
+
+def suite(stack: str) -> dict[str, Any]:
+    """What a stack's test module takes into its namespace: the ``project`` fixture, the e2e
+    mark and the tests that run on ``stack``, in the suite's order."""
+    return {
+        name: value
+        for name, value in globals().items()
+        if name in ("project", "pytestmark")
+        or (name.startswith("test_") and ONE_STACK.get(name, stack) == stack)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -660,6 +687,7 @@ def test_admin_password_is_stable_secret_and_verifiable(project: Project) -> Non
     assert project.output("adminPassword") == "[secret]"
 
 
+@only_on("dev")  # the rotation is the program's, the same in every stack
 def test_rotation_changes_only_what_it_must(project: Project) -> None:
     api = project.api()
     before = project.output("adminPassword", secret=True)
@@ -756,6 +784,7 @@ def test_invalid_app_fails_preview_and_up_and_changes_nothing(project: Project) 
         assert after["spec"] == obj["spec"], key
 
 
+@only_on("dev")  # the engine's and the provider's
 def test_api_server_stopped_during_up_then_next_up_converges(project: Project) -> None:
     shutil.copytree(project.root / "apps" / "hello-web", project.root / "apps" / "hello-web-3")
     project.set_config("adminPassword", {"rotation": "3"})
@@ -803,6 +832,9 @@ def test_api_server_stopped_during_up_then_next_up_converges(project: Project) -
     project.up()
 
 
+@only_on(
+    "prod"
+)  # prod is where the reset is used; the runtime restarts argocd-server the same way in dev
 def test_break_glass_reset_seeds_a_new_password(project: Project) -> None:
     """platformctl admin-password reset against the real argocd-server: the runtime restarts
     the process when the reset restarts its Deployment, and argocd-server itself seeds
@@ -838,6 +870,7 @@ def test_break_glass_reset_seeds_a_new_password(project: Project) -> None:
              lambda: project.login(password, check=False).returncode == 0, timeout=60)  # fmt: skip
 
 
+@only_on("dev")  # the runtime's supervisor
 def test_a_dead_controller_comes_back(project: Project) -> None:
     """The supervisor restarts a process that dies; a stopped runtime is started by `up`."""
     import os

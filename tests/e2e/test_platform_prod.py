@@ -1,5 +1,6 @@
 """The platform suite (tests/e2e/platform_suite.py) with the committed prod stack file."""
 
-from tests.e2e.platform_suite import *  # noqa: F403 (its tests and its `project` fixture)
+from tests.e2e.platform_suite import suite
 
 STACK = "prod"
+globals().update(suite(STACK))  # its `project` fixture and the tests that run on prod
