@@ -19,7 +19,9 @@ cache="${GITOPS_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-platform
 
 export GOMODCACHE="$cache/gomod"
 export GOCACHE="$cache/gocache"
-export GOFLAGS="-mod=readonly -buildvcs=false -trimpath"
+# No DWARF: every binary is linked with -s -w (stripped), so generating it while compiling
+# was work thrown away at link time.
+export GOFLAGS="-mod=readonly -buildvcs=false -trimpath -gcflags=all=-dwarf=false"
 export GOTOOLCHAIN=local
 export CGO_ENABLED=0
 export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
@@ -27,6 +29,15 @@ export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
 # component -> binaries it produces (the `tool` lines of its go.mod, plus extras).
 components=(pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube kwok kind actionlint
 	helm kustomize argocd rollouts sealed-secrets redis kyverno cosign crane)
+
+# The build lanes, run side by side: one `go build` leaves a core idle while it downloads
+# modules or links, so two lanes keep both cores busy. Within a lane the order matters: a
+# binary reuses the packages compiled for the ones before it (kyverno before cosign shares
+# sigstore; kube before kwok shares k8s.io). Balanced by their cold times (toolchain/README.md).
+lanes=(
+	"pulumi pulumi-language-python pulumi-resource-kubernetes argocd rollouts sealed-secrets helm kustomize actionlint kind crane"
+	"kube etcd kwok kyverno cosign redis"
+)
 
 go_version() { go env GOVERSION; }
 
@@ -296,6 +307,38 @@ prune() {
 	rm -rf "$cache/work"
 }
 
+# Every component in exactly one lane.
+check_lanes() {
+	local in_lanes
+	in_lanes="$(printf '%s\n' ${lanes[*]} | LC_ALL=C sort)"
+	if [[ "$in_lanes" != "$(printf '%s\n' "${components[@]}" | LC_ALL=C sort)" ]]; then
+		log "build.sh: the lanes do not list every component exactly once"
+		return 1
+	fi
+}
+
+# Run the lanes side by side. A lane that fails leaves a mark; the others stop before their
+# next component (the one compiling runs to its end), and the build fails.
+build_lanes() {
+	local failed="$cache/work/.failed" lane pid status=0
+	local -a pids=()
+	rm -f "$failed"
+	for lane in "${lanes[@]}"; do
+		(
+			# Not `build_component || ...`: that would switch errexit off inside it.
+			trap 'status=$?; [[ $status -eq 0 ]] || touch "$failed"' EXIT
+			for c in $lane; do
+				[[ ! -e "$failed" ]] || exit 1
+				build_component "$c"
+			done
+		) &
+		pids+=("$!")
+	done
+	for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+	rm -f "$failed"
+	return "$status"
+}
+
 main() {
 	case "${1:-}" in
 	--bin-dir)
@@ -326,7 +369,8 @@ main() {
 	trap on_error ERR
 	local total=$SECONDS c set
 	log "cache: $cache ($(go_version))"
-	for c in "${components[@]}"; do build_component "$c"; done
+	check_lanes
+	build_lanes
 	trap - ERR
 
 	set="$(dirname "$(bin_dir)")"
@@ -345,4 +389,5 @@ main() {
 	log "toolchain ready in $((SECONDS - total))s: $(bin_dir)"
 }
 
-main "$@"
+# Sourced (tests/unit/test_toolchain_lanes.py), it only defines its functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi
