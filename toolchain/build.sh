@@ -30,15 +30,6 @@ export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
 components=(pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube kwok kind actionlint
 	helm kustomize argocd rollouts sealed-secrets redis kyverno cosign crane)
 
-# The build lanes, run side by side: one `go build` leaves a core idle while it downloads
-# modules or links, so two lanes keep both cores busy. Within a lane the order matters: a
-# binary reuses the packages compiled for the ones before it (kyverno before cosign shares
-# sigstore; kube before kwok shares k8s.io). Balanced by their cold times (toolchain/README.md).
-lanes=(
-	"pulumi pulumi-language-python pulumi-resource-kubernetes argocd rollouts sealed-secrets helm kustomize actionlint kind crane"
-	"kube etcd kwok kyverno cosign redis"
-)
-
 go_version() { go env GOVERSION; }
 
 # The key of a component: its module files, this script and the Go version.
@@ -307,38 +298,6 @@ prune() {
 	rm -rf "$cache/work"
 }
 
-# Every component in exactly one lane.
-check_lanes() {
-	local in_lanes
-	in_lanes="$(printf '%s\n' ${lanes[*]} | LC_ALL=C sort)"
-	if [[ "$in_lanes" != "$(printf '%s\n' "${components[@]}" | LC_ALL=C sort)" ]]; then
-		log "build.sh: the lanes do not list every component exactly once"
-		return 1
-	fi
-}
-
-# Run the lanes side by side. A lane that fails leaves a mark; the others stop before their
-# next component (the one compiling runs to its end), and the build fails.
-build_lanes() {
-	local failed="$cache/work/.failed" lane pid status=0
-	local -a pids=()
-	rm -f "$failed"
-	for lane in "${lanes[@]}"; do
-		(
-			# Not `build_component || ...`: that would switch errexit off inside it.
-			trap 'status=$?; [[ $status -eq 0 ]] || touch "$failed"' EXIT
-			for c in $lane; do
-				[[ ! -e "$failed" ]] || exit 1
-				build_component "$c"
-			done
-		) &
-		pids+=("$!")
-	done
-	for pid in "${pids[@]}"; do wait "$pid" || status=1; done
-	rm -f "$failed"
-	return "$status"
-}
-
 main() {
 	case "${1:-}" in
 	--bin-dir)
@@ -369,8 +328,7 @@ main() {
 	trap on_error ERR
 	local total=$SECONDS c set
 	log "cache: $cache ($(go_version))"
-	check_lanes
-	build_lanes
+	for c in "${components[@]}"; do build_component "$c"; done
 	trap - ERR
 
 	set="$(dirname "$(bin_dir)")"
@@ -389,5 +347,4 @@ main() {
 	log "toolchain ready in $((SECONDS - total))s: $(bin_dir)"
 }
 
-# Sourced (tests/unit/test_toolchain_lanes.py), it only defines its functions.
-if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi
+main "$@"

@@ -58,6 +58,7 @@ etcd's limit (1.5 MiB by default), and a client-side apply doubles an object (it
 are limited to 256 KiB in total). 1 MiB leaves room for the metadata, status and managed
 fields the server adds, so an object under it is always storable."""
 
+
 def _labels(settings: StackSettings, team: str) -> dict[str, str]:
     return {
         constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
