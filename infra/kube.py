@@ -32,7 +32,7 @@ def get_json(api: Any, path: str, timeout: float = 30) -> dict[str, Any] | None:
     """GET an API ``path`` (``/apis/apps/v1/namespaces/argocd/deployments``) as plain JSON;
     None on 404, ``kubernetes.client.ApiException`` on any other error status. For reads
     repeated every few seconds: the client's generated methods validate every field into
-    models, many times the CPU of the request."""
+    models, a cost such a read has no use for (docs/notes.md, session 7)."""
     from kubernetes.client.exceptions import ApiException
 
     method, url, headers, _body, _post = api.param_serialize(

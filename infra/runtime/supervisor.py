@@ -112,31 +112,26 @@ class Supervisor:
             self._api = api_client(Path(self.plan.kubeconfig).read_text())
         return self._api
 
-    def _get(self, path: str) -> dict[str, Any] | None:
-        return get_json(self.api(), path)
-
     def _read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._get(f"{_COLLECTIONS[kind].format(namespace=namespace)}/{name}")
+        return get_json(self.api(), f"{_COLLECTIONS[kind].format(namespace=namespace)}/{name}")
 
     def workload_states(self) -> dict[Workload, tuple[bool, str | None]]:
         """(wanted, restartedAt) of every workload that can be read now: one LIST per kind
         and namespace. A workload not created (yet) runs as the plan says."""
-        groups = {(c.process.workload.kind, c.process.workload.namespace)
-                  for c in self.children if c.process.workload is not None}  # fmt: skip
-        states: dict[Workload, tuple[bool, str | None]] = {}
-        for kind, namespace in sorted(groups):
+        workloads = [c.process.workload for c in self.children if c.process.workload]
+        listed: dict[tuple[str, str], dict[str, Any]] = {}
+        for kind, namespace in sorted({(w.kind, w.namespace) for w in workloads}):
             try:
-                listed = self._get(_COLLECTIONS[kind].format(namespace=namespace))
+                found = get_json(self.api(), _COLLECTIONS[kind].format(namespace=namespace))
             except Exception:
                 continue  # the cluster is unreachable: leave these processes as they are
-            found = {item["metadata"]["name"]: item for item in (listed or {}).get("items", [])}
-            for child in self.children:
-                workload = child.process.workload
-                if workload is None or (workload.kind, workload.namespace) != (kind, namespace):
-                    continue
-                obj = found.get(workload.name)
-                states[workload] = (True, None) if obj is None else workload_state(obj)
-        return states
+            items = (found or {}).get("items", [])
+            listed[(kind, namespace)] = {item["metadata"]["name"]: item for item in items}
+        return {
+            w: (True, None) if (obj := by_name.get(w.name)) is None else workload_state(obj)
+            for w in workloads
+            if (by_name := listed.get((w.kind, w.namespace))) is not None
+        }
 
     def workload_env(self, workload: Workload) -> dict[str, str]:
         obj = self._read(workload.kind, workload.namespace, workload.name)

@@ -42,12 +42,17 @@ HELLO_WEB = "ghcr.io/example-org/hello-web:{}"
 """The catalog's image (``project.image`` spells it as the project copy does)."""
 
 
+STACKS = ("dev", "prod")
+"""The stacks a module runs the suite on (test_platform_<stack>.py)."""
 ONE_STACK: dict[str, str] = {}
 """Test name -> the one stack it runs on."""
 
 
 def only_on(stack: str) -> Any:
-    """Run the decorated test on ``stack`` only."""
+    """Run the decorated test on ``stack`` only (a stack no module runs would drop the test
+    from both, silently: refused)."""
+    if stack not in STACKS:
+        raise ValueError(f"only_on({stack!r}): the suite runs on {', '.join(STACKS)}")
 
     def mark(test: Any) -> Any:
         ONE_STACK[test.__name__] = stack
