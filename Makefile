@@ -125,16 +125,32 @@ TEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadscope
 
 .PHONY: e2e
-e2e: install toolchain ## The real engine against a local kwok cluster, dev and prod configs
+e2e: install toolchain browser ## The real engine against a local kwok cluster, dev and prod configs
 	$(VENV)/bin/pytest -m e2e -q $(PYTEST_PARALLEL)
 
 .PHONY: actionlint
 actionlint: toolchain ## Lint the GitHub workflows (actionlint from the toolchain)
 	actionlint .github/workflows/*.yml examples/hello-api/.github/workflows/*.yml
 
+# The browser tests' Chromium and its WebDriver: Debian's packages (nothing is downloaded at
+# test time). Installed once, with apt-get (as root, or through sudo).
+BROWSER_PACKAGES := chromium chromium-driver
+APT := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
+.PHONY: browser
+browser: ## Install Debian's chromium and chromium-driver for the browser tests (once)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  echo "browser: installing $(BROWSER_PACKAGES) with apt-get"; \
+	  $(APT) install -y -q --no-install-recommends $(BROWSER_PACKAGES) >/dev/null || \
+	  { $(APT) update -q >/dev/null && $(APT) install -y -q --no-install-recommends $(BROWSER_PACKAGES) >/dev/null; }; \
+	fi
+
 .PHONY: test
-test: install toolchain lint typecheck actionlint ## Everything this machine can run (what CI runs)
+test: install toolchain browser lint typecheck actionlint ## Everything this machine can run (what CI runs)
 	$(VENV)/bin/pytest -q $(PYTEST_PARALLEL) --durations=25
+
+.PHONY: screenshots
+screenshots: install toolchain browser ## Retake docs/images/*.png (docs/web-ui.md) with the browser tests
+	DOC_SCREENSHOTS=$(CURDIR)/docs/images $(VENV)/bin/pytest -q -m e2e tests/e2e/test_local_stack.py
 
 .PHONY: goldens
 goldens: install ## Regenerate tests/golden/* (renders, the plan) after an intended change

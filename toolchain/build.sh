@@ -37,6 +37,7 @@ component_key() {
 	local c="$1"
 	{
 		go_version
+		if [[ -f "$modules/$c/ui" ]]; then node --version; fi
 		sha256sum <"$here/build.sh"
 		(cd "$modules/$c" && find . -type f | LC_ALL=C sort | xargs sha256sum)
 	} | sha256sum | cut -c1-16
@@ -57,6 +58,8 @@ log() { printf '[toolchain] %s\n' "$*" >&2; }
 
 current_step=""
 on_error() {
+	# The trap runs in every $(...) level the failure passes through: report it once, outside.
+	[[ $BASH_SUBSHELL -eq 0 ]] || return 0
 	log "FAILED at step '$current_step'; its log: $cache/logs/$current_step.log (last lines below)"
 	tail -n 30 "$cache/logs/$current_step.log" >&2 2>/dev/null || true
 }
@@ -95,18 +98,125 @@ module_copy() {
 		log "  applying $(basename "$p")"
 		(cd "$work/src" && git apply --verbose "$p") >>"$cache/logs/$current_step.log" 2>&1
 	done
+	extract_vendored "$work" "$work/src"
 	log "$current_step: downloading modules"
 	(cd "$work/src" && go mod download) >>"$cache/logs/$current_step.log" 2>&1
 	echo "$work/src"
 }
 
-# One Argo CD binary serves every role (ARGOCD_BINARY_NAME, or the name it is called by).
+# Sources no registry serves come from ../shared/vendor (its README says what and why):
+# modules/<c>/vendor lists `<archive> <sha256>`; each is hash-checked, then extracted into the
+# source tree (its own top folder kept, e.g. gitops-engine/ beside Argo CD's go.mod).
+vendor_dir="${GITOPS_VENDOR_DIR:-$here/../../shared/vendor}"
+check_vendored() {
+	local name="$1" sum="$2" got
+	if [[ ! -f "$vendor_dir/$name" ]]; then
+		echo "toolchain: $vendor_dir/$name is missing (modules/$current_step needs it)" \
+			>>"$cache/logs/$current_step.log"
+		return 1
+	fi
+	got="$(sha256sum <"$vendor_dir/$name" | cut -d' ' -f1)"
+	if [[ "$got" != "$sum" ]]; then
+		echo "toolchain: $vendor_dir/$name has sha256 $got, not the pinned $sum" \
+			>>"$cache/logs/$current_step.log"
+		return 1
+	fi
+}
+extract_vendored() {
+	local work="$1" src="$2" name sum
+	[[ -f "$work/vendor" ]] || return 0
+	while read -r name sum; do
+		check_vendored "$name" "$sum"
+		log "  extracting $name"
+		tar -xzf "$vendor_dir/$name" -C "$src"
+	done < <(grep -v '^#' "$work/vendor" | grep .)
+}
+
+# The web UIs (Argo CD's, and the Rollouts dashboard) are built from the module's ui/ with yarn
+# v1 (both lockfiles are yarn v1; --frozen-lockfile: the versions upstream ships) on the
+# machine's Node, and go:embedded by the Go build that follows. Their one dependency no registry
+# serves, argo-ui at the commit the lockfile pins, comes from ../shared/vendor through yarn's
+# offline mirror (a file named argo-ui.git-<commit>, which yarn reads before any git call).
+# modules/<c>/ui: `<commit> <archive> <sha256>`. A built dist/app is cached under its own key
+# (sources, lockfile, argo-ui, Node, yarn, build env, this recipe), so an edit of this script
+# relinks the Go binaries without rebuilding the UIs.
+yarn_version=1.22.22
+yarn_js() {
+	local dir="$cache/node-tools/yarn-$yarn_version"
+	if [[ ! -f "$dir/.done" ]]; then
+		log "  installing yarn $yarn_version"
+		rm -rf "$dir" && mkdir -p "$dir"
+		npm install --prefix "$dir" --no-save --no-audit --no-fund --ignore-scripts \
+			"yarn@$yarn_version" >>"$cache/logs/$current_step.log" 2>&1
+		touch "$dir/.done"
+	fi
+	echo "$dir/node_modules/yarn/bin/yarn.js"
+}
+
+# build_ui WORK UI_DIR ENV...: prints the built dist/app folder.
+build_ui() {
+	local work="$1" ui="$2" commit archive sum key dist yarn mirror reg start
+	shift 2
+	read -r commit archive sum < <(grep -v '^#' "$work/ui" | grep .)
+	key="$({
+		sha256sum <"$ui/package.json"
+		sha256sum <"$ui/yarn.lock"
+		echo "$sum $(node --version) $yarn_version $*"
+		declare -f build_ui
+	} | sha256sum | cut -c1-16)"
+	dist="$cache/ui/$current_step/$key"
+	echo "$key" >"$cache/ui/$current_step.current" # what prune keeps
+	if [[ -f "$dist/.done" ]]; then
+		log "  ui: up to date ($key)"
+		echo "$dist/app"
+		return 0
+	fi
+	start=$SECONDS
+	check_vendored "$archive" "$sum"
+	# A scratch mirror: a failed download never leaves a partial tarball for the next run.
+	mirror="$work/yarn-mirror"
+	if [[ ! -f "$mirror/argo-ui.git-$commit" ]]; then
+		local tmp
+		tmp="$(mktemp -d)"
+		tar -xzf "$vendor_dir/$archive" -C "$tmp"
+		mkdir -p "$mirror"
+		# yarn untars a git dependency's mirror file as `git archive` writes it: a plain tar
+		# (not gzipped), and without the vendor archive's argo-ui/ prefix.
+		(cd "$tmp/argo-ui" && shopt -s dotglob && tar -cf "$mirror/argo-ui.git-$commit.tmp" \
+			--owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 -- *)
+		mv "$mirror/argo-ui.git-$commit.tmp" "$mirror/argo-ui.git-$commit"
+		rm -rf "$tmp"
+	fi
+	yarn="$(yarn_js)"
+	printf 'yarn-offline-mirror "%s"\n' "$mirror" >"$ui/.yarnrc"
+	# The lockfile names registry hosts; the registry npm is configured with serves the same
+	# tarball paths (integrity still checked). Done in the scratch copy only.
+	reg="$(npm config get registry)"
+	sed -E -i "s#^(  resolved \")https://[^/]+/#\1${reg%/}/#" "$ui/yarn.lock"
+	log "  ui: installing packages (yarn $yarn_version, node $(node --version))"
+	(cd "$ui" && node "$yarn" install --frozen-lockfile --non-interactive --ignore-scripts \
+		--cache-folder "$work/yarn-cache" --network-timeout 300000) \
+		>>"$cache/logs/$current_step.log" 2>&1
+	log "  ui: building"
+	(cd "$ui" && env "$@" node "$yarn" build) >>"$cache/logs/$current_step.log" 2>&1
+	rm -rf "$dist" && mkdir -p "$dist" && cp -R "$ui/dist/app" "$dist/app"
+	touch "$dist/.done"
+	log "  built the ui in $((SECONDS - start))s"
+	echo "$dist/app"
+}
+
+# One Argo CD binary serves every role (ARGOCD_BINARY_NAME, or the name it is called by);
+# argocd-server serves the web UI embedded in it (ui/embed.go).
 build_argocd() {
-	local work="$1" out="$2" src mod=github.com/argoproj/argo-cd/v3 ver
+	local work="$1" out="$2" src mod=github.com/argoproj/argo-cd/v3 ver app
 	src="$(module_copy "$work")"
 	ver="$(grep -v '^#' "$work/module" | cut -d' ' -f2)"
+	app="$(build_ui "$work" "$src/ui" NODE_ENV=production NODE_ONLINE_ENV=online HOST_ARCH=amd64 \
+		NODE_OPTIONS=--max_old_space_size=8192 "ARGO_VERSION=$ver")"
+	rm -rf "$src/ui/dist/app" && cp -R "$app" "$src/ui/dist/app"
 	local flags="-X $mod/common.version=${ver#v} -X $mod/common.gitTag=$ver"
 	flags+=" -X $mod/common.gitTreeState=clean -X $mod/common.buildDate=1970-01-01T00:00:00Z"
+	flags+=" -X $mod/common.kubectlVersion=$(module_version "$src" k8s.io/client-go)"
 	build_tool "$src" "$out" ./cmd "$flags" argocd
 }
 
@@ -116,7 +226,13 @@ build_rollouts() {
 	ver="$(grep -v '^#' "$work/module" | cut -d' ' -f2)"
 	build_tool "$src" "$out" ./cmd/rollouts-controller \
 		"-X github.com/argoproj/argo-rollouts/utils/version.version=$ver" rollouts-controller
-	# The kubectl plugin: `kubectl argo rollouts promote|abort|get` against the local cluster.
+	# The dashboard (`kubectl argo rollouts dashboard`) serves the UI embedded from server/static.
+	local app
+	app="$(build_ui "$work" "$src/ui" NODE_ENV=production NODE_OPTIONS=--max_old_space_size=4096 \
+		"VERSION=$ver")"
+	cp -R "$app/." "$src/server/static/"
+	# The kubectl plugin: `kubectl argo rollouts promote|abort|get|dashboard` against the local
+	# cluster.
 	build_tool "$src" "$out" ./cmd/kubectl-argo-rollouts \
 		"-X github.com/argoproj/argo-rollouts/utils/version.version=$ver" kubectl-argo-rollouts
 }
@@ -295,6 +411,14 @@ prune() {
 			if [[ -d "$d" && "$(basename "$d")" != "$keep" ]]; then rm -rf "$d"; fi
 		done
 	done
+	for c in "${components[@]}"; do
+		[[ -f "$cache/ui/$c.current" ]] || continue
+		# Keep the UI the last build of $c embedded (its key is known only while building).
+		keep="$(cat "$cache/ui/$c.current")"
+		for d in "$cache/ui/$c"/*; do
+			if [[ -d "$d" && "$(basename "$d")" != "$keep" ]]; then rm -rf "$d"; fi
+		done
+	done
 	rm -rf "$cache/work"
 }
 
@@ -319,7 +443,11 @@ main() {
 		echo "toolchain: go is not installed (Go >= 1.26 is needed)" >&2
 		return 1
 	}
-	mkdir -p "$cache/logs" "$cache/builds" "$cache/work" "$cache/sets"
+	command -v node >/dev/null && command -v npm >/dev/null || {
+		echo "toolchain: node and npm are not installed (Node >= 20 builds the web UIs)" >&2
+		return 1
+	}
+	mkdir -p "$cache/logs" "$cache/builds" "$cache/work" "$cache/sets" "$cache/ui"
 	exec 9>"$cache/.lock"
 	if ! flock -n 9; then
 		log "another build holds $cache/.lock; waiting for it"

@@ -42,13 +42,19 @@ def status_cmd(
     info = runtime_info(settings)
     expected = len(catalog.enabled_in(settings.environment))
     statuses = wait_settled(lambda: application_statuses(info), wait, expected=expected)
-    typer.echo(f"Argo CD API: http://{info.server} (plain text; this build has no web UI)")
+    password = f"make -s password STACK={stack}"
+    # Plain HTTP on loopback, as the chart's server.insecure runs behind a TLS ingress: the
+    # traffic never leaves the machine, and a self-signed certificate would only teach people
+    # to click through a browser warning.
+    typer.echo(f"Argo CD UI:  http://{info.server}/ (user admin, password: `{password}`)")
     # The toolchain's bin directory is on make's PATH, not necessarily on the user's.
     argocd = shutil.which("argocd") or "argocd"
     typer.echo(
-        f"Log in:      {argocd} login {info.server} --plaintext --username admin --password "
-        f'"$(make -s password STACK={stack})"'
+        f"Argo CD CLI: {argocd} login {info.server} --plaintext --username admin --password "
+        f'"$({password})"'
     )
+    if "rollouts-dashboard" in info.processes:
+        typer.echo(f"Rollouts:    http://127.0.0.1:{info.ports['rollouts-dashboard']}/rollouts/")
     typer.echo(f"Logs:        {info.logs}")
     typer.echo("")
     width = max([len(s.name) for s in statuses] + [11])

@@ -55,6 +55,7 @@ PORTS = (
     "notifications-metrics",
     "rollouts-metrics",
     "rollouts-healthz",
+    "rollouts-dashboard",
     "service-proxy",
     "sealed-secrets",
     "sealed-secrets-metrics",
@@ -162,7 +163,7 @@ class RuntimeSettings:
     def binaries(self) -> tuple[str, ...]:
         extra = []
         if self.rollouts_namespace:
-            extra.append("rollouts-controller")
+            extra += ["rollouts-controller", "kubectl-argo-rollouts"]
         if self.sealed_secrets_namespace:
             extra.append("sealed-secrets-controller")
         if self.admission_namespace:
@@ -296,6 +297,10 @@ def runtime_plan(
                 redis,
                 "--repo-server",
                 repo,
+                # The web UI is embedded in the binary (toolchain/build.sh); this folder only
+                # adds files, and keeps the server off the image's /shared/app on the host.
+                "--staticassets",
+                str(data / "static"),
             ],
             role("argocd-server"),
             workload("Deployment", "argocd-server"),
@@ -352,6 +357,29 @@ def runtime_plan(
                 },
                 workload("Deployment", "argo-rollouts", settings.rollouts_namespace),
                 ready_port=ports["rollouts-healthz"],
+            )
+        )
+        # The Rollouts dashboard, as `kubectl argo rollouts dashboard` serves it on a laptop
+        # (the UI is embedded in the plugin: toolchain/build.sh), on loopback (toolchain patch).
+        processes.append(
+            Process(
+                "rollouts-dashboard",
+                [
+                    binaries["kubectl-argo-rollouts"],
+                    "dashboard",
+                    "--port",
+                    str(ports["rollouts-dashboard"]),
+                    "--kubeconfig",
+                    kubeconfig,
+                ],
+                {
+                    "KUBECONFIG": kubeconfig,
+                    "HOME": str(data / "home"),
+                    "PATH": "/usr/bin:/bin",
+                    "ARGO_ROLLOUTS_LISTEN_ADDRESS": LOOPBACK,
+                },
+                None,
+                ready_port=ports["rollouts-dashboard"],
             )
         )
         processes.append(

@@ -498,7 +498,7 @@ def test_removing_an_app_keeps_its_application_or_its_workloads(project: Project
             )
             assert rollout["metadata"]["name"] == "checkout-web"  # the workload stays
         else:
-            # Its status lags (v3.2's status.resources is written a pass late); its log does not.
+            # The controller's log says what it generated from the list it was given.
             appsets.wait(
                 "the ApplicationSet controller to generate the new list",
                 rf"generated {len(elements)} applications.*applicationset={NAMESPACE}/payments\b",

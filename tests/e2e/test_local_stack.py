@@ -7,10 +7,14 @@ this project's committed HEAD. A commit followed by `up` reaches the cluster thr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
 
+from tests.e2e.browser import chromium, failure_screenshot, screenshot, text_of, wait_until
 from tests.e2e.harness import GIT, LogWatch, Project, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -32,7 +36,7 @@ def test_up_then_status_shows_argocd_syncing_the_checkout(project: Project) -> N
     status = project.platformctl("status", "--stack", "local", "--wait", "300", check=False)
     out = status.stdout
     server = project.output("argocdServer")
-    assert f"Argo CD API: http://{server}" in out
+    assert f"Argo CD UI:  http://{server}/ (user admin" in out
     assert f"argocd login {server} --plaintext --username admin --password " in out
     assert '"$(make -s password STACK=local)"' in out
     lines = out.splitlines()
@@ -51,6 +55,116 @@ def test_up_then_status_shows_argocd_syncing_the_checkout(project: Project) -> N
     assert status.returncode == 0, status.stderr
     # The login line works as printed.
     project.login(project.output("adminPassword", secret=True))
+
+
+# -- the web UIs, in a real browser -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def driver(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    with chromium(tmp_path_factory.mktemp("chromium")) as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser(driver: WebDriver, request: pytest.FixtureRequest) -> Iterator[WebDriver]:
+    """The module's browser; a failing test leaves a screenshot of the page it was on."""
+    yield driver
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(f"screenshot: {failure_screenshot(driver, request.node.name)}")
+
+
+def ui(project: Project) -> str:
+    return f"http://{project.output('argocdServer')}"
+
+
+def sign_in(browser: WebDriver, project: Project, password: str) -> None:
+    browser.delete_all_cookies()
+    browser.get(f"{ui(project)}/login")
+    username = wait_until(browser, "the login form", lambda d: d.find_element(By.NAME, "username"))
+    username.send_keys("admin")
+    browser.find_element(By.NAME, "password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+
+def test_the_web_ui_refuses_a_wrong_password_and_signs_in_with_the_admin_one(
+    project: Project, browser: WebDriver
+) -> None:
+    sign_in(browser, project, "not-the-password")
+    error = wait_until(
+        browser,
+        "the login error",
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".argo-form-row__error-msg"),
+    )
+    assert "Invalid username or password" in text_of(error[0])
+    assert not [c for c in browser.get_cookies() if c["name"] == "argocd.token"]
+    screenshot(browser, "login")
+    sign_in(browser, project, project.output("adminPassword", secret=True))
+    wait_until(browser, "the Applications page", lambda d: "/applications" in d.current_url)
+    assert [c for c in browser.get_cookies() if c["name"] == "argocd.token"]
+
+
+def tiles(browser: WebDriver) -> dict[str, str]:
+    """Application name -> the status line of its tile (health, then sync)."""
+    out = {}
+    for entry in browser.find_elements(By.CSS_SELECTOR, ".applications-list__entry"):
+        title = entry.find_elements(By.CSS_SELECTOR, ".applications-list__title")
+        status = entry.find_elements(By.CSS_SELECTOR, "[qe-id=applications-tiles-health-status]")
+        if title and status:
+            out[text_of(title[0])] = text_of(status[0])
+    return out
+
+
+def test_the_applications_page_shows_every_app_as_argo_cd_reports_it(
+    project: Project, browser: WebDriver
+) -> None:
+    reported = {
+        name: f"{app['status']['health']['status']} {app['status']['sync']['status']}"
+        for name, app in project.applications().items()
+    }
+    assert set(reported) == {"checkout-web", "experiments", "hello-web", "metrics-cache",
+                             "payments-api"}  # fmt: skip
+    browser.get(f"{ui(project)}/applications")
+    shown = wait_until(
+        browser,
+        "a tile per Application with Argo CD's statuses",
+        lambda d: t if (t := tiles(d)) == reported else None,
+    )
+    assert shown == {name: "Healthy Synced" for name in reported}
+    screenshot(browser, "applications")
+
+
+def test_an_apps_page_shows_its_resource_tree(project: Project, browser: WebDriver) -> None:
+    browser.get(f"{ui(project)}/applications/argocd/hello-web?view=tree")
+
+    def nodes(d: WebDriver) -> set[tuple[str, str]] | None:
+        found = set()
+        for node in d.find_elements(By.CSS_SELECTOR, ".application-resource-tree__node"):
+            kind = node.find_elements(By.CSS_SELECTOR, ".application-resource-tree__node-kind")
+            title = node.find_elements(By.CSS_SELECTOR, ".application-resource-tree__node-title")
+            if kind and title:
+                found.add((text_of(kind[0]), text_of(title[0])))
+        return found if {("deploy", "hello-web"), ("svc", "hello-web")} <= found else None
+
+    assert ("deploy", "hello-web") in wait_until(browser, "hello-web's resource tree", nodes)
+    screenshot(browser, "resource-tree")
+
+
+def test_the_rollouts_dashboard_lists_the_catalogs_rollouts(
+    project: Project, browser: WebDriver
+) -> None:
+    status = json.loads(
+        (project.root / ".gitops-local" / project.cluster_name / "plan.json").read_text()
+    )
+    port = status["ports"]["rollouts-dashboard"]
+    browser.get(f"http://127.0.0.1:{port}/rollouts/payments")
+    wait_until(
+        browser,
+        "payments-api on the Rollouts dashboard",
+        lambda d: "payments-api" in d.find_element(By.TAG_NAME, "body").text,
+    )
+    screenshot(browser, "rollouts-dashboard")
 
 
 def test_a_commit_then_up_reaches_the_cluster(project: Project) -> None:

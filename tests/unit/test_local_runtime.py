@@ -107,6 +107,7 @@ def plan(  # type: ignore[no-untyped-def]
             "kustomize",
             "git",
             "rollouts-controller",
+            "kubectl-argo-rollouts",
             "sealed-secrets-controller",
             "python",
         )
@@ -129,6 +130,7 @@ def test_every_listener_binds_the_loopback_on_its_own_port() -> None:
         "server",
         "notifications-controller",
         "rollouts-controller",
+        "rollouts-dashboard",
         "service-proxy",
         "sealed-secrets-controller",
     ]
@@ -241,6 +243,21 @@ def test_the_sealed_secrets_controller_runs_with_the_charts_flags_on_loopback() 
     # Outside a cluster the (patched) controller reads $KUBECONFIG; its keys go to its namespace.
     assert process.env["KUBECONFIG"] == "/rt/c1/kubeconfig"
     assert process.env["POD_NAMESPACE"] == "kube-system"
+
+
+def test_the_web_uis_are_served_on_loopback_from_the_binaries() -> None:
+    p = plan()
+    server = next(x for x in p.processes if x.name == "server")
+    # The UI is embedded; the extra-assets folder is the runtime's, never the host's /shared/app.
+    assert server.argv[server.argv.index("--staticassets") + 1] == "/rt/c1/data/static"
+    dashboard = next(x for x in p.processes if x.name == "rollouts-dashboard")
+    assert dashboard.argv[:2] == ["/opt/bin/kubectl-argo-rollouts", "dashboard"]
+    assert dashboard.argv[dashboard.argv.index("--port") + 1] == str(p.ports["rollouts-dashboard"])
+    assert dashboard.env["ARGO_ROLLOUTS_LISTEN_ADDRESS"] == "127.0.0.1"
+    assert dashboard.ready_port == p.ports["rollouts-dashboard"]
+    assert "rollouts-dashboard" not in [x.name for x in plan(None).processes]
+    assert "kubectl-argo-rollouts" in RuntimeSettings("/rt", "argocd", "argo-rollouts").binaries
+    assert "kubectl-argo-rollouts" not in RuntimeSettings("/rt", "argocd", None).binaries
 
 
 def test_the_rollouts_controller_reaches_services_through_the_service_proxy() -> None:
