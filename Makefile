@@ -150,7 +150,14 @@ test: install toolchain browser lint typecheck actionlint ## Everything this mac
 
 .PHONY: screenshots
 screenshots: install toolchain browser ## Retake docs/images/*.png (docs/web-ui.md) with the browser tests
-	DOC_SCREENSHOTS=$(CURDIR)/docs/images $(VENV)/bin/pytest -q -m e2e tests/e2e/test_local_stack.py
+	DOC_SCREENSHOTS=$(CURDIR)/docs/images $(VENV)/bin/pytest -q -m e2e $(PYTEST_PARALLEL) \
+	  tests/e2e/test_local_stack.py \
+	  tests/e2e/test_controllers.py::test_up_runs_every_controller_and_every_app_goes_synced_and_healthy \
+	  tests/e2e/test_controllers.py::test_a_canary_walks_its_steps_with_its_checks_then_waits_for_promotion \
+	  tests/e2e/test_platform_prod.py::test_fresh_stack_previews_then_creates_cluster_and_argocd \
+	  tests/e2e/test_platform_prod.py::test_argocd_syncs_as_the_environment_says \
+	  tests/e2e/test_platform_prod.py::test_a_bump_commit_reaches_the_cluster \
+	  tests/e2e/test_platform_prod.py::test_a_deny_window_blocks_syncs_unless_manual_sync_is_allowed
 
 .PHONY: goldens
 goldens: install ## Regenerate tests/golden/* (renders, the plan) after an intended change

@@ -155,10 +155,13 @@ yarn_js() {
 
 # build_ui WORK UI_DIR ENV...: prints the built dist/app folder.
 build_ui() {
-	local work="$1" ui="$2" commit archive sum key dist yarn mirror reg start
+	local work="$1" ui="$2" commit archive sum key dist yarn reg start
 	shift 2
 	read -r commit archive sum < <(grep -v '^#' "$work/ui" | grep .)
+	# The module line (its zip's hash covers ui/src) and the patches key the sources.
 	key="$({
+		grep -v '^#' "$work/module"
+		cat "$work"/patches/*.patch 2>/dev/null || true
 		sha256sum <"$ui/package.json"
 		sha256sum <"$ui/yarn.lock"
 		echo "$sum $(node --version) $yarn_version $*"
@@ -173,20 +176,16 @@ build_ui() {
 	fi
 	start=$SECONDS
 	check_vendored "$archive" "$sum"
-	# A scratch mirror: a failed download never leaves a partial tarball for the next run.
-	mirror="$work/yarn-mirror"
-	if [[ ! -f "$mirror/argo-ui.git-$commit" ]]; then
-		local tmp
-		tmp="$(mktemp -d)"
-		tar -xzf "$vendor_dir/$archive" -C "$tmp"
-		mkdir -p "$mirror"
-		# yarn untars a git dependency's mirror file as `git archive` writes it: a plain tar
-		# (not gzipped), and without the vendor archive's argo-ui/ prefix.
-		(cd "$tmp/argo-ui" && shopt -s dotglob && tar -cf "$mirror/argo-ui.git-$commit.tmp" \
-			--owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 -- *)
-		mv "$mirror/argo-ui.git-$commit.tmp" "$mirror/argo-ui.git-$commit"
-		rm -rf "$tmp"
-	fi
+	# yarn's offline mirror, in the build's scratch folder: the vendored argo-ui as the file
+	# yarn looks for. yarn untars a git dependency's mirror file as `git archive` writes it: a
+	# plain tar (not gzipped), and without the vendor archive's argo-ui/ prefix.
+	local mirror="$work/yarn-mirror" tmp
+	tmp="$(mktemp -d)"
+	tar -xzf "$vendor_dir/$archive" -C "$tmp"
+	mkdir -p "$mirror"
+	(cd "$tmp/argo-ui" && shopt -s dotglob && tar -cf "$mirror/argo-ui.git-$commit" \
+		--owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 -- *)
+	rm -rf "$tmp"
 	yarn="$(yarn_js)"
 	printf 'yarn-offline-mirror "%s"\n' "$mirror" >"$ui/.yarnrc"
 	# The lockfile names registry hosts; the registry npm is configured with serves the same
@@ -225,7 +224,7 @@ build_rollouts() {
 	src="$(module_copy "$work")"
 	ver="$(grep -v '^#' "$work/module" | cut -d' ' -f2)"
 	build_tool "$src" "$out" ./cmd/rollouts-controller \
-		"-X github.com/argoproj/argo-rollouts/utils/version.version=$ver" rollouts-controller
+		"-X github.com/argoproj/argo-rollouts/utils/version.version=${ver#v}" rollouts-controller
 	# The dashboard (`kubectl argo rollouts dashboard`) serves the UI embedded from server/static.
 	local app
 	app="$(build_ui "$work" "$src/ui" NODE_ENV=production NODE_OPTIONS=--max_old_space_size=4096 \
@@ -234,7 +233,7 @@ build_rollouts() {
 	# The kubectl plugin: `kubectl argo rollouts promote|abort|get|dashboard` against the local
 	# cluster.
 	build_tool "$src" "$out" ./cmd/kubectl-argo-rollouts \
-		"-X github.com/argoproj/argo-rollouts/utils/version.version=$ver" kubectl-argo-rollouts
+		"-X github.com/argoproj/argo-rollouts/utils/version.version=${ver#v}" kubectl-argo-rollouts
 }
 
 # The Sealed Secrets controller (patched: a kubeconfig outside a cluster) and kubeseal, from

@@ -15,10 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import (
+    NoSuchElementException,
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -70,9 +75,13 @@ def chromium(workdir: Path) -> Iterator[WebDriver]:
 def wait_until(
     driver: WebDriver, what: str, probe: Callable[[WebDriver], Any], timeout: float = 60
 ) -> Any:
-    """Poll the page until ``probe`` returns something truthy; fail naming ``what``."""
+    """Poll the page until ``probe`` returns something truthy; fail naming ``what``. A probe
+    that finds nothing yet, or an element React has just replaced, is polled again."""
+    ignored = (NoSuchElementException, StaleElementReferenceException)
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.25).until(probe)
+        return WebDriverWait(
+            driver, timeout, poll_frequency=0.25, ignored_exceptions=ignored
+        ).until(probe)
     except WebDriverException as exc:
         raise AssertionError(
             f"timed out after {timeout:.0f}s waiting for {what} at {driver.current_url}"
@@ -95,3 +104,92 @@ def failure_screenshot(driver: WebDriver, test_name: str) -> Path:
     path = FAILURE_SHOTS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", test_name) + ".png")
     driver.save_screenshot(str(path))
     return path
+
+
+# -- Argo CD's UI, as a person uses it --------------------------------------------------------
+
+
+def sign_in(driver: WebDriver, base: str, password: str) -> None:
+    """Fill in Argo CD's sign-in form as user admin (whatever session the browser had)."""
+    driver.delete_all_cookies()
+    driver.get(f"{base}/login")
+    username = wait_until(driver, "the sign-in form", lambda d: d.find_element(By.NAME, "username"))
+    username.send_keys("admin")
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+
+def signed_in(driver: WebDriver, base: str, password: str) -> None:
+    sign_in(driver, base, password)
+    wait_until(driver, "the Applications page", lambda d: "/applications" in d.current_url)
+
+
+def page_text(driver: WebDriver) -> str:
+    return text_of(driver.find_element(By.TAG_NAME, "body"))
+
+
+def sync_status_shown(driver: WebDriver) -> str:
+    """The app page's SYNC STATUS as the UI shows it (``OutOfSync``, ``Synced``...): read from
+    the status panel, not the whole page (the sidebar's filters always list "OutOfSync 0")."""
+    for item in driver.find_elements(By.CSS_SELECTOR, ".application-status-panel__item"):
+        if text_of(item).upper().startswith("SYNC STATUS"):
+            value = item.find_element(By.CSS_SELECTOR, ".application-status-panel__item-value")
+            return (text_of(value).split() or [""])[0]
+    return ""
+
+
+def button(driver: WebDriver, label: str) -> WebElement | None:
+    """The displayed button labelled ``label`` (as shown: Argo CD's toolbar is upper case)."""
+    for element in driver.find_elements(By.TAG_NAME, "button"):
+        if element.is_displayed() and text_of(element) == label:
+            return element
+    return None
+
+
+def sync_in_ui(driver: WebDriver, base: str, app: str) -> None:
+    """What a person does in a maintenance window: open the app, SYNC, then SYNCHRONIZE."""
+    driver.get(f"{base}/applications/argocd/{app}")
+    wait_until(driver, f"{app}'s SYNC button", lambda d: button(d, "SYNC")).click()
+    wait_until(
+        driver,
+        "the sync panel's SYNCHRONIZE",
+        lambda d: [
+            e
+            for e in d.find_elements(
+                By.CSS_SELECTOR, "[qe-id=application-sync-panel-button-synchronize]"
+            )
+            if e.is_displayed()
+        ],
+    )[0].click()
+
+
+# -- the Argo Rollouts dashboard -------------------------------------------------------------
+
+
+def rollout_shown(driver: WebDriver) -> tuple[str, str]:
+    """A rollout page's status (the header icon's ``status-icon--<status>`` class: paused,
+    healthy, progressing, degraded) and its Summary's Step, as the dashboard shows them."""
+    status = ""
+    for icon in driver.find_elements(By.CSS_SELECTOR, ".rollout__header [class*=status-icon--]"):
+        classes = (icon.get_attribute("class") or "").split()
+        status = next((c.split("--", 1)[1] for c in classes if c.startswith("status-icon--")), "")
+    step = ""
+    for row in driver.find_elements(By.CSS_SELECTOR, ".rollout__info .info-item--row"):
+        label = row.find_elements(By.TAG_NAME, "label")
+        if label and text_of(label[0]) == "Step":
+            step = text_of(row.find_element(By.CSS_SELECTOR, ".info-item--row__container"))
+    return status, step
+
+
+def promote_on_dashboard(driver: WebDriver) -> None:
+    """Promote, then "Yes" in the dashboard's "Are you sure?" confirmation."""
+    wait_until(driver, "the dashboard's Promote button", lambda d: button(d, "Promote")).click()
+    wait_until(
+        driver,
+        "the confirmation's Yes",
+        lambda d: next(
+            (e for e in d.find_elements(By.CSS_SELECTOR, ".ant-popover button")
+             if e.is_displayed() and text_of(e) == "Yes"),
+            None,
+        ),
+    ).click()  # fmt: skip

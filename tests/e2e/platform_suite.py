@@ -27,6 +27,14 @@ import bcrypt
 import pytest
 import yaml
 
+from tests.e2e.browser import (
+    page_text,
+    screenshot,
+    signed_in,
+    sync_in_ui,
+    sync_status_shown,
+    wait_until,
+)
 from tests.e2e.harness import LogWatch, Project, changed_resources, secret_value, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -270,9 +278,12 @@ def test_argocd_syncs_as_the_environment_says(project: Project) -> None:
         assert live_image(project, "web", "hello-web") == project.image(HELLO_WEB.format("1.0.0"))
 
 
-def test_a_bump_commit_reaches_the_cluster(project: Project) -> None:
+def test_a_bump_commit_reaches_the_cluster(
+    project: Project, request: pytest.FixtureRequest
+) -> None:
     """The handoff: `platformctl bump --push` on the stack's branch. dev applies it by itself;
-    prod shows OutOfSync and changes nothing live until `argocd app sync`."""
+    prod shows OutOfSync (in the web UI too) and changes nothing live until a person clicks
+    SYNC, then SYNCHRONIZE, in Argo CD's web UI."""
     name = "hello-web"
     project.platformctl(
         "bump", "--app", "hello-web", "--env", project.stack, "--tag", "1.0.1", "--push"
@@ -286,9 +297,24 @@ def test_a_bump_commit_reaches_the_cluster(project: Project) -> None:
         reconciled_again(project, name)
         assert statuses(project)[name][0] == "OutOfSync"
         assert live_image(project, "web", "hello-web") == project.image(HELLO_WEB.format("1.0.0"))
-        project.argocd("app", "sync", name, "--timeout", "120")
-        assert live_image(project, "web", "hello-web") == new
+        browser = request.getfixturevalue("browser")
+        base = f"http://{project.output('argocdServer')}"
+        signed_in(browser, base, project.output("adminPassword", secret=True))
+        browser.get(f"{base}/applications/argocd/{name}")
+        wait_until(
+            browser, "the app page saying OutOfSync", lambda d: sync_status_shown(d) == "OutOfSync"
+        )
+        screenshot(browser, "prod-out-of-sync")
+        sync_in_ui(browser, base, name)
+        wait_for("the bumped image live", lambda: live_image(project, "web", "hello-web") == new)
         wait_for("hello-web Synced", lambda: statuses(project)[name][0] == "Synced")
+        wait_until(
+            browser, "the app page saying Synced", lambda d: sync_status_shown(d) == "Synced"
+        )
+        # The sync is the click's: Argo CD records who started it (the CLI would say the same
+        # user; nothing else here starts an operation on prod).
+        initiated = project.applications()[name]["status"]["operationState"]["operation"]
+        assert initiated.get("initiatedBy", {}).get("username") == "admin", initiated
 
 
 def test_only_a_signed_webhook_call_refreshes_and_only_the_branch_s_applications(
@@ -447,7 +473,9 @@ def test_a_manifest_removed_from_git_is_pruned_in_dev(project: Project) -> None:
     project.commit_and_push("hello-web: the Service again")
 
 
-def test_a_deny_window_blocks_syncs_unless_manual_sync_is_allowed(project: Project) -> None:
+def test_a_deny_window_blocks_syncs_unless_manual_sync_is_allowed(
+    project: Project, request: pytest.FixtureRequest
+) -> None:
     """`sync.windows` reaches every AppProject; the real argocd-server refuses a manual sync
     inside a deny window, and allows it when the window says `manualSync: true`."""
     sync = project.config("sync")
@@ -458,6 +486,20 @@ def test_a_deny_window_blocks_syncs_unless_manual_sync_is_allowed(project: Proje
     refused = project.argocd("app", "sync", "hello-web", "--timeout", "60", check=False)
     assert refused.returncode != 0
     assert "blocked by sync window" in (refused.stdout + refused.stderr).lower(), refused.stderr
+    if project.stack == "prod":  # where a person syncs by hand, in the web UI
+        browser = request.getfixturevalue("browser")
+        base = f"http://{project.output('argocdServer')}"
+        signed_in(browser, base, project.output("adminPassword", secret=True))
+        sync_in_ui(browser, base, "hello-web")
+        wait_until(
+            browser,
+            "the UI's refusal",
+            lambda d: (
+                "Unable to sync" in page_text(d)
+                and "blocked by sync window" in page_text(d).lower()
+            ),
+        )
+        screenshot(browser, "prod-sync-window-refused")
 
     project.set_config("sync", {**sync, "windows": [{**window, "manualSync": True}]})
     project.up()

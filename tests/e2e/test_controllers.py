@@ -32,9 +32,11 @@ from typing import Any
 
 import pytest
 import yaml
+from selenium.webdriver.chrome.webdriver import WebDriver
 
 from infra.runtime.service_proxy import expose
 from infra.specs.addons import SEALED_SECRETS_KEY_LABEL
+from tests.e2e.browser import promote_on_dashboard, rollout_shown, screenshot, wait_until
 from tests.e2e.harness import Project, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -263,6 +265,12 @@ def promote(project: Project, name: str) -> None:
     )  # fmt: skip
 
 
+def dashboard(project: Project, name: str) -> str:
+    """The rollout's page on the Rollouts dashboard the local runtime serves."""
+    plan = json.loads((runtime_dir(project) / "plan.json").read_text())
+    return f"http://127.0.0.1:{plan['ports']['rollouts-dashboard']}/rollouts/rollout/{SHOP}/{name}"
+
+
 def wait_rollout(project: Project, name: str, what: str, probe: Any, timeout: float = 240) -> Any:
     return wait_for(
         f"{name}: {what}",
@@ -389,7 +397,7 @@ def test_a_sealed_secret_moved_to_another_name_or_namespace_is_refused_by_the_co
 
 
 def test_a_canary_walks_its_steps_with_its_checks_then_waits_for_promotion(
-    project: Project,
+    project: Project, browser: WebDriver
 ) -> None:
     new_version = AppServer().start()
     try:
@@ -424,11 +432,19 @@ def test_a_canary_walks_its_steps_with_its_checks_then_waits_for_promotion(
         assert hosts == {f"{CANARY}-canary.{SHOP}.svc.cluster.local:8080"}, hosts
         assert rollout_status(project, CANARY)["stableRS"] == stable
 
-        promote(project, CANARY)
+        # A person promotes it on the Rollouts dashboard, where it shows paused at that step.
+        browser.get(dashboard(project, CANARY))
+        paused = ("paused", f"{len(CANARY_STEPS) - 1}/{len(CANARY_STEPS)}")  # Summary: "3/4"
+        wait_until(browser, "the dashboard showing the canary paused at its step",
+                   lambda d: rollout_shown(d) == paused)  # fmt: skip
+        screenshot(browser, "rollouts-canary-paused")
+        promote_on_dashboard(browser)
         wait_rollout(
             project, CANARY, "the new revision stable and Healthy",
             lambda s: s.get("stableRS") == current and s.get("phase") == "Healthy",
         )  # fmt: skip
+        wait_until(browser, "the dashboard showing the rollout healthy",
+                   lambda d: rollout_shown(d)[0] == "healthy")  # fmt: skip
         template = replica_sets(project, CANARY)[current].spec.template.spec
         assert template.containers[0].image.endswith(":3.0.0")
         wait_for(

@@ -14,7 +14,7 @@ import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 
-from tests.e2e.browser import chromium, failure_screenshot, screenshot, text_of, wait_until
+from tests.e2e.browser import screenshot, sign_in, text_of, wait_until
 from tests.e2e.harness import GIT, LogWatch, Project, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -60,38 +60,14 @@ def test_up_then_status_shows_argocd_syncing_the_checkout(project: Project) -> N
 # -- the web UIs, in a real browser -------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def driver(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    with chromium(tmp_path_factory.mktemp("chromium")) as driver:
-        yield driver
-
-
-@pytest.fixture
-def browser(driver: WebDriver, request: pytest.FixtureRequest) -> Iterator[WebDriver]:
-    """The module's browser; a failing test leaves a screenshot of the page it was on."""
-    yield driver
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        print(f"screenshot: {failure_screenshot(driver, request.node.name)}")
-
-
 def ui(project: Project) -> str:
     return f"http://{project.output('argocdServer')}"
-
-
-def sign_in(browser: WebDriver, project: Project, password: str) -> None:
-    browser.delete_all_cookies()
-    browser.get(f"{ui(project)}/login")
-    username = wait_until(browser, "the login form", lambda d: d.find_element(By.NAME, "username"))
-    username.send_keys("admin")
-    browser.find_element(By.NAME, "password").send_keys(password)
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
 
 
 def test_the_web_ui_refuses_a_wrong_password_and_signs_in_with_the_admin_one(
     project: Project, browser: WebDriver
 ) -> None:
-    sign_in(browser, project, "not-the-password")
+    sign_in(browser, ui(project), "not-the-password")
     error = wait_until(
         browser,
         "the login error",
@@ -100,7 +76,7 @@ def test_the_web_ui_refuses_a_wrong_password_and_signs_in_with_the_admin_one(
     assert "Invalid username or password" in text_of(error[0])
     assert not [c for c in browser.get_cookies() if c["name"] == "argocd.token"]
     screenshot(browser, "login")
-    sign_in(browser, project, project.output("adminPassword", secret=True))
+    sign_in(browser, ui(project), project.output("adminPassword", secret=True))
     wait_until(browser, "the Applications page", lambda d: "/applications" in d.current_url)
     assert [c for c in browser.get_cookies() if c["name"] == "argocd.token"]
 
@@ -154,10 +130,10 @@ def test_an_apps_page_shows_its_resource_tree(project: Project, browser: WebDriv
 def test_the_rollouts_dashboard_lists_the_catalogs_rollouts(
     project: Project, browser: WebDriver
 ) -> None:
-    status = json.loads(
+    plan = json.loads(
         (project.root / ".gitops-local" / project.cluster_name / "plan.json").read_text()
     )
-    port = status["ports"]["rollouts-dashboard"]
+    port = plan["ports"]["rollouts-dashboard"]
     browser.get(f"http://127.0.0.1:{port}/rollouts/payments")
     wait_until(
         browser,
