@@ -119,6 +119,13 @@ class TagPlan:
         """The edits that set every place to ``tag`` (and ``digest``: without one, a digest
         written there is dropped); empty when all already hold exactly that."""
         wanted = Version(tag, digest)
+        pinned = [s for s in self.sites if s.digest is not None and not s.tag]
+        if digest is None and pinned:
+            raise InputError(
+                f"{pinned[0].where} is pinned by digest alone ({pinned[0].version.short()}); "
+                "a tag alone would unpin it: give --digest with --tag (the handoff then writes "
+                "<tag>@<digest>)"
+            )
         out = []
         for file in self.files:
             sites = [s for s in self.sites if s.file == file and s.version != wanted]

@@ -179,7 +179,7 @@ def bump(
     root = Git(request.repo).toplevel()
     settings = resolve_stack(root, request.stack, request.env)
     branch = settings.branch
-    copy = open_working_copy(root, request.remote, push=request.push, fetch=[branch])
+    copy = open_working_copy(root, request.remote, push=request.push, fetch=[branch], writes=branch)
     base, label, local_commit = _start(copy, branch)
 
     new = Version(request.tag, request.digest)

@@ -4,6 +4,14 @@ Every command runs non-interactively (no credential prompt, no editor), in the C
 the platform bot when it writes commits: the identity is passed with ``-c user.name=...
 -c user.email=...`` on each call, so the user's git configuration is never changed. Failures
 raise :class:`GitError` with the command and git's message (credentials in URLs redacted).
+
+The repository is the one given, whatever the environment says: every ``GIT_*`` variable from
+outside is dropped (``GIT_DIR``, ``GIT_WORK_TREE``, ``GIT_INDEX_FILE``, ``GIT_CONFIG_*``...
+would make git read or write another repository or index while the command reports success;
+``GIT_AUTHOR_*`` would sign the bot's commits with another name) except those that say how a
+remote is reached and which of the user's own configuration files apply (:data:`KEPT_ENV`).
+``core.fsmonitor`` is off on every call: a repository's configuration cannot make the command
+run a program.
 """
 
 from __future__ import annotations
@@ -19,11 +27,23 @@ from typing import Final, Literal
 
 from infra.delivery.errors import GitError
 
-__all__ = ["BOT_EMAIL", "BOT_NAME", "Git", "GitResult", "PushOutcome", "classify_push", "redact"]
+__all__ = [
+    "BOT_EMAIL",
+    "BOT_NAME",
+    "KEPT_ENV",
+    "Git",
+    "GitResult",
+    "PushOutcome",
+    "classify_push",
+    "git_environment",
+    "redact",
+]
 
 BOT_NAME: Final = "gitops-platform-bot"
 BOT_EMAIL: Final = "bot@gitops-platform.invalid"
+_SAFE: Final = ("-c", "core.fsmonitor=false")
 _IDENTITY: Final = (
+    *_SAFE,
     "-c",
     f"user.name={BOT_NAME}",
     "-c",
@@ -31,6 +51,40 @@ _IDENTITY: Final = (
     "-c",
     "commit.gpgsign=false",
 )
+KEPT_ENV: Final = frozenset(
+    {
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_SSH_VARIANT",
+        "GIT_ASKPASS",
+        "GIT_SSL_CAINFO",
+        "GIT_SSL_CAPATH",
+        "GIT_PROXY_COMMAND",
+        "GIT_HTTP_USER_AGENT",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_SYSTEM",
+        "GIT_CONFIG_NOSYSTEM",
+    }
+)
+"""The ``GIT_*`` variables kept from the environment: how to reach and authenticate to a
+remote (a CI job's deploy key, its CA bundle) and which global and system configuration files
+are the user's (as ``~/.gitconfig`` is); never which repository, index, objects or identity."""
+
+
+def git_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without the ``GIT_*`` variables that would redirect git (see the module
+    docstring), plus the settings of a non-interactive run in the C locale."""
+    kept = {k: v for k, v in environ.items() if not k.startswith("GIT_") or k in KEPT_ENV}
+    return {
+        **kept,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_EDITOR": "true",
+        "GIT_MERGE_AUTOEDIT": "no",
+        "LC_ALL": "C",
+        "LANGUAGE": "C",
+    }
+
+
 _CREDENTIALS: Final = re.compile(r"(\w+://)[^/@\s]+@")
 TIMEOUT_SECONDS: Final = 300
 
@@ -127,14 +181,7 @@ class Git:
 
     def __init__(self, repo: Path) -> None:
         self.repo = repo
-        self._env = {
-            **os.environ,
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_EDITOR": "true",
-            "GIT_MERGE_AUTOEDIT": "no",
-            "LC_ALL": "C",
-            "LANGUAGE": "C",
-        }
+        self._env = git_environment(os.environ)
 
     def run(
         self, *args: str, check: bool = True, env: Mapping[str, str] | None = None
@@ -174,7 +221,7 @@ class Git:
         or not a file (``git show`` of a folder prints its listing: never taken as text)."""
         if self.object_type(ref, path) != "blob":
             return None
-        command = ["git", "-C", str(self.repo), "cat-file", "blob", f"{ref}:{path}"]
+        command = ["git", "-C", str(self.repo), *_SAFE, "cat-file", "blob", f"{ref}:{path}"]
         done = subprocess.run(
             command, capture_output=True, env=self._env, timeout=TIMEOUT_SECONDS, check=False
         )
@@ -182,7 +229,7 @@ class Git:
 
     def archive(self, ref: str, path: str) -> bytes | None:
         """A tar of ``path`` (a folder) at ``ref``; ``None`` when it is not there."""
-        command = ["git", "-C", str(self.repo), "archive", "--format=tar", ref, "--", path]
+        command = ["git", "-C", str(self.repo), *_SAFE, "archive", "--format=tar", ref, "--", path]
         done = subprocess.run(
             command, capture_output=True, env=self._env, timeout=TIMEOUT_SECONDS, check=False
         )
@@ -215,6 +262,24 @@ class Git:
         """Tracked files with staged or unstaged changes (untracked files do not count)."""
         out = self.run("status", "--porcelain=v1", "--untracked-files=no").stdout
         return [line[3:] for line in out.splitlines() if line.strip()]
+
+    def other_worktrees(self) -> dict[str, Path]:
+        """Branch name -> the path of another worktree of this repository that has it checked
+        out (``git worktree list``; this working copy left out)."""
+        here = self.toplevel().resolve()
+        out = self.run("worktree", "list", "--porcelain", "-z", check=False).stdout
+        found: dict[str, Path] = {}
+        path: Path | None = None
+        for field in out.split("\0"):
+            if field.startswith("worktree "):
+                path = Path(field.removeprefix("worktree "))
+            elif (
+                field.startswith("branch refs/heads/")
+                and path is not None
+                and path.resolve() != here
+            ):
+                found[field.removeprefix("branch refs/heads/")] = path
+        return found
 
     def has_remote(self, remote: str) -> bool:
         return self.run("remote", "get-url", remote, check=False).ok

@@ -150,7 +150,11 @@ def promote(
             f"{source.environment}; a promotion goes from one environment to another"
         )
     copy = open_working_copy(
-        root, request.remote, push=request.push, fetch=[source.branch, target.branch]
+        root,
+        request.remote,
+        push=request.push,
+        fetch=[source.branch, target.branch],
+        writes=target.branch,
     )
     source_ref, source_name = copy.branch_ref(source.branch)
     base_ref, base_name = copy.branch_ref(target.branch)

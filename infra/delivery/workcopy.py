@@ -90,12 +90,23 @@ class WorkingCopy:
         return self.git.fetch(self.remote, branch)
 
 
-def open_working_copy(repo: Path, remote: str, *, push: bool, fetch: Iterable[str]) -> WorkingCopy:
+def open_working_copy(
+    repo: Path, remote: str, *, push: bool, fetch: Iterable[str], writes: str
+) -> WorkingCopy:
     """The preamble of ``bump`` and ``promote`` (see the module docstring); changes nothing
-    but ``refs/remotes/<remote>/<branch>`` of the branches in ``fetch`` (with ``push``)."""
+    but ``refs/remotes/<remote>/<branch>`` of the branches in ``fetch`` (with ``push``).
+    ``writes`` is the branch the command will move: refused when another worktree has it
+    checked out (its files would no longer match its branch)."""
     git = Git(repo)
     root = git.toplevel()
     git = Git(root)
+    elsewhere = git.other_worktrees().get(writes)
+    if elsewhere is not None:
+        raise GitError(
+            f"branch {writes!r} is checked out in another worktree ({elsewhere}); the command "
+            "would move it under that worktree's files: run it there, or check out another "
+            "branch there first"
+        )
     head = git.current_branch()
     if head is None:
         at = git.run("rev-parse", "--short", "HEAD", check=False).stdout.strip() or "?"

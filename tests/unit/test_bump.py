@@ -335,6 +335,28 @@ def test_a_digest_written_by_hand_in_a_manifest_is_replaced(remote: Remote) -> N
     assert site.read_bytes() == static_manifests("1.0.1").encode()
 
 
+def test_an_image_pinned_by_digest_alone_needs_a_digest(remote: Remote) -> None:
+    clone = remote.clone()
+    site = clone / STATIC
+    site.write_bytes(site.read_bytes().replace(b"static:1.0.0", f"static@{DIGEST}".encode()))
+    git(clone, "commit", "--quiet", "-am", "pin by digest alone")
+    before = refs(clone)
+
+    code, out, err = run_cli(
+        "bump", "--app", "static", "--env", "dev", "--tag", "1.0.1", "--repo", str(clone)
+    )
+
+    assert code == 1, (out, err)
+    assert f"{STATIC}:" in err and "pinned by digest alone" in err and "--digest" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err + out
+    assert refs(clone) == before and git(clone, "status", "--porcelain") == ""
+
+    result = run_bump(clone, "static", "dev", "1.0.1", digest=OTHER_DIGEST)
+
+    assert (result.old_digest, result.tag, result.digest) == (DIGEST, "1.0.1", OTHER_DIGEST)
+    assert f"static:1.0.1@{OTHER_DIGEST}".encode() in site.read_bytes()
+
+
 @pytest.mark.parametrize(
     ("digest", "hint"),
     [
