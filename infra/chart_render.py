@@ -19,13 +19,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
 from infra import constants
 from infra.delivery.render_app import target_cluster
-from infra.errors import PlatformError
+from infra.errors import PlatformError, ValidationError
 from infra.settings import ChartSettings, StackSettings
 from infra.specs.crds import CRD_SWITCHES, CrdSet, CrdSource, crd_documents, crd_set
+from infra.yamlio import load_manifests
 
 __all__ = [
     "CACHE_FORMAT",
@@ -48,8 +47,6 @@ CHART_RELEASES: Final = {
     "admission": (constants.KYVERNO_CHART, constants.KYVERNO_CHART),
 }
 """Settings section -> (chart name, release name) of every chart the platform installs."""
-
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def crd_cache_dir() -> Path:
@@ -134,8 +131,8 @@ def _render(source: CrdSource) -> list[dict[str, Any]]:
     else:
         text = _helm_render(source)
     try:
-        documents = crd_documents(yaml.load_all(text, Loader=_Loader))
-    except (yaml.YAMLError, ValueError) as exc:
+        documents = crd_documents(load_manifests(text, f"chart {source.chart} {source.version}"))
+    except (ValidationError, ValueError) as exc:
         raise PlatformError(
             f"the CRDs of chart {source.chart} {source.version} do not parse: {exc}"
         ) from None

@@ -8,16 +8,14 @@ in :mod:`policy.pack` only picks the resource's properties and reports these mes
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from infra.constants import LABEL_ENV, PROD_ENVIRONMENT
 from infra.policy_checks import chart_pin_violation
 from infra.specs.admission import ADMISSION_POLICY
+from infra.yamlio import read_documents
 
 __all__ = [
     "ARGOCD_NAMESPACE",
@@ -356,13 +354,8 @@ def _literal_template_patch(text: Any) -> Any:
     takes its values from the generator elements, which are checked themselves)."""
     if not isinstance(text, str) or "{{" in text:
         return None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        try:
-            return json.loads(text)
-        except ValueError:
-            return None
+    read = read_documents(text, "templatePatch", strict=False)
+    return read.documents[0] if not read.problems and len(read.documents) == 1 else None
 
 
 def auto_prune_violations(stack: str, kind: str, obj: Mapping[str, Any]) -> list[str]:

@@ -34,6 +34,7 @@ import yaml
 from infra import constants
 from infra.catalog.safe_paths import entry_problem
 from infra.errors import Problem
+from infra.yamlio import read_documents
 
 __all__ = ["MANIFEST_SUFFIXES", "MAX_MANIFEST_BYTES", "plain_secret_problems"]
 
@@ -258,6 +259,9 @@ def _documents(text: str, file: str, is_json: bool) -> tuple[list[Any], list[Pro
             return [json.loads(text)], []
         except json.JSONDecodeError as exc:
             return [], [Problem(file, "", f"invalid JSON: {exc.msg}", exc.lineno)]
+    screened = read_documents(text, file, strict=False)  # depth, tags, alias bombs, keys
+    if screened.problems:
+        return [], screened.problems
     try:
         # Composed, not constructed: aliases stay references to one node (no expansion).
         return list(yaml.compose_all(text, Loader=_Loader)), []

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-import yaml
-
 from infra.delivery.errors import InputError
+from infra.yamlio import read_documents
 
 __all__ = [
     "MARKER",
@@ -47,10 +46,13 @@ class AppChange:
 
 def load_applications(text: str, file: str) -> dict[str, dict[str, Any]]:
     """The Applications of one expand output, by ``namespace/name``."""
-    try:
-        documents = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{file}: invalid YAML: {exc}") from None
+    read = read_documents(text, file, strict=False)
+    if read.problems:
+        first = read.problems[0]
+        field = f" {first.field}:" if first.field else ""
+        line = f" (line {first.line})" if first.line else ""
+        raise InputError(f"{file}:{field} {first.message}{line}")
+    documents = read.documents
     apps: dict[str, dict[str, Any]] = {}
     for index, doc in enumerate(documents, start=1):
         if doc is None:

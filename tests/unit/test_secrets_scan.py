@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -225,14 +224,15 @@ def test_unreadable_files_are_problems_not_exceptions(tmp_path: Path) -> None:
     assert "the limit is 1048576 bytes" in problems[2] and "not UTF-8" in problems[3]
 
 
-def test_an_alias_bomb_costs_nothing(tmp_path: Path) -> None:
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
-    lines += ["kind: Secret", "data: *a8"]
-    started = time.monotonic()
+    lines += ["kind: Secret", "data: *a8"]  # 10^9 values once expanded
     problems = scan(tmp_path, {"web/manifests/bomb.yaml": "\n".join(lines) + "\n"})
-    assert time.monotonic() - started < 5
-    assert [p.split(": ")[1] for p in problems] == ["document 1"]
+    assert problems == [
+        "apps/web/manifests/bomb.yaml: (file): the document holds more than 1,000,000 values "
+        "once its aliases (*) are expanded (line 6)"
+    ]
 
 
 def test_app_yaml_is_left_to_the_strict_loader(tmp_path: Path) -> None:
