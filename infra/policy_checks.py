@@ -103,6 +103,25 @@ or ``tokenTTL``."""
 
 _SECRET_VALUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a URL with a password", re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)),
+    # A token as the user name (https://<token>@host/...): HTTP has no user without a secret.
+    ("a URL with credentials in its user info", re.compile(r"^https?://[^/\s@?#]+@", re.I)),
+    # Signed URLs and chat webhooks carry the credential in the query (?token=, ?sig=, ?key=).
+    (
+        "a URL with a query string",
+        re.compile(r"^[a-z][a-z0-9+.-]*://[^\s?#]*\?[^\s#]*=[^&\s#]", re.I),
+    ),
+    # Webhook URLs whose path is the credential.
+    (
+        "a webhook URL (its path is the credential)",
+        re.compile(
+            r"^https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/"
+            r"|(?:canary\.|ptb\.)?discord(?:app)?\.com/api/webhooks/"
+            r"|[^/\s]+\.webhook\.office\.com/|outlook\.office(?:365)?\.com/webhook/"
+            r"|api\.telegram\.org/bot|hooks\.zapier\.com/hooks/"
+            r"|[^/\s]+/hooks/[a-z0-9]{20,}(?:[/?#]|$))",
+            re.I,
+        ),
+    ),
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     ("a GitHub token", re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{30,})")),
     ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),

@@ -8,9 +8,10 @@ documented in the README's "Stack configuration" section; a unit test keeps the 
 
 from __future__ import annotations
 
+import difflib
 import json
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -43,6 +44,8 @@ __all__ = [
     "StackSettings",
     "SyncWindow",
     "WebhookSettings",
+    "catalog_folder_problem",
+    "config_key_problems",
     "is_loopback_registry",
     "load_stack_file",
     "parse_settings",
@@ -518,7 +521,7 @@ class AdminPasswordSettings(_Strict):
     """Change this value (any string) to rotate the admin password on the next `pulumi up`."""
 
 
-def _catalog_folder_problem(path: str) -> str | None:
+def catalog_folder_problem(path: str) -> str | None:
     """``appsDir`` must name a folder inside the repository, written as a relative path."""
     if PurePosixPath(path).is_absolute() or "\\" in path:
         return "must be a path relative to the project root (such as apps), with '/'"
@@ -530,7 +533,7 @@ def _catalog_folder_problem(path: str) -> str | None:
 
 class CatalogSettings(_Strict):
     appsDir: Annotated[
-        str, StringConstraints(min_length=1, max_length=255), checked(_catalog_folder_problem)
+        str, StringConstraints(min_length=1, max_length=255), checked(catalog_folder_problem)
     ] = constants.APPS_DIR
     """The catalog folder, relative to the project root; it must stay inside the repository
     and no part of the way to it may be a symbolic link (checked when the catalog loads)."""
@@ -823,11 +826,51 @@ def _decode_engine_value(raw: str) -> Any:
     return raw
 
 
+def config_key_problems(keys: Iterable[str], file: str) -> list[Problem]:
+    """Keys of a stack's ``config:`` that would be silently ignored: a key without a namespace
+    (``environment:`` for ``gitops-platform:environment``) and a namespace one typo away from
+    the project's (``gitops-platfrom:``, ``GitOps_Platform:``). Refused, not warned about: a
+    warning scrolls past in ``pulumi up`` while the setting it meant is dropped. Pure."""
+    problems = []
+    squashed = _squash(constants.PROJECT)
+    for key in sorted(keys):
+        namespace, colon, name = key.partition(":")
+        if not colon or not namespace:
+            problems.append(
+                Problem(
+                    file,
+                    key,
+                    f"a config key needs a namespace: `{constants.PROJECT}:{name or key}` for "
+                    "this project's settings, `<provider>:<key>` for a provider's",
+                )
+            )
+        elif namespace != constants.PROJECT and (
+            _squash(namespace) == squashed
+            or difflib.SequenceMatcher(None, namespace.lower(), constants.PROJECT).ratio() >= 0.85
+        ):
+            problems.append(
+                Problem(
+                    file,
+                    key,
+                    f"unknown namespace {namespace!r}: did you mean `{constants.PROJECT}:{name}`? "
+                    "(keys under another namespace are ignored by this project)",
+                )
+            )
+    return problems
+
+
+def _squash(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "").replace(".", "")
+
+
 def settings_from_engine(
     stack: str, config: Mapping[str, str], file: str, root: Path | None = None
 ) -> StackSettings:
     """Build settings from the engine's flat config map (``gitops-platform:key`` -> text)."""
     prefix = f"{constants.PROJECT}:"
+    misnamed = config_key_problems(config, file)
+    if misnamed:
+        raise ValidationError(misnamed)
     values = {
         key[len(prefix) :]: _decode_engine_value(value)
         for key, value in config.items()
@@ -854,8 +897,9 @@ def load_stack_file(project_root: Path, stack: str) -> StackSettings:
     if not isinstance(config, dict):
         raise ValidationError([Problem(display, "config", "must be a mapping")])
     prefix = f"{constants.PROJECT}:"
-    secrets = plaintext_secret_problems(config, display)
-    if secrets:
-        raise ValidationError(secrets)
+    problems = config_key_problems(map(str, config), display)
+    problems += plaintext_secret_problems(config, display)
+    if problems:
+        raise ValidationError(problems)
     values = {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
     return parse_settings(stack, values, display, project_root)

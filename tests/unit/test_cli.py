@@ -171,3 +171,48 @@ def test_status_says_when_no_local_runtime_runs(tmp_path: Path) -> None:
     assert refused.returncode == 1 and "runs no local Argo CD" in refused.stderr
     quiet = run(["status", "--stack", "dev", "--if-local"], root)
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        (
+            "environment",
+            "environment: a config key needs a namespace: `gitops-platform:environment`",
+        ),
+        (
+            "gitops-platfrom:sync",
+            "gitops-platfrom:sync: unknown namespace 'gitops-platfrom': did you "
+            "mean `gitops-platform:sync`?",
+        ),
+        (
+            "GitOps_Platform:sync",
+            "GitOps_Platform:sync: unknown namespace 'GitOps_Platform': did you "
+            "mean `gitops-platform:sync`?",
+        ),
+        (":sync", ":sync: a config key needs a namespace: `gitops-platform:sync`"),
+    ],
+)
+def test_stack_keys_the_project_would_ignore_are_refused(
+    tmp_path: Path, key: str, message: str
+) -> None:
+    copy_example_catalog(tmp_path)
+    stack = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())
+    stack["config"][key] = {"automated": False}
+    stack["config"]["kubernetes:enableServerSideApply"] = "true"  # a provider's: fine
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
+    proc = run(["render", "--stack", "dev"], tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"Pulumi.dev.yaml: {message}")
+
+
+def test_stack_files_are_read_with_yaml_1_2_like_the_engine(tmp_path: Path) -> None:
+    copy_example_catalog(tmp_path)
+    text = (tmp_path / "Pulumi.dev.yaml").read_text()
+    # `on` is the string "on" for the engine (YAML 1.2), never YAML 1.1's true.
+    text = text.replace("config:\n", "config:\n  gitops-platform:environment: on\n", 1)
+    (tmp_path / "Pulumi.dev.yaml").write_text(text)
+    proc = run(["render", "--stack", "dev"], tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "gitops-platform:environment" in proc.stderr and "True" not in proc.stderr

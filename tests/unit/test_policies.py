@@ -869,3 +869,47 @@ def test_admission_rule_reads_the_type_from_the_urn() -> None:
     assert rules.admission_violations("prod", [other])
     with pytest.raises(ValueError, match="not a Pulumi resource URN"):
         rules.type_from_urn("urn:pulumi:prod")
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (
+            "https://ghp-or-any-token@git.example.com/org/repo.git",
+            "a URL with credentials in its user info",
+        ),
+        ("https://charts.example.com/index.yaml?token=abc123", "a URL with a query string"),
+        ("https://storage.example.com/c.tgz?X-Amz-Signature=deadbeef", "a URL with a query string"),
+        ("https://hooks.slack.com/services/T0/B0/xyzzy", "a webhook URL"),
+        ("https://discord.com/api/webhooks/123/abc", "a webhook URL"),
+        ("https://org.webhook.office.com/webhookb2/abc", "a webhook URL"),
+        ("https://api.telegram.org/bot123:abc/sendMessage", "a webhook URL"),
+        ("https://chat.example.com/hooks/abcdefghijklmnopqrstuvwxyz", "a webhook URL"),
+    ],
+)
+def test_urls_that_carry_a_token_anywhere_must_be_secrets(url: str, reason: str) -> None:
+    config = {"gitops-platform:notify": {"endpoint": url}}
+    problems = plaintext_secret_problems(config, "Pulumi.dev.yaml")
+    assert len(problems) == 1 and f"(the value is {reason}" in problems[0].message
+    assert url not in str(problems[0])
+    assert (
+        plaintext_secret_problems(
+            {"gitops-platform:notify": {"endpoint": {"secure": "v1:x"}}}, "Pulumi.dev.yaml"
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ssh://git@github.com/org/repo.git",
+        "git@github.com:org/repo.git",
+        "https://github.com/example-org/gitops-platform.git",
+        "https://github.com/example-org/gitops-platform/.github/workflows/app-delivery.yml@*",
+        "http://127.0.0.1:8080/repo.git",
+        "https://chat.example.com/hooks/short",
+    ],
+)
+def test_urls_without_a_token_stay_plain_config(url: str) -> None:
+    assert plaintext_secret_problems({"gitops-platform:git": {"repoURL": url}}, "f") == []
