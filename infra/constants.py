@@ -13,6 +13,11 @@ APPS_README: Final = "README.md"
 OVERLAYS_DIR: Final = "overlays"
 HELM_VALUES_DIR: Final = "values"
 
+NAME_MAX: Final = 255
+"""The longest file name (one part of a path) Linux and macOS accept, in bytes."""
+PATH_MAX: Final = 4096
+"""The longest path Linux accepts, in bytes."""
+
 MAX_APP_FILE_BYTES: Final = 64 * 1024
 """app.yaml files larger than this are refused before parsing."""
 

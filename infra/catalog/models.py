@@ -43,6 +43,7 @@ __all__ = [
     "Source",
     "Strategy",
     "SyncOverride",
+    "image_repository_problem",
 ]
 
 DNS1123_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -77,14 +78,39 @@ def _team_name(team: str) -> str:
     return team
 
 
+_IMAGE_REPOSITORY = re.compile(
+    r"[a-z0-9]+([._-][a-z0-9]+)*((:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)+)?"
+)
+"""``[registry[:port]/]path``, lower case; a port only before a path (``redis:7`` is a tag)."""
+
+
+def image_repository_problem(repository: str) -> str | None:
+    """Why ``repository`` is not an image repository without tag or digest, or ``None``
+    (``registry.example:5000/team/app`` is one: a port before a path). The value is never
+    echoed (a repository may carry a credential)."""
+    if "@" in repository:
+        return (
+            "carries a digest (@sha256:...); give the repository alone: the digest is recorded "
+            "per environment by `platformctl bump --digest`"
+        )
+    if ":" in repository.rsplit("/", 1)[-1]:
+        return (
+            "carries a tag (:<tag>); give the repository alone: the tag is set per environment "
+            "by `platformctl bump`"
+        )
+    if _IMAGE_REPOSITORY.fullmatch(repository) is None:
+        return (
+            "is not an image repository: lower-case [registry[:port]/]path such as "
+            "ghcr.io/org/app, without tag or digest"
+        )
+    return None
+
+
 # Image repository: registry/path without tag or digest (the tag lives in the overlay).
 ImageRepository = Annotated[
     str,
-    StringConstraints(
-        min_length=1,
-        max_length=255,
-        pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$",
-    ),
+    StringConstraints(min_length=1, max_length=255),
+    checked(image_repository_problem),
 ]
 ValuesKey = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", max_length=200)

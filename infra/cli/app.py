@@ -1,6 +1,9 @@
-"""The platformctl Typer app: registers one module per command, nothing else."""
+"""The platformctl Typer app: registers one module per command; main() runs it through the
+one exit path of :mod:`infra.cli.edge`."""
 
 from __future__ import annotations
+
+import sys
 
 import typer
 
@@ -8,6 +11,7 @@ from infra.cli import (
     admin_password,
     appdiff,
     bump,
+    edge,
     generate,
     plan,
     promote,
@@ -39,4 +43,5 @@ app.add_typer(admin_password.app, name="admin-password")
 
 
 def main() -> None:
-    app()
+    """The console script: every failure at the edge ends in one line (infra.cli.edge)."""
+    sys.exit(edge.run(app, sys.argv[1:]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -14,9 +15,10 @@ from infra import constants
 from infra.catalog import Catalog, load_catalog
 from infra.errors import PlatformError, ValidationError
 from infra.project import find_project_root
-from infra.settings import StackSettings, load_stack_file
+from infra.settings import StackSettings, catalog_folder_problem, load_stack_file
 
 __all__ = [
+    "EXIT_BROKEN_PIPE",
     "EXIT_INVALID",
     "EXIT_USAGE",
     "apps_dirs",
@@ -26,7 +28,11 @@ __all__ = [
 ]
 
 EXIT_INVALID = 1
+"""Invalid input, or the output (a file, standard output) cannot be written."""
 EXIT_USAGE = 2
+"""Command-line usage: an unknown option, a missing option or argument."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of standard output went away (128 + SIGPIPE, as a shell reports it)."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,10 +43,47 @@ def project_root() -> Path:
     return find_project_root()
 
 
+def _shown(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 80 else f"{text[:77]}... ({len(text)} characters)"
+
+
+def checked_apps_dir(root: Path, apps_dir: Path) -> Path:
+    """``--apps-dir`` held to the rules of the setting it overrides (``catalog.appsDir``): a
+    folder inside the project, itself and every link on the way resolved. Returns it under
+    ``root`` as written (not resolved), so the catalog loader refuses a symbolic link on the
+    way exactly as it does for the setting. Raises :class:`PlatformError` naming the flag."""
+    flag = "--apps-dir"
+    if any(len(os.fsencode(part)) > constants.NAME_MAX for part in apps_dir.parts) or (
+        len(os.fsencode(str(apps_dir))) >= constants.PATH_MAX
+    ):
+        raise PlatformError(f"{flag}: {_shown(apps_dir)}: too long for a path")
+    try:
+        written = Path(os.path.normpath(Path.cwd() / apps_dir))
+        resolved = apps_dir.resolve()
+    except OSError as exc:
+        raise PlatformError(f"{flag}: {_shown(apps_dir)}: {exc.strerror}") from None
+    real_root = root.resolve()
+    if not resolved.is_relative_to(real_root):
+        raise PlatformError(
+            f"{flag}: {_shown(apps_dir)} is outside the project ({real_root}); name a catalog "
+            "folder inside it, as catalog.appsDir must"
+        )
+    relative = (
+        written.relative_to(root)
+        if written.is_relative_to(root)
+        else resolved.relative_to(real_root)
+    )
+    problem = catalog_folder_problem(relative.as_posix())
+    if problem is not None:
+        raise PlatformError(f"{flag}: {problem}")
+    return root / relative
+
+
 def stack_apps_dir(root: Path, settings: StackSettings, apps_dir: Path | None) -> Path:
     """The catalog folder a command reads for a stack: ``--apps-dir``, else the stack's
     ``catalog.appsDir`` (what ``pulumi up`` of the stack reads)."""
-    return apps_dir.resolve() if apps_dir else root / settings.catalog.appsDir
+    return checked_apps_dir(root, apps_dir) if apps_dir else root / settings.catalog.appsDir
 
 
 def apps_dirs(
@@ -49,7 +92,7 @@ def apps_dirs(
     """Every catalog folder the stacks read (``--apps-dir`` for all of them when given), with
     the stacks reading each; the default ``apps/`` when there is no stack."""
     if not stacks:
-        return {apps_dir.resolve() if apps_dir else root / constants.APPS_DIR: []}
+        return {checked_apps_dir(root, apps_dir) if apps_dir else root / constants.APPS_DIR: []}
     out: dict[Path, list[StackSettings]] = {}
     for settings in stacks:
         out.setdefault(stack_apps_dir(root, settings, apps_dir), []).append(settings)

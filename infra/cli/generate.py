@@ -10,6 +10,7 @@ removed; a file there that the generator did not write is reported. ``--check`` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,10 +18,11 @@ from typing import Annotated
 
 import typer
 
+from infra.atomic import write_files_atomically
 from infra.catalog import Catalog, load_catalog
 from infra.cli.common import apps_dirs, handle_errors, project_root
 from infra.delivery.stacks import stack_names
-from infra.errors import Problem, ValidationError
+from infra.errors import PlatformError, Problem, ValidationError
 from infra.settings import load_stack_file
 from infra.specs.rollout import GENERATED_DIR, HEADER, catalog_generated_files
 
@@ -143,13 +145,33 @@ def generated_problems(root: Path, apps_dir: Path, catalog: Catalog) -> list[Pro
     return plan_generated(root, apps_dir, catalog).problems()
 
 
+def _write_all(plan: GeneratedPlan) -> None:
+    """Every missing or stale file, all or nothing: a failure (a full disk) leaves every file
+    as it was and removes the folders made for them."""
+    created: list[Path] = []
+    try:
+        for path in sorted(plan.write):
+            missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+            for folder in reversed(missing):
+                folder.mkdir()
+                created.insert(0, folder)
+        write_files_atomically(
+            {path: text.encode("utf-8") for path, text in sorted(plan.write.items())}
+        )
+    except OSError as exc:
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        where = plan.display(Path(exc.filename)) if exc.filename else "the generated files"
+        raise PlatformError(f"cannot write {where}: {exc.strerror}; nothing was changed") from None
+
+
 def _apply(plan: GeneratedPlan, apps_dir: Path) -> list[str]:
-    lines = []
-    for path, text in sorted(plan.write.items()):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        verb = "created" if path in plan.missing else "updated"
-        lines.append(f"{verb} {plan.display(path)}")
+    _write_all(plan)
+    lines = [
+        f"{'created' if path in plan.missing else 'updated'} {plan.display(path)}"
+        for path in sorted(plan.write)
+    ]
     for path in plan.remove:
         path.unlink()
         lines.append(f"removed {plan.display(path)}")

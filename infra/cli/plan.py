@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from infra.atomic import write_atomically
 from infra.cli.bump import delivery_errors
 from infra.cli.common import project_root
 from infra.delivery.errors import InputError
@@ -92,7 +93,7 @@ def plan_cmd(
         full = render_markdown(plan, limit=None, previews=previews)
     if full_output is not None:
         try:
-            full_output.write_text(full, encoding="utf-8")
+            write_atomically(full_output, full.encode("utf-8"))
         except OSError as exc:
             raise InputError(f"--full-output: {full_output}: {exc.strerror}") from None
     typer.echo(text, nl=False)

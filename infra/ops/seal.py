@@ -69,7 +69,6 @@ import io
 import json
 import os
 import re
-import secrets
 import shutil
 import stat
 import struct
@@ -89,6 +88,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from infra import constants
+from infra.atomic import temp_beside
 from infra.catalog.loader import KUSTOMIZATION_FILES
 from infra.catalog.models import App, DirectorySource, HelmSource, KustomizeSource
 from infra.errors import PlatformError
@@ -716,26 +716,6 @@ def existing_values(path: Path, display: str, name: str, namespace: str) -> dict
     return {str(k): v for k, v in data.items()}
 
 
-def _temp_beside(path: Path, data: bytes) -> Path:
-    """``data`` in a new file next to ``path`` (same directory: the rename is atomic), with
-    ``path``'s mode when it exists (else 0666 minus the umask, like any new file); removed
-    again if writing fails."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
-    try:
-        with contextlib.suppress(FileNotFoundError):  # a replaced file keeps its mode
-            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    return temp
-
-
 def _place_new(temp: Path, path: Path, display: str) -> None:
     """Move ``temp`` to ``path``, which must not exist (a file created there meanwhile is not
     overwritten: a hard link fails when the name is taken)."""
@@ -782,7 +762,7 @@ def _undo(
             if old is None:
                 path.unlink()
             else:
-                os.replace(_temp_beside(path, old), path)
+                os.replace(temp_beside(path, old), path)
         except OSError:
             restored = False
     for folder in created:
@@ -834,12 +814,12 @@ def write_sealed(
     writing = target.manifest
     try:
         _make_parents(path.parent, created)
-        manifest_temp = _temp_beside(path, text.encode("utf-8"))
+        manifest_temp = temp_beside(path, text.encode("utf-8"))
         temps.append(manifest_temp)
         kustomization_temp: Path | None = None
         if kpath is not None and new_kustomization is not None:
             writing = str(target.kustomization)
-            kustomization_temp = _temp_beside(kpath, new_kustomization.encode("utf-8"))
+            kustomization_temp = temp_beside(kpath, new_kustomization.encode("utf-8"))
             temps.append(kustomization_temp)
         # Everything is written; now the renames, manifest first.
         writing = target.manifest

@@ -1,0 +1,53 @@
+"""Writing files so that a failure (a full disk, an I/O error, an interrupt) leaves nothing
+half-written: each file is written whole to a temporary file beside it, then renamed over it
+(a rename within one folder is atomic)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+__all__ = ["temp_beside", "write_atomically", "write_files_atomically"]
+
+
+def temp_beside(path: Path, data: bytes) -> Path:
+    """``data`` in a new file next to ``path``, with ``path``'s mode when it exists (else 0666
+    minus the umask); removed again when writing fails."""
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    return temp
+
+
+def write_files_atomically(files: Mapping[Path, bytes]) -> None:
+    """Write every file (their folders must exist): all temporary files first, so a failure
+    while writing changes none of them; then the renames. Raises the :class:`OSError`."""
+    temps: dict[Path, Path] = {}
+    try:
+        for path, data in files.items():
+            temps[path] = temp_beside(path, data)
+        for path in list(temps):
+            os.replace(temps.pop(path), path)
+    finally:
+        for temp in temps.values():
+            with contextlib.suppress(OSError):
+                temp.unlink()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``path`` whole, or leave it as it was."""
+    write_files_atomically({path: data})
