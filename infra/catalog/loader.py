@@ -21,6 +21,7 @@ from infra.catalog.models import (
     HelmSource,
     KustomizeSource,
 )
+from infra.catalog.remote_refs import remote_reference_problems
 from infra.catalog.safe_paths import entry_problem, path_problem, tree_problems
 from infra.catalog.secrets_scan import plain_secret_problems
 from infra.errors import Problem, ValidationError, problems_from_pydantic
@@ -464,6 +465,7 @@ def load_catalog(
             loaded.append((app, lines))
     problems.extend(_ownership_problems(loaded))
     problems.extend(plain_secret_problems(root, apps_path))
+    problems.extend(remote_reference_problems(root, apps_path))
     if problems:
         raise ValidationError(problems)
     return Catalog(apps=tuple(app for app, _ in loaded))

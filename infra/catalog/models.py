@@ -21,7 +21,7 @@ from pydantic import (
 
 from infra import constants
 from infra.catalog.strict import StrictModel, checked
-from infra.catalog.urls import url_credential_problem
+from infra.catalog.urls import chart_host_problem, url_credential_problem
 
 __all__ = [
     "DNS1123_LABEL",
@@ -116,10 +116,11 @@ ValuesKey = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", max_length=200)
 ]
 RelativePath = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-HttpsUrl = Annotated[
+ChartRepositoryUrl = Annotated[
     str,
     StringConstraints(pattern=r"^(https|oci)://[^\s]+$", max_length=512),
     checked(url_credential_problem),
+    checked(chart_host_problem),
 ]
 SemVer = Annotated[
     str,
@@ -164,7 +165,7 @@ class HelmSource(_Strict):
     per-environment values come from this repository (``apps/<app>/values/<env>.yaml``)."""
 
     type: Literal["helm"]
-    repoURL: HttpsUrl | None = None
+    repoURL: ChartRepositoryUrl | None = None
     """The chart repository (external chart)."""
     chart: DnsLabel | None = None
     """The chart's name in ``repoURL``."""

@@ -1,4 +1,5 @@
-"""URLs (pure): credentials in them refused, and which hosts are this machine's loopback.
+"""URLs (pure): credentials in them refused, which hosts are this machine's loopback, and
+which hosts an external chart may come from.
 
 A URL in ``app.yaml`` or a stack file is committed, rendered into AppProjects and
 Applications, printed by ``platformctl render`` and stored in Pulumi state: a password or
@@ -15,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from infra.errors import redact_url
 
-__all__ = ["is_loopback", "url_credential_problem"]
+__all__ = ["chart_host_problem", "is_loopback", "url_credential_problem"]
 
 _SECRET_PARAMETER = re.compile(
     r"(token|secret|passw|pwd|credential|auth|signature|sig|key|session|code)", re.IGNORECASE
@@ -65,3 +66,46 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+_NUMERIC_HOST = re.compile(r"(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+))*\.?", re.IGNORECASE)
+_LOCAL_NAMES = ("localhost", ".localhost", ".local", ".internal", ".home.arpa")
+
+
+def chart_host_problem(url: str) -> str | None:
+    """Why the host of an external chart's ``repoURL`` is one Argo CD's repo-server must not
+    be sent to, or ``None``: the repo-server fetches it from inside the cluster, so an address
+    that is not a public one (link-local such as a cloud metadata service, loopback, private,
+    unspecified, multicast; an IPv4-mapped IPv6 form of those), a number the resolver would
+    read as an address (``2852039166``, ``0xa9fea9fe``, ``0251.0376.0251.0376``) or a name
+    that only resolves locally (``localhost``, ``*.internal``, ``*.local``) reaches what the
+    AppProject's ``sourceRepos`` was never meant to trust."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return f"is not a valid URL ({redact_url(url)})"
+    if not host:
+        return f"has no host ({redact_url(url)})"
+    host = host.lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        mapped = getattr(address, "ipv4_mapped", None) or address
+        if not mapped.is_global or mapped.is_multicast:
+            return (
+                f"names the non-public address {host} ({redact_url(url)}): Argo CD's "
+                "repo-server would fetch from inside the cluster; use the chart "
+                "repository's public DNS name, or keep the chart in this repository"
+            )
+        return None
+    if _NUMERIC_HOST.fullmatch(host):
+        return f"host {host} is a number, not a DNS name ({redact_url(url)})"
+    if host.rstrip(".") == "localhost" or host.rstrip(".").endswith(_LOCAL_NAMES):
+        return (
+            f"host {host} only resolves inside a network ({redact_url(url)}): Argo CD's "
+            "repo-server would fetch from inside the cluster; keep the chart in this "
+            "repository instead"
+        )
+    return None
