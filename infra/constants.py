@@ -178,6 +178,44 @@ ADDON_API: Final[dict[str, dict[str, tuple[str, ...]]]] = {
 """The API the stack's add-ons install (their CRDs), by settings section: a stack's cluster
 serves these when the section is enabled (``argocd`` always)."""
 
+CLUSTER_SCOPED_KINDS: Final[frozenset[tuple[str, str]]] = frozenset(
+    {
+        ("", "Namespace"),
+        ("", "Node"),
+        ("", "PersistentVolume"),
+        ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+        ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+        ("apiextensions.k8s.io", "CustomResourceDefinition"),
+        ("apiregistration.k8s.io", "APIService"),
+        ("authentication.k8s.io", "TokenReview"),
+        ("authorization.k8s.io", "SubjectAccessReview"),
+        ("certificates.k8s.io", "CertificateSigningRequest"),
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema"),
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+        ("networking.k8s.io", "IngressClass"),
+        ("node.k8s.io", "RuntimeClass"),
+        ("rbac.authorization.k8s.io", "ClusterRole"),
+        ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
+        ("resource.k8s.io", "DeviceClass"),
+        ("resource.k8s.io", "ResourceSlice"),
+        ("scheduling.k8s.io", "PriorityClass"),
+        ("storage.k8s.io", "CSIDriver"),
+        ("storage.k8s.io", "CSINode"),
+        ("storage.k8s.io", "StorageClass"),
+        ("storage.k8s.io", "VolumeAttachment"),
+        ("argoproj.io", "ClusterAnalysisTemplate"),
+        ("kyverno.io", "ClusterCleanupPolicy"),
+        ("kyverno.io", "ClusterPolicy"),
+        ("wgpolicyk8s.io", "ClusterPolicyReport"),
+    }
+)
+"""(group, kind) of every cluster-scoped kind of :data:`KUBERNETES_API` and :data:`ADDON_API`
+(plus ``Node``), as the API server reports them (``kubectl api-resources --namespaced=false``;
+the end-to-end tier compares): what ``validate`` judges against an AppProject's
+``clusterResourceWhitelist``. A kind neither lists is left to the application controller."""
+
 PLAN_MARKER: Final = "<!-- platformctl:plan -->"
 """First line of ``platformctl plan``'s Markdown, so the workflow edits its own comment."""
 PLAN_COMMENT_LIMIT: Final = 65_536

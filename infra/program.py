@@ -28,6 +28,7 @@ from infra.components.cluster.preflight import preflight
 from infra.components.local_runtime import LocalRuntime, head_commit
 from infra.components.rollouts import ROLLOUTS
 from infra.components.sealed_secrets import SEALED_SECRETS
+from infra.delivery.applied_checks import applied_problems
 from infra.errors import PlatformError, Problem, ValidationError
 from infra.ops.crd_migration import refuse_unretained_crds
 from infra.policy_checks import chart_archive_problems, plaintext_secret_problems
@@ -111,6 +112,9 @@ def main() -> None:
     try:
         root = find_project_root(pulumi.get_root_directory())
         settings, objects, policies = plan(pulumi.get_stack(), _engine_config(), root)
+        applied = applied_problems(objects, settings, root)
+        if applied:
+            raise ValidationError(applied)
         preflight(settings, creating=not pulumi.runtime.is_dry_run())
         commit = mirror_commit(settings, root)
         crds = stack_crds(settings, root)

@@ -11,7 +11,9 @@ A Secret without values (a service-account token Secret the cluster fills) is fi
 a ``SealedSecret``: that is where values go (``platformctl seal``, docs/secrets.md).
 
 The templates of a Helm chart kept in the repository (``<chart>/templates/``, beside its
-``Chart.yaml``) are Go-templated, not YAML: they are refused when a line says ``kind: Secret``.
+``Chart.yaml``) are Go-templated, not YAML: they are judged by what they render, with every
+other source, in :mod:`infra.delivery.applied_checks` (this is the fast pre-check of the files
+themselves). Hidden files and folders are read: Argo CD and kustomize read them too.
 
 Manifests are not ``app.yaml``: anchors and aliases are tolerated (kustomize and Helm users
 write them). Files are composed, never constructed, so an alias bomb costs nothing, and read
@@ -24,7 +26,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -63,42 +64,15 @@ def _chart_templates(directory: Path) -> bool:
     )
 
 
-_TEMPLATE_SECRET = re.compile(r"""^\s*kind:\s*["']?Secret["']?\s*(#.*)?$""", re.MULTILINE)
-
-
-def _template_problems(path: Path, file: str) -> list[Problem]:
-    """A chart template is Go-templated YAML, which no YAML parser reads: it is refused when it
-    renders a core Secret (its values would sit in plain values files)."""
-    text, problems = _read(path, file)
-    if text is None:
-        return problems
-    match = _TEMPLATE_SECRET.search(text)
-    if match is None:
-        return []
-    line = text.count("\n", 0, match.start()) + 1
-    return [
-        Problem(
-            file,
-            "kind: Secret",
-            "a chart template that renders a plain Secret (its values would be committed in "
-            "plain text); commit a SealedSecret instead (platformctl seal, docs/secrets.md)",
-            line,
-        )
-    ]
-
-
 def _files(apps_dir: Path) -> Iterator[Path]:
-    """Manifest files under ``apps_dir``, sorted, skipping hidden entries and each app's
-    ``app.yaml`` (the strict loader reads that one)."""
+    """Manifest files under ``apps_dir``, sorted, hidden ones included (Argo CD's directory
+    source and kustomize read them too), skipping each app's ``app.yaml`` (the strict loader
+    reads that one)."""
     for directory, dirs, files in os.walk(apps_dir, followlinks=False):
-        dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and not (Path(directory) / d).is_symlink()
-        )
+        dirs[:] = sorted(d for d in dirs if not (Path(directory) / d).is_symlink())
         here = Path(directory)
         for name in sorted(files):
-            if name.startswith(".") or not (
-                name.lower().endswith(MANIFEST_SUFFIXES) or name in KUSTOMIZATION_FILES
-            ):
+            if not (name.lower().endswith(MANIFEST_SUFFIXES) or name in KUSTOMIZATION_FILES):
                 continue
             if name == constants.APP_FILE and here.parent == apps_dir:
                 continue
@@ -285,8 +259,7 @@ def plain_secret_problems(repo_root: Path, apps_dir: Path) -> list[Problem]:
     for path in _files(apps_dir):
         file = _display(path, repo_root)
         if _chart_templates(path.parent):
-            problems.extend(_template_problems(path, file))
-            continue
+            continue  # Go-templated: judged by what it renders (infra.delivery.applied_checks)
         text, read_problems = _read(path, file)
         problems.extend(read_problems)
         if text is None:

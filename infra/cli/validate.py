@@ -1,6 +1,8 @@
 """platformctl validate: check the app catalog and every stack file, report every problem.
 
-It also runs ``platformctl generate --check``: a stale generated Rollout is a problem.
+It also runs ``platformctl generate --check`` (a stale generated Rollout is a problem) and
+judges what Argo CD would apply for each stack, rendered with the toolchain's kustomize and
+helm (:mod:`infra.delivery.applied_checks`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import typer
 from infra.catalog import load_catalog
 from infra.cli.common import apps_dirs, handle_errors, project_root
 from infra.cli.generate import generated_problems
+from infra.delivery.applied_checks import applied_problems
 from infra.delivery.stacks import stack_names
 from infra.errors import Problem, ValidationError
 from infra.settings import load_stack_file
@@ -49,9 +52,11 @@ def validate(
         problems.extend(generated_problems(root, apps, catalog))
         for settings in readers:
             try:
-                argocd_objects(catalog, settings)
+                objects = argocd_objects(catalog, settings)
             except ValidationError as exc:
                 problems.extend(exc.problems)
+                continue
+            problems.extend(applied_problems(objects, settings, root))
     if problems:
-        raise ValidationError(problems)
+        raise ValidationError(list(dict.fromkeys(problems)))
     typer.echo(f"ok: {apps_count} apps, stacks: {', '.join(stacks) or 'none'}")

@@ -55,6 +55,7 @@ __all__ = [
     "input_files",
     "object_key",
     "render_application",
+    "render_with_sources",
     "target_cluster",
 ]
 
@@ -384,18 +385,61 @@ def _render_helm(
         return _run(argv, _repo_path(checkout, path), f"{name}: `helm template {path}`", env)
 
 
-def _read_directory(source: dict[str, Any], checkout: Path, name: str) -> list[dict[str, Any]]:
+def _read_directory(
+    source: dict[str, Any], checkout: Path, name: str
+) -> list[tuple[dict[str, Any], str]]:
     path = clean_path(str(source.get("path", ".")))
     recurse = bool((source.get("directory") or {}).get("recurse"))
-    objects: list[dict[str, Any]] = []
+    objects: list[tuple[dict[str, Any], str]] = []
     for file in sorted(_files_under(checkout, path, recursive=recurse)):
         if file.endswith(".jsonnet"):
             raise NotRenderable(f"{name}: {file}: jsonnet is not rendered by the plan")
         if not _MANIFEST.search(file):
             continue
         text = (checkout / file).read_text(encoding="utf-8")
-        objects.extend(load_manifests(text, file))
+        objects.extend((obj, file) for obj in load_manifests(text, file))
     return objects
+
+
+_HELM_SOURCE: Final = re.compile(r"^# Source: (\S+)\s*$", re.MULTILINE)
+_DOCUMENT_START: Final = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+def _helm_objects(text: str, chart_path: str, what: str) -> list[tuple[dict[str, Any], str | None]]:
+    """The objects of ``helm template`` output, each with the repository file of the template
+    that made it (helm heads each document with ``# Source: <chart>/templates/...``; the chart's
+    own name is replaced by its folder)."""
+    objects: list[tuple[dict[str, Any], str | None]] = []
+    for chunk in _DOCUMENT_START.split(text):
+        found = _HELM_SOURCE.search(chunk)
+        origin = None
+        if found:
+            inside = found.group(1).partition("/")[2]
+            origin = clean_path(posixpath.join(chart_path, inside)) if inside else None
+        objects.extend((obj, origin) for obj in load_manifests(chunk, what))
+    return objects
+
+
+def render_with_sources(
+    application: dict[str, Any], checkout: Path, repo_url: str, target: TargetCluster
+) -> list[tuple[dict[str, Any], str | None]]:
+    """:func:`render_application`'s objects in the tools' order, each with the repository file
+    it comes from where the render says so (a directory source's file, a chart's template);
+    ``None`` for kustomize output, which does not."""
+    source = _main_source(application, repo_url)
+    name = _name(application)
+    kind = _kind(checkout, source)
+    try:
+        if kind == "kustomize":
+            text = _render_kustomize(source, checkout, name)
+            return [(obj, None) for obj in load_manifests(text, f"{name} (kustomize)")]
+        if kind == "helm":
+            text = _render_helm(application, source, checkout, target)
+            chart_path = clean_path(str(source.get("path", ".")))
+            return _helm_objects(text, chart_path, f"{name} (helm)")
+        return list(_read_directory(source, checkout, name))
+    except ValidationError as exc:
+        raise InputError(f"{name}: {exc}".replace("\n", "; ")) from None
 
 
 def render_application(
@@ -407,19 +451,5 @@ def render_application(
     ``checkout`` is edited the way the repo-server edits its own checkout (``kustomize edit
     set replicas``) for the build only, then restored. Raises :class:`ToolMissing`,
     :class:`NotRenderable` or :class:`InputError` (a tool's own error, one line)."""
-    source = _main_source(application, repo_url)
-    name = _name(application)
-    kind = _kind(checkout, source)
-    try:
-        if kind == "kustomize":
-            objects = load_manifests(
-                _render_kustomize(source, checkout, name), f"{name} (kustomize)"
-            )
-        elif kind == "helm":
-            text = _render_helm(application, source, checkout, target)
-            objects = load_manifests(text, f"{name} (helm)")
-        else:
-            objects = _read_directory(source, checkout, name)
-    except ValidationError as exc:
-        raise InputError(f"{name}: {exc}".replace("\n", "; ")) from None
+    objects = [obj for obj, _ in render_with_sources(application, checkout, repo_url, target)]
     return sorted(objects, key=object_key)

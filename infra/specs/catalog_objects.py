@@ -239,14 +239,24 @@ def project(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[s
             "destinations": [
                 {"server": constants.IN_CLUSTER_SERVER, "namespace": ns} for ns in namespaces
             ],
-            # The one cluster-scoped kind a team may sync: the Namespace that the
-            # CreateNamespace sync option creates for its destination (the real application
-            # controller refuses that sync otherwise: "resource :Namespace is not permitted
-            # in project"). Nothing else cluster-scoped.
-            "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
+            # The one cluster-scoped kind a team may sync: its own Namespaces, by name (the
+            # ones the CreateNamespace sync option creates for its destinations; the real
+            # application controller refuses that sync otherwise: "resource :Namespace is not
+            # permitted in project"). A Namespace object named after another team's
+            # namespace, argocd or kube-system is refused by the controller, so a team can
+            # neither take over nor prune one. Nothing else cluster-scoped.
+            "clusterResourceWhitelist": [
+                {"group": "", "kind": "Namespace", "name": ns} for ns in namespaces
+            ],
+            # Quotas are the platform's; Argo CD's own kinds would let a team mint
+            # Applications or projects outside its AppProject.
             "namespaceResourceBlacklist": [
                 {"group": "", "kind": "ResourceQuota"},
                 {"group": "", "kind": "LimitRange"},
+                *(
+                    {"group": constants.ARGOCD_API_GROUP, "kind": kind}
+                    for kind in constants.ADDON_API["argocd"][constants.ARGOCD_API_VERSION]
+                ),
             ],
             "orphanedResources": {"warn": True},
             **_sync_windows(settings),

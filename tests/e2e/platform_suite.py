@@ -27,6 +27,7 @@ import bcrypt
 import pytest
 import yaml
 
+from infra import constants
 from tests.e2e.browser import (
     page_text,
     screenshot,
@@ -471,6 +472,86 @@ def test_a_manifest_removed_from_git_is_pruned_in_dev(project: Project) -> None:
         assert not gone()
     project.run(["git", "checkout", "HEAD~1", "--", "apps/hello-web/manifests/service.yaml"])
     project.commit_and_push("hello-web: the Service again")
+
+
+@only_on("dev")
+def test_a_team_cannot_take_over_another_teams_namespace(project: Project) -> None:
+    """The AppProject, as the real application controller enforces it: a team's manifests
+    that claim another team's Namespace (which auto-sync with prune could later delete) fail
+    to sync, and that namespace does not change. Proven by what Argo CD reports and by the
+    live object. (Objects in another namespace were refused before: the destinations.)"""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core = client.CoreV1Api(project.api())
+    name = "hello-web"
+    folder = project.root / "apps" / name / "manifests"
+    (folder / "takeover.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: data\n  labels: {taken-over-by: web}\n"
+    )
+    project.commit_and_push("hello-web: claim the data namespace")
+    head = project.run(["git", "rev-parse", "HEAD"]).stdout.strip()
+
+    def refused() -> bool:
+        app = project.applications()[name]
+        status = app.get("status") or {}
+        compared = (status.get("sync") or {}).get("revision")
+        return compared == head and "is not permitted in project" in json.dumps(status)
+
+    wait_for(
+        "Argo CD to refuse the sync",
+        refused,
+        timeout=180,
+        detail=lambda: (project.applications()[name].get("status") or {}).get("operationState"),
+    )
+    try:  # team data's namespace: untouched (or, where data has no app yet, not created)
+        labels = core.read_namespace("data").metadata.labels or {}
+    except ApiException as exc:
+        assert exc.status == 404
+        labels = {}
+    assert "taken-over-by" not in labels
+    (folder / "takeover.yaml").unlink()
+    project.commit_and_push("hello-web: no takeover")
+    wait_synced_and_healthy(project, {name}, "hello-web Synced and Healthy again")
+
+
+@only_on("dev")
+def test_the_cluster_scoped_kinds_validate_knows_are_the_api_servers(project: Project) -> None:
+    """`validate` judges cluster-scoped kinds by a list (it runs without a cluster): every
+    kind of it that the API server serves must be reported cluster-scoped by its discovery,
+    and every kind the platform knows that discovery reports cluster-scoped is on it."""
+    from kubernetes import client
+
+    api = project.api()
+    served: dict[tuple[str, str], bool] = {}
+    for resource in client.CoreV1Api(api).get_api_resources().resources:
+        if "/" not in resource.name:
+            served[("", resource.kind)] = resource.namespaced
+    for group in client.ApisApi(api).get_api_versions().groups:
+        for version in group.versions:
+            listed = api.call_api(
+                f"/apis/{version.group_version}",
+                "GET",
+                response_type="object",
+                auth_settings=["BearerToken"],
+                _return_http_data_only=True,
+            )
+            for resource in listed["resources"]:
+                if "/" not in resource["name"]:
+                    served[(group.name, resource["kind"])] = resource["namespaced"]
+    apis = [constants.KUBERNETES_API, *constants.ADDON_API.values()]
+    known = {
+        (group_version.rpartition("/")[0], kind)
+        for api_map in apis
+        for group_version, kinds in api_map.items()
+        for kind in kinds
+    }
+    judged = known & served.keys()
+    assert len(judged) > 40, sorted(judged)
+    wrong = sorted(k for k in judged if (k in constants.CLUSTER_SCOPED_KINDS) == served[k])
+    assert wrong == [], "scope differs from the API server's discovery"
+    assert constants.CLUSTER_SCOPED_KINDS - known <= {("", "Node")}
+    assert served[("", "Node")] is False
 
 
 def test_a_deny_window_blocks_syncs_unless_manual_sync_is_allowed(

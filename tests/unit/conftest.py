@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.signing import tools_on_path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def render_tools() -> Iterator[None]:
+    """The toolchain's kustomize and helm first on PATH for every unit test: `validate`,
+    `plan` and the Pulumi program render apps with them (required: missing, tests fail)."""
+    patch = pytest.MonkeyPatch()
+    tools_on_path(patch, "kustomize", "helm")
+    yield
+    patch.undo()
 
 
 @pytest.fixture

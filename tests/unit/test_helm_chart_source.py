@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from infra.catalog import load_catalog
-from infra.catalog.secrets_scan import plain_secret_problems
 from infra.errors import ValidationError
 from tests.support import copy_example_catalog
 
@@ -49,19 +48,3 @@ def test_a_helm_source_is_external_or_local_never_both(
         load_catalog(root)
     assert "apps/metrics-cache/app.yaml: source" in str(info.value)
     assert message in str(info.value)
-
-
-def test_a_chart_template_rendering_a_plain_secret_is_refused(tmp_path: Path) -> None:
-    root = copy_example_catalog(tmp_path)
-    templates = root / "apps" / "metrics-cache" / "chart" / "templates"
-    assert plain_secret_problems(root, root / "apps") == []
-    (templates / "secret.yaml").write_text(
-        "apiVersion: v1\nkind: Secret  # the password\nmetadata:\n  name: {{ .Release.Name }}\n"
-        "stringData:\n  password: {{ .Values.password }}\n"
-    )
-    problems = plain_secret_problems(root, root / "apps")
-    assert [str(p) for p in problems] == [
-        "apps/metrics-cache/chart/templates/secret.yaml: kind: Secret: a chart template that "
-        "renders a plain Secret (its values would be committed in plain text); commit a "
-        "SealedSecret instead (platformctl seal, docs/secrets.md) (line 2)"
-    ]

@@ -51,7 +51,18 @@ def test_projects_are_least_privilege() -> None:
     web = projects["web"]["spec"]
     assert web["sourceRepos"] == ["https://github.com/example-org/gitops-platform.git"]
     assert [d["namespace"] for d in web["destinations"]] == ["web", "web-experiments"]
-    assert web["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
+    # Its own Namespaces by name: never another team's, argocd's or kube-system.
+    assert web["clusterResourceWhitelist"] == [
+        {"group": "", "kind": "Namespace", "name": "web"},
+        {"group": "", "kind": "Namespace", "name": "web-experiments"},
+    ]
+    assert web["namespaceResourceBlacklist"] == [
+        {"group": "", "kind": "ResourceQuota"},
+        {"group": "", "kind": "LimitRange"},
+        {"group": "argoproj.io", "kind": "AppProject"},
+        {"group": "argoproj.io", "kind": "Application"},
+        {"group": "argoproj.io", "kind": "ApplicationSet"},
+    ]
     data = projects["data"]["spec"]
     # metrics-cache's chart is in this repository: no chart repository is trusted.
     assert data["sourceRepos"] == ["https://github.com/example-org/gitops-platform.git"]
