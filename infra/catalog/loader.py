@@ -413,6 +413,53 @@ def _ownership_problems(apps: Iterable[tuple[App, dict[str, int]]]) -> list[Prob
     return problems
 
 
+_SERVICE_FIELDS: dict[str, str] = {
+    "active": "strategy.activeService",
+    "preview": "strategy.previewService",
+}
+
+
+def _chosen(app: App, role: str) -> bool:
+    """The app's file names this Service itself (not a default the platform derives)."""
+    field = _SERVICE_FIELDS.get(role, "")
+    return getattr(app.definition.strategy, field.rpartition(".")[2], None) is not None
+
+
+def _service_problems(apps: Iterable[tuple[App, dict[str, int]]]) -> list[Problem]:
+    """A Rollout takes over the selector of each Service it names: a name that is another
+    app's (its own Service, ``<app>``, or one its Rollout names) in the same namespace would
+    let one app steer the other's traffic. The app whose file chose the name is the one
+    refused; a derived name is refused only when no file chose it."""
+    claims: dict[tuple[str, str], dict[str, bool]] = defaultdict(dict)
+    listed = list(apps)
+    for app, _ in listed:
+        claims[(app.definition.namespace, app.name)][app.name] = False
+        for role, name in app.service_names().items():
+            claims[(app.definition.namespace, name)][app.name] = _chosen(app, role)
+    problems = []
+    for app, lines in listed:
+        for role, name in app.service_names().items():
+            others = claims[(app.definition.namespace, name)]
+            mine = _chosen(app, role)
+            owners = sorted(
+                o for o, chosen in others.items() if o != app.name and not (chosen and not mine)
+            )
+            if not owners:
+                continue
+            field = _SERVICE_FIELDS.get(role, "strategy") if mine else "strategy"
+            problems.append(
+                Problem(
+                    app.file,
+                    field,
+                    f"Service {name!r} is app {' and '.join(owners)}'s in namespace "
+                    f"{app.definition.namespace!r}: the Rollout would take over its selector "
+                    "and steer that app's traffic; name a Service of this app",
+                    _line_for(lines, field),
+                )
+            )
+    return problems
+
+
 def load_catalog(
     repo_root: Path,
     apps_dir: Path | None = None,
@@ -464,6 +511,7 @@ def load_catalog(
         if app is not None:
             loaded.append((app, lines))
     problems.extend(_ownership_problems(loaded))
+    problems.extend(_service_problems(loaded))
     problems.extend(plain_secret_problems(root, apps_path))
     problems.extend(remote_reference_problems(root, apps_path))
     if problems:

@@ -429,6 +429,21 @@ class App(BaseModel):
         ``apps/<app>/<source.path>/overlays/<env>``. The one place it is derived."""
         return posixpath.join(self.source_folder(), constants.OVERLAYS_DIR, env)
 
+    def service_names(self) -> dict[str, str]:
+        """Role -> name of each Service the app's Rollout names (generated, or the app's own
+        live Service for blueGreen): ``active``/``preview`` or ``canary``/``stable``. The one
+        place they are derived."""
+        strategy = self.definition.strategy
+        names: dict[str, str] = {}
+        if strategy.type == "blueGreen":
+            names["active"] = strategy.activeService or self.name
+            if strategy.checks is not None:
+                names["preview"] = strategy.previewService or f"{self.name}-preview"
+        elif strategy.checks is not None:
+            names["canary"] = f"{self.name}-canary"
+            names["stable"] = f"{self.name}-stable"
+        return names
+
     def values_path(self, env: str) -> str:
         """The helm values file of ``env``, relative to the repository root:
         ``apps/<app>/values/<env>.yaml``."""

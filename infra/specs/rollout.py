@@ -90,23 +90,9 @@ def _metadata(app: App, env: str, name: str) -> dict[str, Any]:
     }
 
 
-def _service_names(app: App) -> dict[str, str]:
-    """Role -> Service name, for the Services the Rollout names (generated or the app's)."""
-    strategy = app.definition.strategy
-    names: dict[str, str] = {}
-    if strategy.type == "blueGreen":
-        names["active"] = strategy.activeService or app.name
-        if strategy.checks is not None:
-            names["preview"] = strategy.previewService or f"{app.name}-preview"
-    elif strategy.checks is not None:
-        names["canary"] = f"{app.name}-canary"
-        names["stable"] = f"{app.name}-stable"
-    return names
-
-
 def _target_service(app: App) -> str:
     """The Service the checks call: the one selecting only the new version."""
-    names = _service_names(app)
+    names = app.service_names()
     return names.get("preview") or names["canary"]
 
 
@@ -125,7 +111,7 @@ def services(app: App, env: str) -> list[dict[str, Any]]:
     if checks is None:
         return []
     out = []
-    for role, name in _service_names(app).items():
+    for role, name in app.service_names().items():
         if role == "active":
             continue
         out.append(
@@ -231,7 +217,7 @@ def rollout(app: App, env: str) -> dict[str, Any]:
     if settings is None:
         raise ValueError(f"{app.name} is not enabled in {env}")
     strategy = app.definition.strategy
-    names = _service_names(app)
+    names = app.service_names()
     analysed = strategy.checks is not None and strategy.checks.checks_something()
     spec: dict[str, Any] = {}
     if settings.replicas is not None:
@@ -321,7 +307,7 @@ def ignore_differences(app: App) -> list[dict[str, Any]]:
         }
     ]
     annotation = MANAGED_BY_ROLLOUTS.replace("~", "~0").replace("/", "~1")
-    for name in _service_names(app).values():
+    for name in app.service_names().values():
         out.append(
             {
                 "kind": "Service",

@@ -593,3 +593,47 @@ def test_render_with_generated_appends_the_rollout_objects(
         )
     ]
     assert extra == on_disk
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "name", "owner"),
+    [
+        (
+            "  activeService: checkout-web\n",
+            "strategy.activeService",
+            "checkout-web",
+            "checkout-web",
+        ),
+        (
+            "  previewService: checkout-web-canary\n",
+            "strategy.previewService",
+            "checkout-web-canary",
+            "checkout-web",
+        ),
+    ],
+)
+def test_a_rollout_cannot_name_another_apps_service(
+    tmp_path: Path, line: str, field: str, name: str, owner: str
+) -> None:
+    copy_example_catalog(tmp_path)
+    app = tmp_path / "apps/payments-api/app.yaml"
+    app.write_text(app.read_text().replace("  type: blueGreen\n", "  type: blueGreen\n" + line))
+    with pytest.raises(ValidationError) as raised:
+        load_catalog(tmp_path)
+    assert [(p.file, p.field) for p in raised.value.problems] == [
+        ("apps/payments-api/app.yaml", field)
+    ]
+    assert f"Service {name!r} is app {owner}'s in namespace 'payments'" in str(
+        raised.value.problems[0]
+    )
+
+
+def test_a_rollout_may_name_a_service_no_other_app_claims(tmp_path: Path) -> None:
+    copy_example_catalog(tmp_path)
+    app = tmp_path / "apps/payments-api/app.yaml"
+    # hello-web's Service is in namespace web: not payments-api's to steer, not in its way.
+    text = app.read_text().replace(
+        "  type: blueGreen\n", "  type: blueGreen\n  activeService: hello-web\n"
+    )
+    app.write_text(text)
+    assert len(load_catalog(tmp_path).apps) == 5
