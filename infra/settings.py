@@ -15,13 +15,26 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, PlainValidator, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from infra import constants
 from infra.catalog.models import DNS1123_LABEL_PATTERN
 from infra.catalog.refname import MAX_BRANCH_LENGTH, branch_name_problem
-from infra.catalog.schedule import cron_problem, go_duration_problem, time_zone_problem
+from infra.catalog.schedule import (
+    cron_problem,
+    go_duration_nanoseconds,
+    go_duration_problem,
+    time_zone_problem,
+)
 from infra.catalog.strict import StrictModel, checked
 from infra.catalog.urls import is_loopback, url_credential_problem
 from infra.errors import Problem, ValidationError, problems_from_pydantic
@@ -468,8 +481,21 @@ class SyncRetry(_Strict):
     """The wait before the first retry."""
     factor: Annotated[int, Field(ge=1, le=10)] = 2
     """Each wait is the one before times this."""
-    maxDuration: GoDuration = "3m"
+    maxDuration: Annotated[GoDuration, Field(validate_default=True)] = "3m"
     """The longest wait."""
+
+    @field_validator("maxDuration")
+    @classmethod
+    def _not_shorter_than_the_first_wait(cls, value: str, info: ValidationInfo) -> str:
+        first = info.data.get("duration")
+        first_ns = go_duration_nanoseconds(first) if isinstance(first, str) else None
+        longest_ns = go_duration_nanoseconds(value)
+        if first_ns is not None and longest_ns is not None and longest_ns < first_ns:
+            raise ValueError(
+                f"{value} is shorter than the first wait (duration {first}): Argo CD would cut "
+                "every wait to it; raise maxDuration or shorten duration"
+            )
+        return value
 
     def spec(self) -> dict[str, Any]:
         """Argo CD's ``RetryStrategy``."""

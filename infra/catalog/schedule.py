@@ -107,20 +107,31 @@ _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|
 _MAX_NANOSECONDS = 2**63 - 1
 
 
-def go_duration_problem(text: str) -> str | None:
-    """Why ``text`` is not a positive Go duration (``time.ParseDuration``: ``1h30m``,
-    ``90s``, ``1.5h``), or ``None``."""
+def go_duration_nanoseconds(text: str) -> float | None:
+    """``text`` as Go's ``time.ParseDuration`` reads it, in nanoseconds, or ``None`` when it
+    is not a duration."""
     if not text:
-        return "is empty"
+        return None
     position = 0
     total = 0.0
     while position < len(text):
         match = _DURATION_PART.match(text, position)
         if match is None:
-            return f"{text!r} is not a Go duration (a number and a unit: 1h30m, 45m, 90s)"
+            return None
         number, unit = match.groups()
         total += float(number) * _DURATION_UNITS[unit]
         position = match.end()
+    return total
+
+
+def go_duration_problem(text: str) -> str | None:
+    """Why ``text`` is not a positive Go duration (``time.ParseDuration``: ``1h30m``,
+    ``90s``, ``1.5h``), or ``None``."""
+    if not text:
+        return "is empty"
+    total = go_duration_nanoseconds(text)
+    if total is None:
+        return f"{text!r} is not a Go duration (a number and a unit: 1h30m, 45m, 90s)"
     if total <= 0:
         return "must be longer than zero"
     if total > _MAX_NANOSECONDS:

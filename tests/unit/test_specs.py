@@ -398,9 +398,12 @@ def test_every_application_retries_as_the_stack_says() -> None:
         ({"factor": 1.5}, "factor"),
         ({"maxDuration": ""}, "maxDuration"),
         ({"limits": 3}, "limits"),
+        ({"duration": "10m"}, "maxDuration"),  # the first wait past the longest (3m)
+        ({"duration": "90s", "maxDuration": "1m"}, "maxDuration"),
     ],
     ids=["unlimited", "too-many", "words", "bool", "spaced", "negative", "factor-0",
-         "factor-float", "empty-max", "unknown-key"],
+         "factor-float", "empty-max", "unknown-key", "first-past-default-max",
+         "first-past-max"],
 )  # fmt: skip
 def test_bad_sync_retry_names_the_key(retry: dict[str, Any], field: str) -> None:
     from infra.settings import parse_settings
