@@ -1,17 +1,19 @@
 """Writing files so that a failure (a full disk, an I/O error, an interrupt) leaves nothing
 half-written: each file is written whole to a temporary file beside it, then renamed over it
-(a rename within one folder is atomic)."""
+(a rename within one folder is atomic). Writers of one folder take turns
+(:func:`folder_lock`), so two runs at once cannot interleave their plans."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-__all__ = ["temp_beside", "write_atomically", "write_files_atomically"]
+__all__ = ["folder_lock", "temp_beside", "write_atomically", "write_files_atomically"]
 
 
 def temp_beside(path: Path, data: bytes) -> Path:
@@ -51,3 +53,16 @@ def write_files_atomically(files: Mapping[Path, bytes]) -> None:
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``path`` whole, or leave it as it was."""
     write_files_atomically({path: data})
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``flock`` on the folder itself: no lock file is
+    left behind) until the block ends; a second writer waits its turn, then sees the first
+    one's result. Released when the process ends, however it ends."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

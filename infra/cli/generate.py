@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from infra.atomic import write_files_atomically
+from infra.atomic import folder_lock, write_files_atomically
 from infra.catalog import Catalog, load_catalog
 from infra.cli.common import apps_dirs, handle_errors, project_root
 from infra.delivery.stacks import stack_names
@@ -211,13 +211,22 @@ def generate(
 
 def _generate_one(root: Path, apps: Path, *, check: bool) -> None:
     catalog = load_catalog(root, apps)
-    plan = plan_generated(root, apps, catalog)
     if check:
-        problems = plan.problems()
-        if problems:
-            raise ValidationError(problems)
-        typer.echo(f"ok: {plan.unchanged} generated files up to date")
+        _report(plan_generated(root, apps, catalog))
         return
+    # Two runs at once take turns: the second plans against what the first wrote.
+    with folder_lock(apps):
+        _write(plan_generated(root, apps, catalog), apps)
+
+
+def _report(plan: GeneratedPlan) -> None:
+    problems = plan.problems()
+    if problems:
+        raise ValidationError(problems)
+    typer.echo(f"ok: {plan.unchanged} generated files up to date")
+
+
+def _write(plan: GeneratedPlan, apps: Path) -> None:
     refusals = plan.refusals()
     if plan.unsafe:
         raise ValidationError(refusals)

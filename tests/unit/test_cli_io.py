@@ -9,11 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from infra.atomic import folder_lock
 from infra.cli.app import app
 from tests.support import REPO, copy_example_catalog
 
@@ -160,3 +162,60 @@ def test_generate_on_a_full_disk_leaves_every_file_as_it_was(
     after = {p: p.read_bytes() for p in (tmp_path / "apps").rglob("*") if p.is_file()}
     assert after == before  # no file changed, no temporary file left
     assert not generated[-1].parent.exists()
+
+
+def test_generate_runs_at_once_take_turns(tmp_path: Path) -> None:
+    """Six `generate` runs started together on a catalog without generated files: each file
+    is created by exactly one of them, the others find it up to date; no run fails."""
+    copy_example_catalog(tmp_path)
+    for folder in (tmp_path / "apps").glob("*/generated"):
+        shutil.rmtree(folder)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", "generate"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0] * 6, [err for _, err in outputs]
+    created = sorted(line for out, _ in outputs for line in out.splitlines() if "created" in line)
+    assert len(created) == len(set(created)) == 8, created
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def _waiting_for_a_lock(pid: int) -> bool:
+    """The kernel lists ``pid`` as blocked on an flock (``/proc/locks``: ``-> FLOCK ...``)."""
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "->" in fields and "FLOCK" in fields and str(pid) in fields:
+            return True
+    return False
+
+
+def test_a_second_generate_waits_for_the_first(tmp_path: Path) -> None:
+    """While one writer holds the catalog folder, `generate` waits (as the kernel reports it),
+    then plans against what is there once the first is done."""
+    copy_example_catalog(tmp_path)
+    apps = tmp_path / "apps"
+    for folder in apps.glob("*/generated"):
+        shutil.rmtree(folder)
+    with folder_lock(apps):
+        run = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", "generate"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not _waiting_for_a_lock(run.pid):
+            assert run.poll() is None, "generate ran without waiting for the lock"
+            assert time.monotonic() < deadline, "generate never reached the lock"
+            time.sleep(0.05)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, err
+    assert out.count("created ") == 8
