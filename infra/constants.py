@@ -7,6 +7,10 @@ from typing import Final
 PROJECT: Final = "gitops-platform"
 """The Pulumi project name; also the stack config namespace (``gitops-platform:<key>``)."""
 
+KUSTOMIZATION_FILES: Final = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+"""The names kustomize reads a kustomization from, in the order it looks for them."""
+MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
+"""The suffixes of the files Argo CD's directory source reads as manifests (besides jsonnet)."""
 APPS_DIR: Final = "apps"
 APP_FILE: Final = "app.yaml"
 APPS_README: Final = "README.md"

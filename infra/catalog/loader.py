@@ -29,7 +29,7 @@ from infra.yamlio import load_file
 
 __all__ = ["Catalog", "load_catalog"]
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+KUSTOMIZATION_FILES = constants.KUSTOMIZATION_FILES
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from infra import constants
 from infra.catalog.safe_paths import tree_problems
 from infra.errors import Problem
 from infra.yamlio import read_documents
 
 __all__ = ["remote_reference_problems"]
 
-KUSTOMIZATION_NAMES: Final = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+KUSTOMIZATION_NAMES: Final = frozenset(constants.KUSTOMIZATION_FILES)
 _LIST_FIELDS: Final = (
     "resources",
     "bases",

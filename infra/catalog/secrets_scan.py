@@ -39,12 +39,12 @@ from infra.yamlio import read_documents
 
 __all__ = ["MANIFEST_SUFFIXES", "MAX_MANIFEST_BYTES", "plain_secret_problems"]
 
-MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
+MANIFEST_SUFFIXES: Final = constants.MANIFEST_SUFFIXES
 MAX_MANIFEST_BYTES: Final = 1024 * 1024
 """Files larger than this are refused unread (a Kubernetes object is at most ~1.5 MiB)."""
 VALUE_FIELDS: Final = ("data", "stringData")
 GENERATOR_SOURCES: Final = ("literals", "files", "envs", "env")
-KUSTOMIZATION_FILES: Final = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+KUSTOMIZATION_FILES: Final = constants.KUSTOMIZATION_FILES
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

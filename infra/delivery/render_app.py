@@ -59,7 +59,7 @@ __all__ = [
     "target_cluster",
 ]
 
-KUSTOMIZATION_FILES: Final = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+KUSTOMIZATION_FILES: Final = constants.KUSTOMIZATION_FILES
 _MANIFEST: Final = re.compile(r"\.(ya?ml|json)$")
 _REMOTE: Final = re.compile(r"^(\w+://|git@|github\.com/|gitlab\.com/)")
 _VERSION_TAG: Final = re.compile(r":(v1\.\d+\.\d+)(@|$)")
