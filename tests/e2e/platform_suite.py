@@ -529,13 +529,15 @@ def test_the_cluster_scoped_kinds_validate_knows_are_the_api_servers(project: Pr
             served[("", resource.kind)] = resource.namespaced
     for group in client.ApisApi(api).get_api_versions().groups:
         for version in group.versions:
-            listed = api.call_api(
-                f"/apis/{version.group_version}",
+            request = api.param_serialize(
                 "GET",
-                response_type="object",
+                f"/apis/{version.group_version}",
+                header_params={"Accept": "application/json"},
                 auth_settings=["BearerToken"],
-                _return_http_data_only=True,
             )
+            response = api.call_api(*request)
+            response.read()
+            listed = json.loads(response.data)
             for resource in listed["resources"]:
                 if "/" not in resource["name"]:
                     served[(group.name, resource["kind"])] = resource["namespaced"]
