@@ -512,6 +512,28 @@ def test_a_team_cannot_take_over_another_teams_namespace(project: Project) -> No
     assert "taken-over-by" not in labels
     (folder / "takeover.yaml").unlink()
     project.commit_and_push("hello-web: no takeover")
+    head = project.run(["git", "rev-parse", "HEAD"]).stdout.strip()
+    # The refused sync is still being retried (sync.retry: up to five times, minutes of
+    # backoff) for the old revision; a person stops it, as the UI's Terminate does.
+    project.login(project.output("adminPassword", secret=True))
+    project.argocd("app", "terminate-op", name, check=False)
+
+    def settled_at_head() -> bool:
+        status = project.applications()[name].get("status") or {}
+        phase = (status.get("operationState") or {}).get("phase")
+        compared = status.get("sync") or {}
+        return phase not in ("Running", "Terminating") and compared == {
+            **compared,
+            "status": "Synced",
+            "revision": head,
+        }
+
+    wait_for(
+        "hello-web compared Synced at the new head, no operation running",
+        settled_at_head,
+        timeout=240,
+        detail=lambda: (project.applications()[name].get("status") or {}).get("operationState"),
+    )
     wait_synced_and_healthy(project, {name}, "hello-web Synced and Healthy again")
 
 
