@@ -182,6 +182,9 @@ def main() -> None:
                 depends_on=[
                     argocd.chart,
                     *([rollouts.chart] if rollouts is not None else []),
+                    # A process runs only while its workload exists (the supervisor follows
+                    # the kubelet): every chart with a workload is installed first.
+                    *([sealed_secrets.chart] if sealed_secrets is not None else []),
                     catalog,
                     *kyverno_running,
                 ]

@@ -56,6 +56,12 @@ def status_cmd(
     if "rollouts-dashboard" in info.processes:
         typer.echo(f"Rollouts:    http://127.0.0.1:{info.ports['rollouts-dashboard']}/rollouts/")
     typer.echo(f"Logs:        {info.logs}")
+    # What the supervisor reports of each process that is not running (the kubelet's
+    # reasons: no workload, scaled to 0, a missing env key, exited).
+    for name, process in sorted(info.processes.items()):
+        state = (process or {}).get("state") if isinstance(process, dict) else None
+        if state and state != "running":
+            typer.echo(f"Process:     {name}: {state}")
     typer.echo("")
     width = max([len(s.name) for s in statuses] + [11])
     typer.echo(f"{'APPLICATION':<{width}}  {'SYNC':<10}  {'HEALTH':<12}  REVISION")

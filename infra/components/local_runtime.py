@@ -51,8 +51,8 @@ from infra.runtime.plan import (
     RuntimeSettings,
     runtime_plan,
 )
+from infra.runtime.supervisor import IDLE_STATES, stop_supervisor, supervisor_alive
 from infra.runtime.supervisor import MODULE as SUPERVISOR_MODULE
-from infra.runtime.supervisor import stop_supervisor, supervisor_alive
 from infra.settings import StackSettings
 
 __all__ = ["LocalRuntime", "LocalRuntimeArgs", "RuntimeError_", "head_commit"]
@@ -114,6 +114,21 @@ def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _idle_processes(directory: Path) -> set[str]:
+    """The processes the supervisor reports as not meant to run (their workload is absent or
+    scaled to 0): nothing to wait for."""
+    try:
+        status = json.loads((directory / "status.json").read_text())
+    except (OSError, ValueError):
+        return set()
+    processes = status.get("processes") if isinstance(status, dict) else None
+    return {
+        name
+        for name, info in (processes or {}).items()
+        if isinstance(info, dict) and info.get("state") in IDLE_STATES
+    }
 
 
 def _ready(process: Process) -> bool:
@@ -254,7 +269,8 @@ class _ProcessesProvider(ResourceProvider):
             if proc.poll() is not None:
                 log = Path(plan.directory) / "logs" / "supervisor.log"
                 raise RuntimeError_(f"the supervisor exited {proc.returncode}:\n{_tail(log)}")
-            pending = [p for p in pending if not _ready(p)]
+            idle = _idle_processes(Path(plan.directory))
+            pending = [p for p in pending if p.name not in idle and not _ready(p)]
             if pending:
                 time.sleep(0.5)
         if pending:

@@ -7,9 +7,12 @@ the Pulumi resource. It
   with its workload's container environment resolved from the cluster and the plan's local
   settings on top, output appended to ``<dir>/logs/<name>.log``;
 - restarts a process that exits (backoff 1 s doubling to 30 s);
-- follows each process's workload: scaled to 0 stops it, a changed
-  ``kubectl.kubernetes.io/restartedAt`` (``kubectl rollout restart``) restarts it, as the
-  kubelet would do to the pods;
+- follows each process's workload as the kubelet follows its pods: a process runs only while
+  its workload exists with replicas > 0 (absent or scaled to 0 stops it), a changed
+  ``kubectl.kubernetes.io/restartedAt`` (``kubectl rollout restart``) restarts it, and a
+  missing ConfigMap or Secret key its container's env needs (not ``optional``) keeps it from
+  starting (the kubelet's ``CreateContainerConfigError``), with the reason in its state and
+  its log;
 - writes ``<dir>/status.json`` (pid, state and restarts of each process) every few seconds;
 - on SIGTERM or SIGINT stops every process (SIGTERM, then SIGKILL after 10 s) and exits.
 """
@@ -32,7 +35,15 @@ from infra import constants
 from infra.kube import api_client, get_json
 from infra.runtime.plan import Process, RuntimePlan, Workload
 
-__all__ = ["main", "resolve_env", "stop_supervisor", "supervisor_alive", "workload_state"]
+__all__ = [
+    "IDLE_STATES",
+    "MissingEnv",
+    "main",
+    "resolve_env",
+    "stop_supervisor",
+    "supervisor_alive",
+    "workload_state",
+]
 
 MODULE = "infra.runtime.supervisor"
 """How the supervisor is started (``python -m MODULE plan.json``) and recognised."""
@@ -46,14 +57,24 @@ _COLLECTIONS: Final = {
     "Secret": "/api/v1/namespaces/{namespace}/secrets",
 }
 """The API paths of the kinds the supervisor reads."""
+NO_WORKLOAD: Final = "no workload"
+SCALED_TO_ZERO: Final = "scaled-to-zero"
+IDLE_STATES: Final = frozenset({NO_WORKLOAD, SCALED_TO_ZERO})
+"""States of a process that is not meant to run now (nothing to wait for)."""
+
+
+class MissingEnv(RuntimeError):
+    """A ConfigMap or Secret key a container's env needs is missing (not ``optional``)."""
 
 
 def resolve_env(
     container: dict[str, Any], namespace: str, config_maps: Any, secrets: Any
 ) -> dict[str, str]:
     """A container's ``env`` as the kubelet resolves it: plain values, ConfigMap and Secret
-    keys (a missing optional key is left out), the pod's namespace. ``config_maps`` and
-    ``secrets`` are callables ``(name) -> dict | None`` returning the object's data."""
+    keys, the pod's namespace. A missing key (or object) marked ``optional`` is left out; one
+    that is not raises :class:`MissingEnv`, as the kubelet refuses to start the container.
+    ``config_maps`` and ``secrets`` are callables ``(name) -> dict | None`` returning the
+    object's data."""
     out: dict[str, str] = {}
     for entry in container.get("env") or []:
         name = entry["name"]
@@ -61,17 +82,23 @@ def resolve_env(
             out[name] = str(entry["value"] or "")
             continue
         source = entry.get("valueFrom") or {}
-        if "configMapKeyRef" in source:
-            ref = source["configMapKeyRef"]
-            data = config_maps(ref["name"]) or {}
+        for field, kind, read in (
+            ("configMapKeyRef", "ConfigMap", config_maps),
+            ("secretKeyRef", "Secret", secrets),
+        ):
+            if field not in source:
+                continue
+            ref = source[field]
+            data = read(ref["name"]) or {}
             if ref["key"] in data:
-                out[name] = data[ref["key"]]
-        elif "secretKeyRef" in source:
-            ref = source["secretKeyRef"]
-            data = secrets(ref["name"]) or {}
-            if ref["key"] in data:
-                out[name] = base64.b64decode(data[ref["key"]]).decode()
-        elif "fieldRef" in source and source["fieldRef"].get("fieldPath") == "metadata.namespace":
+                value = data[ref["key"]]
+                out[name] = base64.b64decode(value).decode() if kind == "Secret" else value
+            elif not ref.get("optional"):
+                raise MissingEnv(
+                    f"env {name}: {kind} {namespace}/{ref['name']} has no key {ref['key']!r} "
+                    "(not optional): the kubelet would not start this container either"
+                )
+        if "fieldRef" in source and source["fieldRef"].get("fieldPath") == "metadata.namespace":
             out[name] = namespace
     return out
 
@@ -82,6 +109,11 @@ def workload_state(obj: dict[str, Any]) -> tuple[bool, str | None]:
     replicas = obj["spec"].get("replicas", 1)
     annotations = obj["spec"]["template"].get("metadata", {}).get("annotations") or {}
     return (replicas != 0, annotations.get(RESTARTED_AT))
+
+
+def _idle(obj: dict[str, Any]) -> tuple[str | None, str | None]:
+    wanted, restarted_at = workload_state(obj)
+    return (None if wanted else SCALED_TO_ZERO, restarted_at)
 
 
 @dataclass
@@ -115,9 +147,10 @@ class Supervisor:
     def _read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         return get_json(self.api(), f"{_COLLECTIONS[kind].format(namespace=namespace)}/{name}")
 
-    def workload_states(self) -> dict[Workload, tuple[bool, str | None]]:
-        """(wanted, restartedAt) of every workload that can be read now: one LIST per kind
-        and namespace. A workload not created (yet) runs as the plan says."""
+    def workload_states(self) -> dict[Workload, tuple[str | None, str | None]]:
+        """(why it must not run, or ``None``; restartedAt) of every workload that can be read
+        now: one LIST per kind and namespace. A workload that does not exist (not created yet,
+        deleted, disabled in the chart's values) must not run, as no pod of it would."""
         workloads = [c.process.workload for c in self.children if c.process.workload]
         listed: dict[tuple[str, str], dict[str, Any]] = {}
         for kind, namespace in sorted({(w.kind, w.namespace) for w in workloads}):
@@ -128,7 +161,7 @@ class Supervisor:
             items = (found or {}).get("items", [])
             listed[(kind, namespace)] = {item["metadata"]["name"]: item for item in items}
         return {
-            w: (True, None) if (obj := by_name.get(w.name)) is None else workload_state(obj)
+            w: (NO_WORKLOAD, None) if (obj := by_name.get(w.name)) is None else _idle(obj)
             for w in workloads
             if (by_name := listed.get((w.kind, w.namespace))) is not None
         }
@@ -163,6 +196,11 @@ class Supervisor:
                 f"bind 127.0.0.1\nport {self.plan.ports['redis']}\nrequirepass {password}\n"
                 f'save ""\nappendonly no\ndir {data}\nprotected-mode yes\n'
             )
+
+    def log(self, child: Child, line: str) -> None:
+        """One line in the process's log, as the kubelet records an event."""
+        with open(self.logs / f"{child.process.name}.log", "ab") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n".encode())
 
     def start(self, child: Child) -> None:
         p = child.process
@@ -200,11 +238,11 @@ class Supervisor:
             if workload is not None:
                 observed = states.get(workload)
                 if observed is not None:
-                    wanted, restarted_at = observed
-                    if not wanted and child.wanted:
-                        self.stop(child, "scaled-to-zero")
-                    child.wanted = wanted
-                    if restarted_at != child.restarted_at:
+                    idle, restarted_at = observed
+                    if idle is not None:
+                        self.stop(child, idle)
+                    child.wanted = idle is None
+                    if child.wanted and restarted_at != child.restarted_at:
                         if child.restarted_at is not None or child.popen is not None:
                             self.stop(child, "restarting")
                             child.next_start = 0.0
@@ -221,6 +259,11 @@ class Supervisor:
             if child.popen is None and now >= child.next_start:
                 try:
                     self.start(child)
+                except MissingEnv as exc:  # CreateContainerConfigError: until the key exists
+                    if child.state != f"cannot start: {exc}"[:300]:
+                        self.log(child, f"cannot start: {exc}")
+                    child.state = f"cannot start: {exc}"[:300]
+                    child.next_start = now + POLL_SECONDS
                 except Exception as exc:  # the cluster is unreachable: try again later
                     child.state = f"cannot start: {exc}"[:300]
                     child.next_start = now + child.backoff

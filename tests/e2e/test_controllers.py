@@ -658,6 +658,60 @@ def test_an_unsigned_image_is_admitted_in_dev(project: Project) -> None:
     core(project).delete_namespaced_pod("unsigned-in-dev", "web")
 
 
+def test_a_controller_runs_only_as_the_kubelet_would_run_its_pod(project: Project) -> None:
+    """The supervisor follows the kubelet on the real API server: a pod template that needs a
+    Secret key that is not there (not optional) keeps the process from starting, with the
+    reason in the runtime's status, `platformctl status` and the process's log; once the key
+    exists it runs; scaled to 0 it stops; back to 1 it runs again."""
+    from kubernetes import client
+
+    apps = client.AppsV1Api(project.api())
+    name, process = "argocd-notifications-controller", "notifications-controller"
+    status_file = runtime_dir(project) / "status.json"
+
+    def state() -> str:
+        return str(json.loads(status_file.read_text())["processes"][process]["state"])
+
+    needs = {"name": "E2E_TOKEN", "valueFrom": {"secretKeyRef": {"name": "e2e-extra", "key": "t"}}}
+    deployment = apps.read_namespaced_deployment(name, "argocd")
+    has_env = bool(deployment.spec.template.spec.containers[0].env)
+    meta = deployment.spec.template.metadata
+    has_annotations = bool(meta and meta.annotations)
+    patch = [
+        {"op": "add", "path": "/spec/template/spec/containers/0/env/-", "value": needs}
+        if has_env
+        else {"op": "add", "path": "/spec/template/spec/containers/0/env", "value": [needs]},
+        {
+            "op": "add",
+            "path": "/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt",
+            "value": "e2e-missing-key",
+        }
+        if has_annotations
+        else {
+            "op": "add",
+            "path": "/spec/template/metadata/annotations",
+            "value": {"kubectl.kubernetes.io/restartedAt": "e2e-missing-key"},
+        },
+    ]
+    apps.patch_namespaced_deployment(name, "argocd", patch)  # a JSON patch (a list)
+    wait_for("the process refused a start", lambda: state().startswith("cannot start"), timeout=60)
+    assert "env E2E_TOKEN: Secret argocd/e2e-extra has no key 't' (not optional)" in state()
+    shown = project.platformctl("status", "--stack", project.stack, check=False).stdout
+    assert f"Process:     {process}: cannot start: env E2E_TOKEN" in shown
+    log = (runtime_dir(project) / "logs" / f"{process}.log").read_text()
+    assert "has no key 't' (not optional)" in log
+
+    core(project).create_namespaced_secret(
+        "argocd", {"metadata": {"name": "e2e-extra"}, "stringData": {"t": "x"}}
+    )
+    wait_for("the process running with its key", lambda: state() == "running", timeout=60)
+
+    apps.patch_namespaced_deployment_scale(name, "argocd", {"spec": {"replicas": 0}})
+    wait_for("the process stopped at 0 replicas", lambda: state() == "scaled-to-zero", timeout=60)
+    apps.patch_namespaced_deployment_scale(name, "argocd", {"spec": {"replicas": 1}})
+    wait_for("the process running again", lambda: state() == "running", timeout=60)
+
+
 def test_destroy_stops_every_controller(project: Project) -> None:
     project.pulumi("destroy", "--yes", "--skip-preview")
     assert project.cluster_name not in project.clusters()

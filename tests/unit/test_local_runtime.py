@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.errors import ValidationError
 from infra.runtime.plan import BINARIES, PORTS, RuntimeSettings, runtime_plan
-from infra.runtime.supervisor import resolve_env
+from infra.runtime.supervisor import MissingEnv, resolve_env
 from infra.settings import load_stack_file, parse_settings
 from infra.specs import chart_values
 from tests.support import REPO
@@ -188,13 +190,41 @@ def test_container_env_is_resolved_as_the_kubelet_does() -> None:
             },
             {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "argocd-redis", "key": "auth"}}},
             {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-            {"name": "GONE", "valueFrom": {"configMapKeyRef": {"name": "missing", "key": "k"}}},
+            {
+                "name": "GONE",
+                "valueFrom": {"secretKeyRef": {"name": "missing", "key": "k", "optional": True}},
+            },
         ]
     }
     config_maps = {"cm": {"k": "v"}}
     secrets = {"argocd-redis": {"auth": base64.b64encode(b"s3cret").decode()}}
     env = resolve_env(container, "argocd", config_maps.get, secrets.get)
     assert env == {"PLAIN": "x", "FROM_CM": "v", "PW": "s3cret", "NS": "argocd"}
+
+
+@pytest.mark.parametrize(
+    ("ref", "words"),
+    [
+        (
+            {"configMapKeyRef": {"name": "cm", "key": "nope"}},
+            "ConfigMap argocd/cm has no key 'nope'",
+        ),
+        ({"configMapKeyRef": {"name": "absent", "key": "k"}}, "ConfigMap argocd/absent has no key"),
+        ({"secretKeyRef": {"name": "argocd-redis", "key": "x"}}, "Secret argocd/argocd-redis"),
+        (
+            {"secretKeyRef": {"name": "absent", "key": "k", "optional": False}},
+            "Secret argocd/absent",
+        ),
+    ],
+)
+def test_a_missing_key_that_is_not_optional_keeps_the_container_from_starting(
+    ref: dict[str, Any], words: str
+) -> None:
+    container = {"env": [{"name": "NEEDED", "valueFrom": ref}]}
+    config_maps = {"cm": {"k": "v"}}
+    secrets = {"argocd-redis": {"auth": base64.b64encode(b"s3cret").decode()}}
+    with pytest.raises(MissingEnv, match=f"env NEEDED: {re.escape(words)}"):
+        resolve_env(container, "argocd", config_maps.get, secrets.get)
 
 
 def test_local_dir_is_under_the_project_root(tmp_path: Path) -> None:

@@ -110,11 +110,11 @@ def test_one_list_per_kind_and_namespace_gives_every_workload_its_state(
     states = supervisor.workload_states()
 
     assert states == {
-        server: (True, "t1"),
-        repo: (False, None),  # scaled to 0
-        later: (True, None),  # not created (yet): runs as the plan says
-        controller: (True, None),
-        elsewhere: (True, None),  # its namespace is not there (404)
+        server: (None, "t1"),
+        repo: ("scaled-to-zero", None),
+        later: ("no workload", None),  # not created (yet), deleted or disabled: no pod runs
+        controller: (None, None),
+        elsewhere: ("no workload", None),  # its namespace is not there (404)
     }
     assert sorted(api.asked) == sorted(
         [DEPLOYMENTS, STATEFULSETS, "/apis/apps/v1/namespaces/rollouts/deployments"]
@@ -138,3 +138,51 @@ def test_read_returns_the_object_as_json_and_none_when_absent(api: _Api, tmp_pat
 def test_workload_state_of_a_template_without_annotations() -> None:
     assert workload_state({"spec": {"template": {}}}) == (True, None)
     assert workload_state({"spec": {"replicas": 0, "template": {"metadata": {}}}}) == (False, None)
+
+
+def test_a_process_runs_only_while_its_workload_exists_and_its_env_resolves(
+    api: _Api, tmp_path: Path
+) -> None:
+    """The kubelet's rules, tick by tick: no workload, no process; a missing env key that is
+    not optional keeps it from starting, with the reason in its state and its log; once the
+    key exists it starts."""
+    supervisor = _supervisor(api, tmp_path, [Workload("Deployment", "argocd", "argocd-server")])
+    supervisor.logs.mkdir(parents=True)
+    (child,) = supervisor.children
+    child.process = Process(child.process.name, ["sleep", "60"], {}, child.process.workload)
+    try:
+        supervisor.tick()
+        assert (child.state, child.popen) == ("no workload", None)
+
+        server = _deployment("argocd-server")
+        server["spec"]["template"]["spec"] = {
+            "containers": [
+                {
+                    "name": "server",
+                    "env": [
+                        {
+                            "name": "TOKEN",
+                            "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}},
+                        }
+                    ],
+                }
+            ]
+        }
+        api.objects[DEPLOYMENTS] = {"items": [server]}
+        api.objects[f"{DEPLOYMENTS}/argocd-server"] = server
+        supervisor.tick()
+        assert child.popen is None
+        assert child.state.startswith("cannot start: env TOKEN: Secret argocd/creds has no key")
+        log = (supervisor.logs / "argocd-server.log").read_text()
+        assert "has no key 'token' (not optional)" in log
+
+        api.objects["/api/v1/namespaces/argocd/secrets/creds"] = {"data": {"token": "dA=="}}
+        child.next_start = 0.0
+        supervisor.tick()
+        assert child.state == "running" and child.popen is not None
+
+        del api.objects[DEPLOYMENTS]  # the workload is gone (its namespace too: 404)
+        supervisor.tick()
+        assert (child.state, child.popen) == ("no workload", None)
+    finally:
+        supervisor.stop(child, "stopped")
