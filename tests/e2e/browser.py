@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -150,17 +151,29 @@ def sync_in_ui(driver: WebDriver, base: str, app: str) -> None:
     """What a person does in a maintenance window: open the app, SYNC, then SYNCHRONIZE."""
     driver.get(f"{base}/applications/argocd/{app}")
     wait_until(driver, f"{app}'s SYNC button", lambda d: button(d, "SYNC")).click()
-    wait_until(
-        driver,
-        "the sync panel's SYNCHRONIZE",
-        lambda d: [
-            e
-            for e in d.find_elements(
-                By.CSS_SELECTOR, "[qe-id=application-sync-panel-button-synchronize]"
-            )
-            if e.is_displayed()
-        ],
-    )[0].click()
+
+    def synchronize(d: WebDriver) -> list[WebElement]:
+        found = d.find_elements(
+            By.CSS_SELECTOR, "[qe-id=application-sync-panel-button-synchronize]"
+        )
+        return [e for e in found if e.is_displayed()]
+
+    wait_until(driver, "the sync panel's SYNCHRONIZE", synchronize)[0].click()
+    # A click while the panel still slides in can miss: the UI's answer is the panel closing
+    # (the sync was requested) or its refusal ("Unable to sync"); until one shows, click
+    # again, at most every 3 s so that one request is not sent twice.
+    last = [time.monotonic()]
+
+    def answered(d: WebDriver) -> bool:
+        shown = synchronize(d)
+        if not shown or "Unable to sync" in page_text(d):
+            return True
+        if time.monotonic() - last[0] > 3:
+            shown[0].click()
+            last[0] = time.monotonic()
+        return False
+
+    wait_until(driver, "the UI to take the sync (the panel closes) or refuse it", answered)
 
 
 # -- the Argo Rollouts dashboard -------------------------------------------------------------
