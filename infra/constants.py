@@ -7,6 +7,17 @@ from typing import Final
 PROJECT: Final = "gitops-platform"
 """The Pulumi project name; also the stack config namespace (``gitops-platform:<key>``)."""
 
+STACK_FILE_PATTERN: Final = "Pulumi.{stack}.yaml"
+"""A stack's settings file in the project root (Pulumi's own naming)."""
+
+
+def stack_file(stack: str) -> str:
+    """The stack file of ``stack``: ``Pulumi.<stack>.yaml``; the one place its name is built."""
+    return STACK_FILE_PATTERN.format(stack=stack)
+
+
+CONTAINER_LISTS: Final = ("containers", "initContainers", "ephemeralContainers")
+"""The pod spec's lists of containers, each with an ``image``."""
 KUSTOMIZATION_FILES: Final = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 """The names kustomize reads a kustomization from, in the order it looks for them."""
 MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")

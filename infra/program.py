@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import pulumi
 import pulumi.runtime.config
 
+from infra import constants
 from infra.catalog import load_catalog
 from infra.chart_render import load_crd_set, stack_crd_sources
 from infra.components.admission import Admission, AdmissionPolicies, kyverno_crd_files
@@ -58,7 +59,7 @@ class StackPlan(NamedTuple):
 def plan(stack: str, config: dict[str, str], root: Path) -> StackPlan:
     """Pure: validated settings, every Argo CD object and admission policy, or a
     PlatformError."""
-    file = f"Pulumi.{stack}.yaml"
+    file = constants.stack_file(stack)
     secret_keys = pulumi.runtime.config.get_config_secret_keys_env()
     secrets = plaintext_secret_problems(config, file, secret_keys)
     if secrets:
@@ -86,7 +87,7 @@ def mirror_commit(settings: StackSettings, root: Path) -> str | None:
         raise ValidationError(
             [
                 Problem(
-                    f"Pulumi.{settings.stack}.yaml",
+                    constants.stack_file(settings.stack),
                     "gitops-platform:git.mirror",
                     f"{root} is not a git checkout with a commit: the mirror is filled from "
                     "the committed HEAD (`git init && git add -A && git commit`)",

@@ -909,7 +909,7 @@ def load_stack_file(project_root: Path, stack: str) -> StackSettings:
     """Read ``Pulumi.<stack>.yaml`` directly (no engine needed) and validate it."""
     if not stack or "/" in stack or stack.startswith("."):
         raise ValidationError([Problem("--stack", "", f"invalid stack name {stack!r}")])
-    path = project_root / f"Pulumi.{stack}.yaml"
+    path = project_root / constants.stack_file(stack)
     display = path.name
     if not path.is_file():
         raise ValidationError([Problem(display, "", f"stack file not found in {project_root}")])

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from infra import constants
 from infra.constants import LABEL_ENV, PROD_ENVIRONMENT
 from infra.policy_checks import chart_pin_violation
 from infra.specs.admission import ADMISSION_POLICY
@@ -199,8 +200,7 @@ class StackResource:
     """Its ``LABEL_ENV`` label; None when it carries none."""
 
 
-def _stack_file(stack: str) -> str:
-    return f"Pulumi.{stack}.yaml"
+_stack_file = constants.stack_file
 
 
 def stack_environment(

@@ -13,6 +13,7 @@ import typer
 
 from infra import constants
 from infra.catalog import Catalog, load_catalog
+from infra.delivery.errors import EXIT_INVALID, EXIT_USAGE
 from infra.errors import PlatformError, ValidationError
 from infra.project import find_project_root
 from infra.settings import StackSettings, catalog_folder_problem, load_stack_file
@@ -27,10 +28,6 @@ __all__ = [
     "project_root",
 ]
 
-EXIT_INVALID = 1
-"""Invalid input, or the output (a file, standard output) cannot be written."""
-EXIT_USAGE = 2
-"""Command-line usage: an unknown option, a missing option or argument."""
 EXIT_BROKEN_PIPE = 141
 """The reader of standard output went away (128 + SIGPIPE, as a shell reports it)."""
 

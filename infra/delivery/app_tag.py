@@ -41,7 +41,7 @@ from infra.delivery.yaml_scalar import (
 __all__ = ["FileEdit", "TagPlan", "TagSite", "load_app", "locate_tag"]
 
 MANIFEST_SUFFIXES = constants.MANIFEST_SUFFIXES
-CONTAINER_LISTS = frozenset({"containers", "initContainers", "ephemeralContainers"})
+CONTAINER_LISTS = frozenset(constants.CONTAINER_LISTS)
 
 
 @dataclass(frozen=True)

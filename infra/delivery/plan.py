@@ -192,7 +192,7 @@ def _app_key(app: dict[str, Any]) -> str:
 def load_side(revision: Revision, stack: str, root: Path) -> StackSide:
     """``stack`` at ``revision`` through the functions ``pulumi up`` and ``expand`` use
     (``root``: the project folder, for the settings that name local paths)."""
-    if not (revision.checkout / f"Pulumi.{stack}.yaml").is_file():
+    if not (revision.checkout / constants.stack_file(stack)).is_file():
         return StackSide(None, {}, {})
     try:
         settings = load_stack_file(revision.checkout, stack)
@@ -409,7 +409,8 @@ def warnings(
     if after.settings is None:
         add(
             "stack-removed",
-            f"Pulumi.{stack}.yaml is removed: the stack's Argo CD objects are no longer declared",
+            f"{constants.stack_file(stack)} is removed: the stack's Argo CD objects are no "
+            "longer declared",
         )
     removed = sorted(before.applications.keys() - after.applications.keys())
     added = sorted(after.applications.keys() - before.applications.keys())
@@ -524,7 +525,8 @@ def build_plan(base: Revision, head: Revision, stacks: list[str] | None, root: P
     for stack in chosen:
         if stack not in known:
             raise InputError(
-                f"--stack: no stack {stack!r}: Pulumi.{stack}.yaml exists neither at base "
+                f"--stack: no stack {stack!r}: {constants.stack_file(stack)} exists neither at "
+                "base "
                 f"({base.ref}) nor at head ({head.ref}) (stacks: {', '.join(known) or 'none'})"
             )
     plans: list[StackPlan] = []

@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from infra import constants
 from infra.delivery.bump import app_plan
 from infra.delivery.errors import GitError, InputError
 from infra.delivery.git import Git
@@ -208,7 +209,7 @@ def promote(
             base_plan.app.definition.image.repository,
             version,
             target.admission,
-            where=f"stack {target.stack} (Pulumi.{target.stack}.yaml)",
+            where=f"stack {target.stack} ({constants.stack_file(target.stack)})",
             skip=request.skip_signature_check,
         )
     old = edits[0].old_versions[0]

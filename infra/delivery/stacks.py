@@ -46,16 +46,18 @@ def find_stack(
     if env is not None:
         _check_env(env, env_flag)
     if stack is not None:
-        if not (root / f"Pulumi.{stack}.yaml").is_file() and "/" not in stack:
+        if not (root / constants.stack_file(stack)).is_file() and "/" not in stack:
             known = ", ".join(stack_names(root)) or "none"
             raise InputError(
-                f"{stack_flag}: no stack {stack!r}: Pulumi.{stack}.yaml does not exist in "
+                f"{stack_flag}: no stack {stack!r}: {constants.stack_file(stack)} does not "
+                "exist in "
                 f"{root} (stacks there: {known})"
             )
         settings = load_stack_file(root, stack)
         if env is not None and env != settings.environment:
             raise InputError(
-                f"{env_flag} {env} does not match {stack_flag} {stack}: Pulumi.{stack}.yaml "
+                f"{env_flag} {env} does not match {stack_flag} {stack}: "
+                f"{constants.stack_file(stack)} "
                 f"deploys environment {settings.environment} "
                 f"({constants.PROJECT}:environment)"
             )

@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any, Final
 
+from infra import constants
 from infra.errors import PlatformError
 
 __all__ = [
@@ -107,7 +108,8 @@ def refuse_unretained_crds(stack: str, cwd: str) -> None:
     if urns:
         names = ", ".join(urn.rsplit("::", 1)[-1] for urn in urns)
         raise PlatformError(
-            f"Pulumi.{stack}.yaml: the stack's state still holds {len(urns)} CRD resource(s) of "
+            f"{constants.stack_file(stack)}: the stack's state still holds {len(urns)} CRD "
+            "resource(s) of "
             f"the previous version that this update would delete with every custom resource "
             f"of them ({names}): run `make migrate STACK={stack}` once (it marks them "
             "retainOnDelete; nothing in the cluster changes), then `pulumi up` again"

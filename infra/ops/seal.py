@@ -90,7 +90,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from infra import constants
 from infra.atomic import temp_beside
 from infra.catalog.loader import KUSTOMIZATION_FILES
-from infra.catalog.models import App, DirectorySource, HelmSource, KustomizeSource
+from infra.catalog.models import (
+    DNS1123_LABEL,
+    App,
+    DirectorySource,
+    HelmSource,
+    KustomizeSource,
+)
 from infra.errors import PlatformError
 from infra.yamlio import dump_all, load_strict
 
@@ -143,7 +149,6 @@ SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 """Kubernetes' ``IsConfigMapKey`` (Secret data keys); used with ``fullmatch`` only."""
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 """Secret names; used with ``fullmatch`` only (``re.match`` with ``$`` lets ``"db\\n"`` in)."""
-DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 """Namespaces; used with ``fullmatch`` only."""
 STDIN_PATHS: Final = ("-", "/dev/stdin")
 SEALED_API_VERSION: Final = "bitnami.com/v1alpha1"

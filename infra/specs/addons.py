@@ -72,7 +72,7 @@ def _labels(settings: StackSettings) -> dict[str, str]:
 
 
 def _prod(settings: StackSettings) -> bool:
-    return settings.environment == "prod"
+    return settings.environment == constants.PROD_ENVIRONMENT
 
 
 def addon_namespace(settings: StackSettings, namespace: str) -> dict[str, Any] | None:

@@ -138,7 +138,7 @@ WORKLOAD_KINDS: Final = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet",
 ROLLOUT_KIND: Final = "argoproj.io/v1alpha1/Rollout"
 """Argo Rollouts' workload (``spec.template`` too); matched only when Rollouts is installed:
 Kyverno refuses a policy naming a kind the API server does not serve."""
-CONTAINER_LISTS: Final = ("containers", "initContainers", "ephemeralContainers")
+CONTAINER_LISTS: Final = constants.CONTAINER_LISTS
 
 
 def _rollout_extractors() -> dict[str, Any]:
@@ -348,7 +348,7 @@ def kyverno_values(settings: StackSettings) -> dict[str, Any]:
     as plain Jobs at install. Kyverno removes its own webhooks when its Deployment is deleted.
     """
     webhooks = json.loads(kyverno_config_overrides(settings)["webhooks"])
-    prod = settings.environment == "prod"
+    prod = settings.environment == constants.PROD_ENVIRONMENT
     return {
         "config": {"webhooks": webhooks},
         # Three replicas: the webhooks fail closed, one must always answer (Kyverno's advice).

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pulumi
 
+from infra import constants
 from infra.components.cluster.base import ClusterConnection
 from infra.errors import Problem, ValidationError
 from infra.settings import ExistingCluster, StackSettings
@@ -45,7 +46,9 @@ def read_kubeconfig(path: str, context: str, stack_file: str) -> str:
 def connect(name: str, settings: StackSettings, parent: pulumi.Resource) -> ClusterConnection:
     cluster = settings.cluster
     assert isinstance(cluster, ExistingCluster)
-    text = read_kubeconfig(cluster.kubeconfig, cluster.context, f"Pulumi.{settings.stack}.yaml")
+    text = read_kubeconfig(
+        cluster.kubeconfig, cluster.context, constants.stack_file(settings.stack)
+    )
     return ClusterConnection(
         kubeconfig=pulumi.Output.secret(text),
         context=cluster.context,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from infra import constants
 from infra.components.cluster.existing import read_kubeconfig
 from infra.errors import Problem, ValidationError
 from infra.runtime.plan import RuntimeSettings
@@ -52,7 +53,7 @@ def preflight(settings: StackSettings, *, creating: bool) -> None:
     ``creating``: the run may create the cluster (an `up`); a preview creates nothing, so it
     does not need Docker or the kwok binaries.
     """
-    file = f"Pulumi.{settings.stack}.yaml"
+    file = constants.stack_file(settings.stack)
     field = "gitops-platform:cluster.provider"
     hint = "or use provider `kwok` (README: 'Trying it without Docker')"
     cluster = settings.cluster
