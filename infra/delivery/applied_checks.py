@@ -41,6 +41,7 @@ from infra.delivery.errors import InputError
 from infra.delivery.render_app import (
     KUSTOMIZATION_FILES,
     NotRenderable,
+    ToolMissing,
     input_files,
     render_with_sources,
     target_cluster,
@@ -323,6 +324,8 @@ def applied_problems(
             rendered = render_with_sources(application, checkout, settings.repo_url, target)
         except NotRenderable:
             continue  # an external chart: no network; its values files were file-checked
+        except ToolMissing:
+            raise  # one line for the whole run, not one per app
         except InputError as exc:
             problems.append(
                 Problem(

@@ -120,8 +120,9 @@ def find_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         raise ToolMissing(
-            f"{name} is not on PATH: the plan renders apps with the toolchain's {name} "
-            "(`make toolchain`, then put `toolchain/build.sh --bin-dir` on PATH)"
+            f"{name} is not on PATH: apps are rendered as Argo CD renders them, with the "
+            f"toolchain's {name} (`make toolchain`, then put `toolchain/build.sh --bin-dir` "
+            "on PATH; the Makefile targets do)"
         )
     return path
 

@@ -7,6 +7,7 @@ when its check is removed."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -328,3 +329,18 @@ def test_a_chart_template_is_judged_by_what_it_renders(root: Path) -> None:
     values.write_text(values.read_text() + f"password: {VALUE}\n")
     problems = judge(root, {})
     assert [(p.file, p.field) for p in problems] == [(template, "Secret data/metrics-cache")]
+
+
+def test_without_the_tools_validate_says_so_in_one_line(root: Path) -> None:
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "validate"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is not on PATH" in lines[0] and "make toolchain" in lines[0]
