@@ -44,6 +44,18 @@ def judge(root: Path, files: dict[str, str], stack: str = "dev") -> list[Problem
     return problems
 
 
+def validate(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`platformctl validate` in ``root``, with ``env`` over this process's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "infra.cli", "validate"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
 def found(problems: list[Problem], words: str) -> list[tuple[str, str]]:
     return [(p.file, p.field) for p in problems if words in p.message]
 
@@ -301,13 +313,7 @@ def test_validate_prints_one_line_each_and_never_the_value(root: Path) -> None:
     # A template the file pre-check cannot read as a Secret: only the rendered check sees it.
     files, origin, _ = SECRET_CASES["a template that builds the kind with printf"]
     write_files(root, files)
-    proc = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "validate"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = validate(root)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr and VALUE not in proc.stderr + proc.stdout
     lines = [line for line in proc.stderr.splitlines() if origin in line]
@@ -332,15 +338,7 @@ def test_a_chart_template_is_judged_by_what_it_renders(root: Path) -> None:
 
 
 def test_without_the_tools_validate_says_so_in_one_line(root: Path) -> None:
-    env = {**os.environ, "PATH": "/usr/bin:/bin"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "infra.cli", "validate"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-    )
+    proc = validate(root, PATH="/usr/bin:/bin")
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "is not on PATH" in lines[0] and "make toolchain" in lines[0]

@@ -164,29 +164,6 @@ def test_generate_on_a_full_disk_leaves_every_file_as_it_was(
     assert not generated[-1].parent.exists()
 
 
-def test_generate_runs_at_once_take_turns(tmp_path: Path) -> None:
-    """Six `generate` runs started together on a catalog without generated files: each file
-    is created by exactly one of them, the others find it up to date; no run fails."""
-    copy_example_catalog(tmp_path)
-    for folder in (tmp_path / "apps").glob("*/generated"):
-        shutil.rmtree(folder)
-    runs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "generate"],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(6)
-    ]
-    outputs = [run.communicate(timeout=120) for run in runs]
-    assert [run.returncode for run in runs] == [0] * 6, [err for _, err in outputs]
-    created = sorted(line for out, _ in outputs for line in out.splitlines() if "created" in line)
-    assert len(created) == len(set(created)) == 8, created
-    assert not list(tmp_path.rglob("*.tmp"))
-
-
 def _waiting_for_a_lock(pid: int) -> bool:
     """The kernel lists ``pid`` as blocked on an flock (``/proc/locks``: ``-> FLOCK ...``)."""
     for line in Path("/proc/locks").read_text().splitlines():
