@@ -33,6 +33,7 @@ __all__ = [
     "crd_cache_dir",
     "load_crd_documents",
     "load_crd_set",
+    "render_chart_folder",
     "stack_crd_sources",
 ]
 
@@ -79,13 +80,19 @@ def _key(source: CrdSource) -> str:
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
-def _helm_render(source: CrdSource) -> str:
+def _helm(what: str) -> str:
+    """The toolchain's helm, found on PATH; a PlatformError naming ``what`` needs it."""
     helm = shutil.which("helm")
     if helm is None:
         raise PlatformError(
-            f"rendering the CRDs of chart {source.chart} needs `helm` on PATH: run "
-            "`make toolchain` and use the Makefile targets (they put its bin directory on PATH)"
+            f"{what} needs `helm` on PATH: run `make toolchain` and use the Makefile targets "
+            "(they put its bin directory on PATH)"
         )
+    return helm
+
+
+def _helm_render(source: CrdSource) -> str:
+    helm = _helm(f"rendering the CRDs of chart {source.chart}")
     with tempfile.TemporaryDirectory(prefix="gitops-crds-") as tmp:
         values = Path(tmp) / "values.json"
         values.write_text(json.dumps(dict(source.values)))
@@ -239,3 +246,56 @@ def stack_crd_sources(
             )
         sources[section] = source
     return sources
+
+
+def render_chart_folder(
+    folder: Path,
+    release: str,
+    namespace: str,
+    values: dict[str, Any],
+    templates: tuple[str, ...],
+    kube_version: str = "",
+) -> list[dict[str, Any]]:
+    """Some templates of a chart folder (``helm template --show-only``), with ``values``.
+
+    Dependencies the folder does not carry (in ``charts/``) are dropped from a copy of its
+    Chart.yaml first, so helm renders without fetching them: ``values`` must turn them off.
+    A PlatformError names the chart when helm fails."""
+    helm = _helm(f"rendering chart {folder.name}")
+    with tempfile.TemporaryDirectory(prefix="gitops-chart-") as tmp:
+        copy = Path(tmp) / folder.name
+        try:
+            shutil.copytree(folder, copy)
+            manifest = copy / "Chart.yaml"
+            chart = load_manifests(manifest.read_text(), str(folder / "Chart.yaml"))[0]
+        except (OSError, ValidationError, ValueError, IndexError) as exc:
+            raise PlatformError(f"cannot read chart {folder}: {exc}") from None
+        carried = {
+            p.name.rsplit("-", 1)[0] if p.suffix == ".tgz" else p.name
+            for p in (copy / "charts").glob("*")
+        }
+        chart["dependencies"] = [d for d in chart.get("dependencies") or [] if d["name"] in carried]
+        manifest.write_text(json.dumps(chart))
+        (copy / "Chart.lock").unlink(missing_ok=True)
+        (Path(tmp) / "values.json").write_text(json.dumps(values))
+        argv = [helm, "template", release, str(copy), "--namespace", namespace]
+        argv += ["--values", str(Path(tmp) / "values.json")]
+        for template in templates:
+            argv += ["--show-only", template]
+        if kube_version:
+            argv += ["--kube-version", kube_version]
+        try:
+            proc = subprocess.run(
+                argv, capture_output=True, text=True, timeout=HELM_TIMEOUT, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise PlatformError(
+                f"rendering chart {folder}: helm did not finish in {HELM_TIMEOUT}s"
+            ) from None
+    if proc.returncode != 0:
+        tail = " ".join(proc.stderr.strip().splitlines()[-3:])
+        raise PlatformError(f"rendering chart {folder} failed: {tail}")
+    try:
+        return load_manifests(proc.stdout, f"chart {folder}")
+    except (ValidationError, ValueError) as exc:
+        raise PlatformError(f"chart {folder} renders objects that do not parse: {exc}") from None

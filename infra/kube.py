@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["APPLY_PATCH", "JSON_PATCH", "api_client", "get_json"]
+__all__ = ["APPLY_PATCH", "JSON_PATCH", "api_client", "get_json", "post_json"]
 
 APPLY_PATCH = "application/apply-patch+yaml"
 """Content type of a server-side apply request (a JSON body is YAML too)."""
@@ -33,12 +33,31 @@ def get_json(api: Any, path: str, timeout: float = 30) -> dict[str, Any] | None:
     None on 404, ``kubernetes.client.ApiException`` on any other error status. For reads
     repeated every few seconds: the client's generated methods validate every field into
     models, a cost such a read has no use for (docs/notes.md, session 7)."""
+    return _call(api, "GET", path, None, timeout)
+
+
+def post_json(
+    api: Any, path: str, body: dict[str, Any], timeout: float = 30
+) -> dict[str, Any] | None:
+    """POST ``body`` to an API ``path`` (a subresource such as a ServiceAccount's ``/token``);
+    the answer as plain JSON, None on 404, ``ApiException`` on any other error status."""
+    return _call(api, "POST", path, body, timeout)
+
+
+def _call(
+    api: Any, verb: str, path: str, body: dict[str, Any] | None, timeout: float
+) -> dict[str, Any] | None:
     from kubernetes.client.exceptions import ApiException
 
-    method, url, headers, _body, _post = api.param_serialize(
-        "GET", path, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"]
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    method, url, headers, serialized, _post = api.param_serialize(
+        verb, path, header_params=headers, body=body, auth_settings=["BearerToken"]
     )
-    response = api.call_api(method, url, header_params=headers, _request_timeout=timeout)
+    response = api.call_api(
+        method, url, header_params=headers, body=serialized, _request_timeout=timeout
+    )
     data = response.read()
     if response.status == 404:
         return None

@@ -19,8 +19,13 @@ import pulumi.runtime.config
 
 from infra import constants
 from infra.catalog import load_catalog
-from infra.chart_render import load_crd_set, stack_crd_sources
-from infra.components.admission import Admission, AdmissionPolicies, kyverno_crd_files
+from infra.chart_render import load_crd_set, render_chart_folder, stack_crd_sources
+from infra.components.admission import (
+    Admission,
+    AdmissionPolicies,
+    kyverno_chart_folder,
+    kyverno_crd_files,
+)
 from infra.components.app_catalog import AppCatalog
 from infra.components.argocd import ArgoCD
 from infra.components.charts import AddonArgs, ChartAddon
@@ -30,12 +35,14 @@ from infra.components.local_runtime import LocalRuntime, head_commit
 from infra.components.rollouts import ROLLOUTS
 from infra.components.sealed_secrets import SEALED_SECRETS
 from infra.delivery.applied_checks import applied_problems
+from infra.delivery.render_app import target_cluster
 from infra.errors import PlatformError, Problem, ValidationError
 from infra.ops.crd_migration import refuse_unretained_crds
 from infra.policy_checks import chart_archive_problems, plaintext_secret_problems
 from infra.project import find_project_root
 from infra.settings import StackSettings, settings_from_engine
 from infra.specs import admission_policies, argocd_objects
+from infra.specs.admission import KYVERNO_IDENTITY_TEMPLATES, kyverno_identity_values
 from infra.specs.crds import CrdSet
 
 __all__ = ["StackPlan", "main", "plan", "stack_crds"]
@@ -109,6 +116,21 @@ def stack_crds(settings: StackSettings, root: Path) -> dict[str, CrdSet]:
     }
 
 
+def kyverno_identity(settings: StackSettings) -> list[dict[str, Any]] | None:
+    """On kwok with admission: the admission controller's ServiceAccount and RBAC, rendered
+    from the chart of the Kyverno the runtime runs (the process acts as that account)."""
+    if not (settings.admission.enabled and settings.local_controllers):
+        return None
+    return render_chart_folder(
+        kyverno_chart_folder(),
+        constants.KYVERNO_CHART,
+        settings.admission.namespace,
+        kyverno_identity_values(settings),
+        KYVERNO_IDENTITY_TEMPLATES,
+        target_cluster(settings).kube_version,
+    )
+
+
 def main() -> None:
     try:
         root = find_project_root(pulumi.get_root_directory())
@@ -119,6 +141,7 @@ def main() -> None:
         preflight(settings, creating=not pulumi.runtime.is_dry_run())
         commit = mirror_commit(settings, root)
         crds = stack_crds(settings, root)
+        identity = kyverno_identity(settings)
         if settings.admission.enabled:
             # Kyverno's CRDs were not retainOnDelete before they moved to their owner.
             refuse_unretained_crds(pulumi.get_stack(), str(root))
@@ -154,7 +177,7 @@ def main() -> None:
         else None
     )
     admission = (
-        Admission("admission", addon_args, crds["admission"])
+        Admission("admission", addon_args, crds["admission"], identity)
         if settings.admission.enabled
         else None
     )

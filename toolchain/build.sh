@@ -246,7 +246,9 @@ build_sealed_secrets() {
 	build_tool "$src" "$out" ./cmd/kubeseal "-X main.VERSION=${ver#v}" kubeseal
 }
 
-# The Kyverno admission controller, unmodified; its CRDs stay in the build folder beside it.
+# The Kyverno admission controller, unmodified; its CRDs and its chart (the same version: the
+# stack renders the admission controller's ServiceAccount and RBAC from it) stay in the build
+# folder beside it.
 build_kyverno() {
 	local work="$1" out="$2" src ver
 	src="$(module_copy "$work")"
@@ -254,6 +256,7 @@ build_kyverno() {
 	build_tool "$src" "$out" ./cmd/kyverno \
 		"-X github.com/kyverno/kyverno/pkg/version.BuildVersion=$ver" kyverno
 	cp -R "$src/config/crds" "$out/crds"
+	cp -R "$src/charts/kyverno" "$out/chart"
 }
 
 # redis-server for Argo CD's cache: Debian packages pinned in modules/redis/packages,

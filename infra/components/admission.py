@@ -8,7 +8,9 @@ a process of the local runtime, which itself waits for Argo CD's install:
   ``kyverno`` chart (3.9.0 = Kyverno v1.19.0). On kwok (``cluster.controllers: local``) the
   chart cannot be packaged offline (its ``kyverno-api`` dependency is unavailable here), so
   the namespace, the CRDs of the same Kyverno version (kept beside the binary the toolchain
-  built) and the ConfigMap the chart would create; the local runtime runs the controller.
+  built), the ConfigMap the chart would create and the admission controller's ServiceAccount
+  and RBAC (rendered from that version's chart); the local runtime runs the controller as
+  that ServiceAccount.
   Either way one ``ChartCRDs`` owns the CRDs (infra.components.chart_crds).
 - :class:`AdmissionPolicies`: the ClusterPolicies, created once Kyverno runs (it validates
   them and reports them Ready).
@@ -37,6 +39,7 @@ __all__ = [
     "Admission",
     "AdmissionPolicies",
     "AdmissionPoliciesArgs",
+    "kyverno_chart_folder",
     "kyverno_crd_files",
 ]
 
@@ -46,20 +49,37 @@ CRD_GROUPS = ("kyverno", "policies.kyverno.io", "policyreport", "reports")
 controller watches."""
 
 
-def kyverno_crd_files(kyverno_binary: str | None = None) -> list[str]:
-    """The CRD files of the Kyverno the toolchain built: ``crds/`` beside the real binary
-    (``kyverno`` on PATH is a link into the build). A PlatformError when missing."""
+def _kyverno_build(kyverno_binary: str | None) -> Path:
+    """The build folder of the Kyverno the toolchain built (``kyverno`` on PATH is a link
+    into it)."""
     binary = kyverno_binary or shutil.which("kyverno")
     if binary is None:
         raise PlatformError(
             "admission on a kwok cluster runs Kyverno locally: `kyverno` is not on PATH "
             "(run `make toolchain`, and use the Makefile targets)"
         )
-    crds = Path(binary).resolve().parent / "crds"
+    return Path(binary).resolve().parent
+
+
+def kyverno_crd_files(kyverno_binary: str | None = None) -> list[str]:
+    """The CRD files of the Kyverno the toolchain built: ``crds/`` beside the real binary
+    (``kyverno`` on PATH is a link into the build). A PlatformError when missing."""
+    crds = _kyverno_build(kyverno_binary) / "crds"
     files = sorted(str(f) for group in CRD_GROUPS for f in (crds / group).glob("*.yaml"))
     if not files:
         raise PlatformError(f"no Kyverno CRDs in {crds}: rebuild the toolchain (`make toolchain`)")
     return files
+
+
+def kyverno_chart_folder(kyverno_binary: str | None = None) -> Path:
+    """The chart of the Kyverno the toolchain built (the same version): ``chart/`` beside the
+    real binary. A PlatformError when missing."""
+    folder = _kyverno_build(kyverno_binary) / "chart"
+    if not (folder / "Chart.yaml").is_file():
+        raise PlatformError(
+            f"no Kyverno chart in {folder}: rebuild the toolchain (`make toolchain`)"
+        )
+    return folder
 
 
 class Admission(pulumi.ComponentResource):
@@ -74,8 +94,11 @@ class Admission(pulumi.ComponentResource):
         name: str,
         args: AddonArgs,
         crds: CrdSet,
+        identity: list[dict[str, Any]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``identity``: on kwok, the admission controller's ServiceAccount and RBAC as the
+        chart renders them (the runtime's Kyverno process runs as that account)."""
         super().__init__("gitops-platform:index:Admission", name, None, opts)
         settings = args["settings"]
         admission = settings.admission
@@ -93,11 +116,13 @@ class Admission(pulumi.ComponentResource):
                 )
             ]
         else:
-            self.install = self._local(name, args, crds)
+            self.install = self._local(name, args, crds, identity or [])
         self.namespace = pulumi.Output.from_input(admission.namespace)
         self.register_outputs({"namespace": self.namespace})
 
-    def _local(self, name: str, args: AddonArgs, crds: CrdSet) -> list[pulumi.Resource]:
+    def _local(
+        self, name: str, args: AddonArgs, crds: CrdSet, identity: list[dict[str, Any]]
+    ) -> list[pulumi.Resource]:
         settings = args["settings"]
         child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
         ns_spec = addon_namespace(settings, settings.admission.namespace)
@@ -115,7 +140,14 @@ class Admission(pulumi.ComponentResource):
                 child, pulumi.ResourceOptions(depends_on=[namespace])
             ),
         )
-        return [namespace, owner, config]
+        account = k8s.yaml.v2.ConfigGroup(
+            f"{name}-identity",
+            objs=identity,
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[namespace])
+            ),
+        )
+        return [namespace, owner, config, account]
 
 
 class AdmissionPoliciesArgs(TypedDict):

@@ -43,6 +43,7 @@ from pulumi.dynamic import (
 from infra import constants
 from infra.kube import api_client
 from infra.runtime.git_hook import install_hook, write_config
+from infra.runtime.identity import IDENTITIES
 from infra.runtime.plan import (
     HOOK_CONFIG,
     PORTS,
@@ -311,8 +312,8 @@ class _ProcessesProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         directory = Path(props["settings"]["directory"])
         self._stop(props)
-        # What holds credentials (the kubeconfig, redis' password) and the state go with it;
-        # the logs stay for a post-mortem.
+        # What holds credentials (the kubeconfig, redis' password, the processes' tokens) and
+        # the state go with it; the logs stay for a post-mortem.
         for name in (
             "kubeconfig",
             "redis.conf",
@@ -323,6 +324,7 @@ class _ProcessesProvider(ResourceProvider):
         ):
             (directory / name).unlink(missing_ok=True)
         shutil.rmtree(directory / "data", ignore_errors=True)
+        shutil.rmtree(directory / IDENTITIES, ignore_errors=True)
 
 
 class _Processes(Resource):

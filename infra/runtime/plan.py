@@ -17,9 +17,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.runtime.identity import IDENTITIES
 from infra.runtime.service_proxy import ROUTES_FILE
 from infra.settings import StackSettings
-from infra.specs.addons import SEALED_SECRETS_CONTROLLER, sealed_secrets_values
+from infra.specs.addons import (
+    ROLLOUTS_CONTROLLER,
+    ROLLOUTS_DASHBOARD,
+    SEALED_SECRETS_CONTROLLER,
+    sealed_secrets_values,
+)
 
 __all__ = [
     "BINARIES",
@@ -84,6 +90,13 @@ class Process:
     ready_path: str | None = None
     """An HTTPS path on ``ready_port`` that answers 200 once the process is ready (a listening
     port is not enough: Kyverno accepts connections before it has its serving certificate)."""
+    kubeconfig: str | None = None
+    """The process's own kubeconfig (its ServiceAccount's token: :mod:`infra.runtime.identity`),
+    written by the supervisor before each start; None for a process that never talks to the
+    API server."""
+    service_account: str | None = None
+    """``namespace/name`` of the ServiceAccount of a process that follows no workload (its
+    workload's pod template names it otherwise)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,8 @@ class RuntimePlan:
                 workload=Workload(**p["workload"]) if p["workload"] else None,
                 ready_port=p.get("ready_port"),
                 ready_path=p.get("ready_path"),
+                kubeconfig=p.get("kubeconfig"),
+                service_account=p.get("service_account"),
             )
             for p in data["processes"]
         ]
@@ -195,9 +210,13 @@ def runtime_plan(
     tool_path = ":".join(
         dict.fromkeys(str(Path(binaries[b]).parent) for b in ("helm", "kustomize", "git"))
     )
+
+    def own(process: str) -> str:
+        """Where a process's own kubeconfig goes (its ServiceAccount: infra.runtime.identity)."""
+        return str(directory / IDENTITIES / f"{process}.kubeconfig")
+
     common = {
         "ARGOCD_FAKE_IN_CLUSTER": "true",
-        "KUBECONFIG": kubeconfig,
         "HOME": str(data / "home"),
         "PATH": f"{tool_path}:/usr/bin:/bin",
         "ARGOCD_TLS_DATA_PATH": str(data / "tls"),
@@ -212,8 +231,8 @@ def runtime_plan(
         "ARGOCD_APP_CONFIG_PATH": str(data / "app-config"),
     }
 
-    def role(binary_name: str, **extra: str) -> dict[str, str]:
-        return {**common, "ARGOCD_BINARY_NAME": binary_name, **extra}
+    def role(process: str, binary_name: str, **extra: str) -> dict[str, str]:
+        return {**common, "KUBECONFIG": own(process), "ARGOCD_BINARY_NAME": binary_name, **extra}
 
     def workload(kind: str, name: str, namespace: str = ns) -> Workload:
         return Workload(kind=kind, namespace=namespace, name=name)
@@ -234,9 +253,10 @@ def runtime_plan(
                 "--redis",
                 redis,
             ],
-            role("argocd-repo-server"),
+            role("repo-server", "argocd-repo-server"),
             workload("Deployment", "argocd-repo-server"),
             ready_port=ports["repo-server"],
+            kubeconfig=own("repo-server"),
         ),
         Process(
             "application-controller",
@@ -251,12 +271,14 @@ def runtime_plan(
                 "--hydrator-enabled=false",
             ],
             role(
+                "application-controller",
                 "argocd-application-controller",
                 HOSTNAME="argocd-application-controller-0",
                 ARGOCD_APPLICATION_CONTROLLER_METRICS_LISTEN_ADDRESS=LOOPBACK,
             ),
             workload("StatefulSet", "argocd-application-controller"),
             ready_port=ports["controller-metrics"],
+            kubeconfig=own("application-controller"),
         ),
         Process(
             "applicationset-controller",
@@ -274,11 +296,13 @@ def runtime_plan(
             # One local process: nothing to elect (the HA chart turns election on for its
             # two replicas, and out of cluster it cannot find its namespace).
             role(
+                "applicationset-controller",
                 "argocd-applicationset-controller",
                 ARGOCD_APPLICATIONSET_CONTROLLER_ENABLE_LEADER_ELECTION="false",
             ),
             workload("Deployment", "argocd-applicationset-controller"),
             ready_port=ports["applicationset-probe"],
+            kubeconfig=own("applicationset-controller"),
         ),
         Process(
             "server",
@@ -302,9 +326,10 @@ def runtime_plan(
                 "--staticassets",
                 str(data / "static"),
             ],
-            role("argocd-server"),
+            role("server", "argocd-server"),
             workload("Deployment", "argocd-server"),
             ready_port=ports["server"],
+            kubeconfig=own("server"),
         ),
         Process(
             "notifications-controller",
@@ -316,11 +341,13 @@ def runtime_plan(
                 str(ports["notifications-metrics"]),
             ],
             role(
+                "notifications-controller",
                 "argocd-notifications",
                 ARGOCD_NOTIFICATIONS_CONTROLLER_METRICS_LISTEN_ADDRESS=LOOPBACK,
             ),
             workload("Deployment", "argocd-notifications-controller"),
             ready_port=ports["notifications-metrics"],
+            kubeconfig=own("notifications-controller"),
         ),
     ]
     redis_process = Process(
@@ -338,7 +365,7 @@ def runtime_plan(
                 [
                     binaries["rollouts-controller"],
                     "--kubeconfig",
-                    kubeconfig,
+                    own("rollouts-controller"),
                     "--leader-elect=false",
                     "--metricsPort",
                     str(ports["rollouts-metrics"]),
@@ -346,7 +373,7 @@ def runtime_plan(
                     str(ports["rollouts-healthz"]),
                 ],
                 {
-                    "KUBECONFIG": kubeconfig,
+                    "KUBECONFIG": own("rollouts-controller"),
                     "HOME": str(data / "home"),
                     "PATH": "/usr/bin:/bin",
                     "ARGO_ROLLOUTS_LISTEN_ADDRESS": LOOPBACK,
@@ -355,8 +382,9 @@ def runtime_plan(
                     # controller reaches Services through the service proxy.
                     "HTTP_PROXY": f"http://{LOOPBACK}:{ports['service-proxy']}",
                 },
-                workload("Deployment", "argo-rollouts", settings.rollouts_namespace),
+                workload("Deployment", ROLLOUTS_CONTROLLER, settings.rollouts_namespace),
                 ready_port=ports["rollouts-healthz"],
+                kubeconfig=own("rollouts-controller"),
             )
         )
         # The Rollouts dashboard, as `kubectl argo rollouts dashboard` serves it on a laptop
@@ -370,16 +398,18 @@ def runtime_plan(
                     "--port",
                     str(ports["rollouts-dashboard"]),
                     "--kubeconfig",
-                    kubeconfig,
+                    own("rollouts-dashboard"),
                 ],
                 {
-                    "KUBECONFIG": kubeconfig,
+                    "KUBECONFIG": own("rollouts-dashboard"),
                     "HOME": str(data / "home"),
                     "PATH": "/usr/bin:/bin",
                     "ARGO_ROLLOUTS_LISTEN_ADDRESS": LOOPBACK,
                 },
-                None,
+                # The chart's dashboard Deployment, on for local controllers (its ClusterRole).
+                workload("Deployment", ROLLOUTS_DASHBOARD, settings.rollouts_namespace),
                 ready_port=ports["rollouts-dashboard"],
+                kubeconfig=own("rollouts-dashboard"),
             )
         )
         processes.append(
@@ -413,7 +443,7 @@ def runtime_plan(
                 ],
                 {
                     # The patched controller's fallback outside a cluster (toolchain patch).
-                    "KUBECONFIG": kubeconfig,
+                    "KUBECONFIG": own("sealed-secrets-controller"),
                     "POD_NAMESPACE": settings.sealed_secrets_namespace,
                     "HOME": str(data / "home"),
                     "PATH": "/usr/bin:/bin",
@@ -422,10 +452,13 @@ def runtime_plan(
                     "Deployment", SEALED_SECRETS_CONTROLLER, settings.sealed_secrets_namespace
                 ),
                 ready_port=ports["sealed-secrets"],
+                kubeconfig=own("sealed-secrets-controller"),
             )
         )
     if settings.admission_namespace is not None:
-        processes.append(kyverno_process(settings, binaries["kyverno"], kubeconfig, data, ports))
+        processes.append(
+            kyverno_process(settings, binaries["kyverno"], own("kyverno"), data, ports)
+        )
     if settings.mirror_port is not None:
         # The mirror over smart HTTP, read-only, as a repository host serves it: Argo CD
         # clones it there, and matches the mirror's webhook calls to it (infra.runtime.git_http).
@@ -457,6 +490,8 @@ def runtime_plan(
     )
 
 
+KYVERNO_SERVICE_ACCOUNT = "kyverno-admission-controller"
+"""The chart's admission controller ServiceAccount (and Deployment) name."""
 KYVERNO_SERVICE = "kyverno-svc"
 """The chart's admission Service name: Kyverno names its CA and serving-certificate Secrets
 after it (``<svc>.<ns>.svc.kyverno-tls-ca``/``-pair``)."""
@@ -504,7 +539,7 @@ def kyverno_process(
             "KYVERNO_POD_NAME": "kyverno-admission-controller-local",
             "KYVERNO_DEPLOYMENT": "kyverno-admission-controller",
             "KYVERNO_SVC": KYVERNO_SERVICE,
-            "KYVERNO_SERVICEACCOUNT_NAME": "kyverno-admission-controller",
+            "KYVERNO_SERVICEACCOUNT_NAME": KYVERNO_SERVICE_ACCOUNT,
             "KYVERNO_ROLE_NAME": "kyverno:admission-controller",
             "INIT_CONFIG": "kyverno",
             "METRICS_CONFIG": "kyverno-metrics",
@@ -513,4 +548,6 @@ def kyverno_process(
         ready_port=port,
         # Ready once its certificate serves and its webhooks are registered.
         ready_path="/health/readiness",
+        kubeconfig=kubeconfig,
+        service_account=f"{namespace}/{KYVERNO_SERVICE_ACCOUNT}",
     )

@@ -13,7 +13,12 @@ the Pulumi resource. It
   missing ConfigMap or Secret key its container's env needs (not ``optional``) keeps it from
   starting (the kubelet's ``CreateContainerConfigError``), with the reason in its state and
   its log;
-- writes ``<dir>/status.json`` (pid, state and restarts of each process) every few seconds;
+- gives each process that talks to the API server its ServiceAccount's identity, never the
+  cluster's admin credentials: a token from the TokenRequest API for the ServiceAccount its
+  workload's pod template names, in a kubeconfig of its own, refreshed at 80% of its life
+  (:mod:`infra.runtime.identity`); the API server's RBAC decides what it may do;
+- writes ``<dir>/status.json`` (pid, state, restarts and identity of each process) every few
+  seconds;
 - on SIGTERM or SIGINT stops every process (SIGTERM, then SIGKILL after 10 s) and exits.
 """
 
@@ -32,12 +37,15 @@ from pathlib import Path
 from typing import Any, Final
 
 from infra import constants
-from infra.kube import api_client, get_json
+from infra.kube import api_client, get_json, post_json
+from infra.runtime import identity
+from infra.runtime.identity import Identity
 from infra.runtime.plan import Process, RuntimePlan, Workload
 
 __all__ = [
     "IDLE_STATES",
     "MissingEnv",
+    "NoIdentity",
     "main",
     "resolve_env",
     "stop_supervisor",
@@ -65,6 +73,11 @@ IDLE_STATES: Final = frozenset({NO_WORKLOAD, SCALED_TO_ZERO})
 
 class MissingEnv(RuntimeError):
     """A ConfigMap or Secret key a container's env needs is missing (not ``optional``)."""
+
+
+class NoIdentity(RuntimeError):
+    """The ServiceAccount a process runs as cannot give a token (it does not exist yet): the
+    API server would not admit its pod either."""
 
 
 def resolve_env(
@@ -126,6 +139,9 @@ class Child:
     restarted_at: str | None = None
     wanted: bool = True
     state: str = "starting"
+    identity: Identity | None = None
+    token_issued: float = 0.0
+    token_seconds: float = 0.0
 
 
 class Supervisor:
@@ -166,18 +182,55 @@ class Supervisor:
             if (by_name := listed.get((w.kind, w.namespace))) is not None
         }
 
-    def workload_env(self, workload: Workload) -> dict[str, str]:
+    def workload_pod(self, workload: Workload) -> tuple[dict[str, str], Identity | None]:
+        """The environment and the ServiceAccount a pod of ``workload`` would get now."""
         obj = self._read(workload.kind, workload.namespace, workload.name)
         if obj is None:
-            return {}
+            return {}, None
+        obj.setdefault("metadata", {}).setdefault("namespace", workload.namespace)
+        account = identity.service_account_of(obj)
         containers = obj["spec"]["template"]["spec"].get("containers") or []
         if not containers:
-            return {}
+            return {}, account
 
         def data(kind: str) -> Any:
             return lambda name: (self._read(kind, workload.namespace, name) or {}).get("data")
 
-        return resolve_env(containers[0], workload.namespace, data("ConfigMap"), data("Secret"))
+        env = resolve_env(containers[0], workload.namespace, data("ConfigMap"), data("Secret"))
+        return env, account
+
+    def issue_token(self, child: Child, account: Identity) -> None:
+        """A fresh token of ``account`` in the process's token file (its kubeconfig names the
+        file: the process reads the new token without a restart)."""
+        kubeconfig = child.process.kubeconfig
+        assert kubeconfig is not None
+        path = f"/api/v1/namespaces/{account.namespace}/serviceaccounts/{account.name}/token"
+        answer = post_json(self.api(), path, identity.token_request())
+        if answer is None:
+            raise NoIdentity(f"ServiceAccount {account} does not exist")
+        folder = Path(kubeconfig).parent
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        token_file = folder / f"{child.process.name}.token"
+        identity.write_private(token_file, answer["status"]["token"])
+        seconds = float(answer["spec"].get("expirationSeconds") or identity.TOKEN_SECONDS)
+        child.identity, child.token_issued, child.token_seconds = account, time.time(), seconds
+        own = identity.identity_kubeconfig(
+            Path(self.plan.kubeconfig).read_text(), token_file, self.plan.namespace
+        )
+        identity.write_private(Path(kubeconfig), own)
+
+    def refresh_tokens(self) -> None:
+        """Replace the tokens past 80% of their life, as the kubelet does a projected token."""
+        now = time.time()
+        for child in self.children:
+            account = child.identity
+            if account is None or child.popen is None:
+                continue
+            if identity.refresh_due(child.token_issued, child.token_seconds, now):
+                try:
+                    self.issue_token(child, account)
+                except Exception as exc:  # tried again next tick; the old token still works
+                    self.log(child, f"could not refresh the token of {account}: {exc}")
 
     # -- processes ----------------------------------------------------------------------
 
@@ -204,7 +257,13 @@ class Supervisor:
 
     def start(self, child: Child) -> None:
         p = child.process
-        env = self.workload_env(p.workload) if p.workload else {}
+        env, account = self.workload_pod(p.workload) if p.workload else ({}, None)
+        if p.kubeconfig is not None:
+            if account is None and p.service_account is not None:
+                account = Identity.parse(p.service_account)
+            if account is None:
+                raise NoIdentity(f"the workload of {p.name} names no ServiceAccount yet")
+            self.issue_token(child, account)
         env.update(p.env)
         for key in ("HOME", "ARGOCD_TLS_DATA_PATH", "ARGOCD_SSH_DATA_PATH", "ARGOCD_GNUPGHOME"):
             if key in env:
@@ -232,6 +291,7 @@ class Supervisor:
 
     def tick(self) -> None:
         now = time.monotonic()
+        self.refresh_tokens()
         states = self.workload_states()
         for child in self.children:
             workload = child.process.workload
@@ -259,7 +319,7 @@ class Supervisor:
             if child.popen is None and now >= child.next_start:
                 try:
                     self.start(child)
-                except MissingEnv as exc:  # CreateContainerConfigError: until the key exists
+                except (MissingEnv, NoIdentity) as exc:  # until the key (or account) exists
                     if child.state != f"cannot start: {exc}"[:300]:
                         self.log(child, f"cannot start: {exc}")
                     child.state = f"cannot start: {exc}"[:300]
@@ -280,6 +340,7 @@ class Supervisor:
                     "state": c.state,
                     "restarts": c.restarts,
                     "port": c.process.ready_port,
+                    "identity": c.identity.username if c.identity else None,
                 }
                 for c in self.children
             },

@@ -10,9 +10,10 @@ Choices that matter:
 - **CRDs:** neither chart installs its CRDs; one ``ChartCRDs`` resource per chart owns them
   (:mod:`infra.specs.crds`) and never deletes them, so disabling an add-on or destroying the
   stack never deletes the Rollouts or SealedSecrets of every app.
-- **Rollouts:** the
-  dashboard is off (it has no authentication of its own); prod runs two controller replicas
-  (leader election, a PodDisruptionBudget) with resource requests, dev one.
+- **Rollouts:** the dashboard is off in a cluster (it has no authentication of its own), on
+  with local controllers (the local runtime serves it on loopback as that workload); prod
+  runs two controller replicas (leader election, a PodDisruptionBudget) with resource
+  requests, dev one.
 - **Sealed Secrets:** ``kube-system`` and the controller name ``sealed-secrets-controller`` are
   what ``kubeseal`` (and ``platformctl seal``) look for by default, so neither needs flags. The
   controller keeps its sealing keys as Secrets in its own namespace; ``kube-system`` is never
@@ -35,6 +36,7 @@ __all__ = [
     "ROLLOUTS_CHART",
     "ROLLOUTS_CONTROLLER",
     "ROLLOUTS_CRDS",
+    "ROLLOUTS_DASHBOARD",
     "SEALED_SECRETS_CHART",
     "SEALED_SECRETS_CONTROLLER",
     "SEALED_SECRETS_CRD",
@@ -49,6 +51,8 @@ ROLLOUTS_CHART: Final = constants.ROLLOUTS_CHART
 """Chart name in its repository, and the release name (so every object is ``argo-rollouts``)."""
 ROLLOUTS_CONTROLLER: Final = "argo-rollouts"
 """Name of the controller Deployment."""
+ROLLOUTS_DASHBOARD: Final = f"{ROLLOUTS_CONTROLLER}-dashboard"
+"""Name of the chart's dashboard Deployment (and its ServiceAccount)."""
 ROLLOUTS_CRDS: Final = (
     "rollouts.argoproj.io",
     "analysistemplates.argoproj.io",
@@ -117,8 +121,10 @@ def rollouts_values(settings: StackSettings) -> dict[str, Any]:
         "clusterInstall": True,
         "global": {"deploymentLabels": _labels(settings)},
         "controller": controller,
-        # No authentication of its own; `kubectl argo rollouts` is the way in.
-        "dashboard": {"enabled": False},
+        # No authentication of its own: off in a cluster (`kubectl argo rollouts dashboard`
+        # is the way in). With local controllers the runtime serves it on loopback, as the
+        # chart's dashboard workload, under the chart's dashboard ServiceAccount and RBAC.
+        "dashboard": {"enabled": settings.local_controllers},
         # Notification secrets would be plain values here; none are configured.
         "notifications": {"secret": {"create": False}},
     }

@@ -39,6 +39,7 @@ __all__ = [
     "CONTROL_PLANE_NAMESPACES",
     "KYVERNO_API_VERSION",
     "KYVERNO_CONFIGMAP",
+    "KYVERNO_IDENTITY_TEMPLATES",
     "REGISTRY_RULE",
     "REKOR_URL",
     "VERIFY_RULE",
@@ -48,6 +49,7 @@ __all__ = [
     "excluded_namespaces",
     "kyverno_config_overrides",
     "kyverno_configmap",
+    "kyverno_identity_values",
     "kyverno_values",
 ]
 
@@ -359,4 +361,26 @@ def kyverno_values(settings: StackSettings) -> dict[str, Any]:
             **CRD_SWITCHES[constants.KYVERNO_CHART].off["crds"],
             "migration": {"enabled": False},
         },
+    }
+
+
+KYVERNO_IDENTITY_TEMPLATES: Final = tuple(
+    f"templates/admission-controller/{template}.yaml"
+    for template in ("serviceaccount", "clusterrole", "clusterrolebinding", "role", "rolebinding")
+)
+"""The chart templates of the admission controller's identity: its ServiceAccount and the RBAC
+the chart gives it. On kwok the local runtime's Kyverno process runs as that ServiceAccount."""
+
+
+def kyverno_identity_values(settings: StackSettings) -> dict[str, Any]:
+    """The chart values the identity is rendered with on kwok: a real cluster's values, with
+    the dependencies the chart folder does not carry (``kyverno-api``, ``openreports``,
+    ``reports-server``, ``grafana``) off."""
+    values = kyverno_values(settings)
+    return {
+        **values,
+        "crds": {**values["crds"], "install": False},
+        "openreports": {"installCrds": False},
+        "reportsServer": {"enabled": False},
+        "grafana": {"enabled": False},
     }

@@ -20,6 +20,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -845,7 +846,9 @@ def test_rotation_changes_only_what_it_must(project: Project) -> None:
     before = project.output("adminPassword", secret=True)
     secret_key = secret_value(api, NAMESPACE, "argocd-secret", "server.secretkey")
     mtime = project.output("adminPasswordMtime")
-    time.sleep(1.1)  # the mtime has a one-second resolution
+    # The mtime is RFC 3339 to the second: the rotation must happen in a later second.
+    since = datetime.fromisoformat(mtime.replace("Z", "+00:00")).timestamp()
+    wait_for("the clock a second past the mtime", lambda: time.time() >= since + 1, 5, 0.1)
 
     project.set_config("adminPassword", {"rotation": "2"})
     changed = changed_resources(project.preview_json())

@@ -184,6 +184,23 @@ def test_up_runs_kyverno_and_its_policies_are_ready(project: Project) -> None:
         assert expression.operator == "NotIn"
         assert {"kube-system", "argocd", "kyverno"} <= set(expression.values)
 
+    # Kyverno acts as the chart's admission-controller ServiceAccount, under the chart's RBAC
+    # (rendered from the same version's chart), never as the cluster's admin: what registered
+    # the webhooks above and reports the policies Ready is that identity.
+    runtime = project.root / ".gitops-local" / project.cluster_name
+    status = json.loads((runtime / "status.json").read_text())["processes"]["kyverno"]
+    assert status["identity"] == "system:serviceaccount:kyverno:kyverno-admission-controller"
+    argv = Path(f"/proc/{status['pid']}/cmdline").read_bytes().decode().split("\0")
+    used = argv[argv.index("--kubeconfig") + 1]
+    assert Path(used).resolve() != (runtime / "kubeconfig").resolve()
+    from kubernetes import config
+
+    review = client.AuthenticationV1Api(
+        config.new_client_from_config(config_file=used)
+    ).create_self_subject_review({"apiVersion": "authentication.k8s.io/v1",
+                                  "kind": "SelfSubjectReview"})  # fmt: skip
+    assert review.status.user_info.username == status["identity"]
+
 
 def test_a_signed_image_syncs_in_prod_and_its_pods_are_pinned_to_the_digest(
     project: Project, images: SignedImages

@@ -658,6 +658,81 @@ def test_an_unsigned_image_is_admitted_in_dev(project: Project) -> None:
     core(project).delete_namespaced_pod("unsigned-in-dev", "web")
 
 
+IDENTITIES = {
+    "repo-server": "argocd:argocd-repo-server",
+    "application-controller": "argocd:argocd-application-controller",
+    "applicationset-controller": "argocd:argocd-applicationset-controller",
+    "server": "argocd:argocd-server",
+    "notifications-controller": "argocd:argocd-notifications-controller",
+    "rollouts-controller": "argo-rollouts:argo-rollouts",
+    "rollouts-dashboard": "argo-rollouts:argo-rollouts-dashboard",
+    "sealed-secrets-controller": "kube-system:sealed-secrets-controller",
+}
+"""Each process of the runtime -> the ServiceAccount its chart's pod template names."""
+
+
+def _process_kubeconfig(pid: int) -> str:
+    """The kubeconfig a running process uses: its ``--kubeconfig`` flag, else ``KUBECONFIG``."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    if "--kubeconfig" in argv:
+        return argv[argv.index("--kubeconfig") + 1]
+    environ = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+    return next(e.split("=", 1)[1] for e in environ if e.startswith("KUBECONFIG="))
+
+
+def _as(kubeconfig: str) -> Any:
+    from kubernetes import config
+
+    return config.new_client_from_config(config_file=kubeconfig)
+
+
+def test_every_controller_acts_as_its_charts_service_account_and_rbac_decides(
+    project: Project,
+) -> None:
+    """No process of the runtime holds the cluster's admin credentials: each one's kubeconfig
+    (the file the running process was given) authenticates, as the API server itself reports
+    (SelfSubjectReview), as the ServiceAccount its workload's pod template names; the charts'
+    RBAC decides what it may do: an action the chart does not grant is refused."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    status = json.loads((runtime_dir(project) / "status.json").read_text())["processes"]
+    admin = (runtime_dir(project) / "kubeconfig").resolve()
+    seen = {}
+    for name, process in status.items():
+        if name not in IDENTITIES:
+            assert process["identity"] is None, name  # redis, the git server, the proxy
+            continue
+        assert process["state"] == "running", (name, process)
+        used = Path(_process_kubeconfig(process["pid"])).resolve()
+        assert used != admin, name
+        assert "client-key" not in used.read_text(), name
+        review = client.AuthenticationV1Api(_as(str(used))).create_self_subject_review(
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        )
+        seen[name] = review.status.user_info.username
+        assert process["identity"] == seen[name]
+    assert seen == {n: f"system:serviceaccount:{who}" for n, who in IDENTITIES.items()}
+
+    # What the charts do not grant is refused: Argo CD's server may not make itself an admin
+    # of the cluster, the Rollouts dashboard may not read Argo CD's Secrets.
+    server = _as(_process_kubeconfig(status["server"]["pid"]))
+    binding = {
+        "metadata": {"name": "e2e-escalation"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "argocd-server", "namespace": "argocd"}],
+    }  # fmt: skip
+    with pytest.raises(ApiException) as refused:
+        client.RbacAuthorizationV1Api(server).create_cluster_role_binding(binding)
+    assert refused.value.status == 403
+    assert "system:serviceaccount:argocd:argocd-server" in str(refused.value.body)
+    dashboard = _as(_process_kubeconfig(status["rollouts-dashboard"]["pid"]))
+    with pytest.raises(ApiException) as refused:
+        client.CoreV1Api(dashboard).list_namespaced_secret("argocd")
+    assert refused.value.status == 403
+
+
 def test_a_controller_runs_only_as_the_kubelet_would_run_its_pod(project: Project) -> None:
     """The supervisor follows the kubelet on the real API server: a pod template that needs a
     Secret key that is not there (not optional) keeps the process from starting, with the

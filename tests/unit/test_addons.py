@@ -192,7 +192,15 @@ def test_rollouts_values_dev() -> None:
     values = rollouts_values(settings("dev"))
     assert values["controller"]["replicas"] == 1
     assert "pdb" not in values["controller"] and "resources" not in values["controller"]
-    assert values["dashboard"] == {"enabled": False}
+    # Served by the local runtime on loopback as the chart's dashboard workload (its RBAC);
+    # never in a cluster (no authentication of its own).
+    assert values["dashboard"] == {"enabled": True}
+    real = rollouts_values(settings("dev", cluster={"provider": "kind"}))
+    assert real["dashboard"] == {"enabled": False}
+    kwok_only = rollouts_values(
+        settings("dev", cluster={"provider": "kwok", "controllers": "none"})
+    )
+    assert kwok_only["dashboard"] == {"enabled": False}
     assert values["installCRDs"] is False, "the CRDs are owned by ChartCRDs, not the chart"
     assert values["fullnameOverride"] == ROLLOUTS_CONTROLLER
     assert values["global"]["deploymentLabels"] == {"platform.gitops/environment": "dev"}
@@ -204,7 +212,7 @@ def test_rollouts_values_prod_has_two_replicas_and_a_pdb() -> None:
     assert controller["replicas"] == 2
     assert controller["pdb"] == {"enabled": True, "minAvailable": 1}
     assert controller["resources"]["requests"] == {"cpu": "100m", "memory": "256Mi"}
-    assert values["dashboard"] == {"enabled": False}
+    assert values["dashboard"] == {"enabled": True}  # kwok with local controllers
 
 
 def test_sealed_secrets_values() -> None:

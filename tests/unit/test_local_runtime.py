@@ -150,7 +150,7 @@ def test_every_listener_binds_the_loopback_on_its_own_port() -> None:
     server = next(x for x in p.processes if x.name == "server")
     assert "--insecure" in server.argv and "--disable-auth" not in " ".join(server.argv)
     assert server.env["ARGOCD_BINARY_NAME"] == "argocd-server"
-    assert server.env["KUBECONFIG"] == "/rt/c1/kubeconfig"
+    assert server.env["KUBECONFIG"] == "/rt/c1/identities/server.kubeconfig"
     assert server.env["ARGOCD_FAKE_IN_CLUSTER"] == "true"
     # The HA chart enables leader election for its two replicas; one local process cannot.
     appset = next(x for x in p.processes if x.name == "applicationset-controller")
@@ -177,6 +177,28 @@ def test_each_process_follows_the_workload_it_stands_for() -> None:
     )
     assert "sealed-secrets-controller" not in [x.name for x in plan(sealed=None).processes]
     assert p.to_json() == type(p).from_json(p.to_json()).to_json()
+
+
+def test_no_process_is_given_the_clusters_kubeconfig() -> None:
+    """Each process that talks to the API server has a kubeconfig of its own (its
+    ServiceAccount's token, written by the supervisor); the cluster's admin kubeconfig is the
+    supervisor's alone. Those that never call the API server get none."""
+    p = plan()
+    for process in p.processes:
+        named = [process.env.get("KUBECONFIG")]
+        named += [a for i, a in enumerate(process.argv) if process.argv[i - 1] == "--kubeconfig"]
+        assert p.kubeconfig not in named, process.name
+        if process.kubeconfig is None:
+            assert named == [None], process.name
+            continue
+        assert process.kubeconfig == f"/rt/c1/identities/{process.name}.kubeconfig"
+        assert set(named) - {None} == {process.kubeconfig}, process.name
+        # Whose token: the pod template's ServiceAccount, so it follows a workload.
+        assert process.workload is not None or process.service_account, process.name
+    without = {x.name for x in p.processes if x.kubeconfig is None}
+    assert without == {"redis", "service-proxy"}
+    dashboard = next(x for x in p.processes if x.name == "rollouts-dashboard").workload
+    assert dashboard is not None and dashboard.name == "argo-rollouts-dashboard"
 
 
 def test_container_env_is_resolved_as_the_kubelet_does() -> None:
@@ -270,8 +292,9 @@ def test_the_sealed_secrets_controller_runs_with_the_charts_flags_on_loopback() 
     argv = process.argv
     assert argv[argv.index("--listen-addr") + 1].startswith("127.0.0.1:")
     assert argv[argv.index("--listen-metrics-addr") + 1].startswith("127.0.0.1:")
-    # Outside a cluster the (patched) controller reads $KUBECONFIG; its keys go to its namespace.
-    assert process.env["KUBECONFIG"] == "/rt/c1/kubeconfig"
+    # Outside a cluster the (patched) controller reads $KUBECONFIG (its own identity's); its keys
+    # go to its namespace.
+    assert process.env["KUBECONFIG"] == process.kubeconfig
     assert process.env["POD_NAMESPACE"] == "kube-system"
 
 
@@ -327,6 +350,10 @@ def test_kyverno_runs_on_loopback_with_webhooks_by_url_only_when_admission_is_on
     assert kyverno.env["KYVERNO_NAMESPACE"] == "policy"
     assert kyverno.env["INIT_CONFIG"] == "kyverno"
     assert kyverno.env["TUF_ROOT"].startswith("/rt/c1/data/")
+    # No workload here (no chart on kwok): the chart's ServiceAccount, by name.
+    assert kyverno.service_account == "policy/kyverno-admission-controller"
+    assert kyverno.env["KYVERNO_SERVICEACCOUNT_NAME"] == "kyverno-admission-controller"
+    assert argv[argv.index("--kubeconfig") + 1] == "/rt/c1/identities/kyverno.kubeconfig"
     remote = RuntimeSettings("/rt/c1", "argocd", None, admission_namespace="policy")
     argv = next(x for x in runtime_plan(remote, binaries, ports).processes if x.name == "kyverno")
     assert "--allowInsecureRegistry" not in argv.argv

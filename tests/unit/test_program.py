@@ -576,10 +576,32 @@ def test_admission_on_kwok_is_the_crds_and_config_then_the_runtime_then_the_poli
         config = mocks.resources["admission-config"]
         assert config.inputs["metadata"]["name"] == "kyverno"
         assert config.depends_on == ["admission-namespace"]
+        # The runtime's Kyverno acts as the chart's ServiceAccount, with the chart's RBAC
+        # (rendered from the chart beside the binary the toolchain built).
+        identity = mocks.resources["admission-identity"]
+        objects = {(o["kind"], o["metadata"]["name"]) for o in identity.inputs["objs"]}
+        assert {
+            ("ServiceAccount", "kyverno-admission-controller"),
+            ("ClusterRole", "kyverno:admission-controller:core"),
+            ("ClusterRoleBinding", "kyverno:admission-controller"),
+            ("Role", "kyverno:admission-controller"),
+            ("RoleBinding", "kyverno:admission-controller"),
+        } <= objects
+        assert not {kind for kind, _ in objects} - {
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+        }
+        assert identity.depends_on == ["admission-namespace"]
         runtime = mocks.resources["argocd-runtime"]
-        assert {"admission-namespace", "admission-crds", "admission-config"} <= set(
-            runtime.depends_on
-        )
+        assert {
+            "admission-namespace",
+            "admission-crds",
+            "admission-config",
+            "admission-identity",
+        } <= set(runtime.depends_on)
         processes = mocks.resources["argocd-runtime-processes"].inputs["settings"]
         assert processes["admission_namespace"] == "kyverno"
         assert processes["admission_insecure_registry"] is True

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from infra import constants
 from infra.runtime.plan import Process, RuntimePlan, Workload
@@ -32,6 +33,7 @@ def _deployment(name: str, replicas: int = 1, restarted: str | None = None) -> d
 class _Api(ThreadingHTTPServer):
     objects: dict[str, Any]
     asked: list[str]
+    issued: int
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -47,6 +49,25 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body.encode())
 
+    def do_POST(self) -> None:
+        """The TokenRequest API: a token per request for a ServiceAccount that exists."""
+        length = int(self.headers.get("Content-Length") or 0)
+        request = json.loads(self.rfile.read(length))
+        self.server.asked.append(f"POST {self.path}")
+        account = self.path.removesuffix("/token")
+        found = account in self.server.objects
+        self.server.issued += 1
+        body = json.dumps(
+            {**request, "status": {"token": f"token-{self.server.issued}"}}
+            if found
+            else {"kind": "Status", "code": 404}
+        )
+        self.send_response(201 if found else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -54,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def api() -> Iterator[_Api]:
     server = _Api(("127.0.0.1", 0), _Handler)
-    server.objects, server.asked = {}, []
+    server.objects, server.asked, server.issued = {}, [], 0
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -184,5 +205,55 @@ def test_a_process_runs_only_while_its_workload_exists_and_its_env_resolves(
         del api.objects[DEPLOYMENTS]  # the workload is gone (its namespace too: 404)
         supervisor.tick()
         assert (child.state, child.popen) == ("no workload", None)
+    finally:
+        supervisor.stop(child, "stopped")
+
+
+def test_a_process_gets_its_pod_templates_service_account_token_never_the_admin_kubeconfig(
+    api: _Api, tmp_path: Path
+) -> None:
+    """As the kubelet mounts a pod's token: the ServiceAccount its template names must exist;
+    the process's kubeconfig holds that account's token (by file) and nothing of the cluster's
+    admin credentials; past 80% of its life the token is replaced in place."""
+    supervisor = _supervisor(api, tmp_path, [Workload("Deployment", "argocd", "argocd-server")])
+    supervisor.logs.mkdir(parents=True)
+    (child,) = supervisor.children
+    own = tmp_path / "identities" / "argocd-server.kubeconfig"
+    child.process = Process(
+        child.process.name, ["sleep", "60"], {}, child.process.workload, kubeconfig=str(own)
+    )
+    server = _deployment("argocd-server")
+    server["spec"]["template"]["spec"] = {
+        "serviceAccountName": "argocd-server",
+        "containers": [{"name": "server"}],
+    }
+    api.objects[DEPLOYMENTS] = {"items": [server]}
+    api.objects[f"{DEPLOYMENTS}/argocd-server"] = server
+    account = "/api/v1/namespaces/argocd/serviceaccounts/argocd-server"
+    try:
+        supervisor.tick()
+        assert child.popen is None
+        assert child.state == "cannot start: ServiceAccount argocd/argocd-server does not exist"
+
+        api.objects[account] = {"metadata": {"name": "argocd-server"}}
+        child.next_start = 0.0
+        supervisor.tick()
+        assert child.state == "running"
+        assert f"POST {account}/token" in api.asked
+        kubeconfig = json.dumps(yaml.safe_load(own.read_text()))
+        token = tmp_path / "identities" / "argocd-server.token"
+        assert token.read_text() == "token-2"
+        assert str(token) in kubeconfig and '"t"' not in kubeconfig  # not the admin's token
+        assert child.identity is not None
+        assert child.identity.username == "system:serviceaccount:argocd:argocd-server"
+        supervisor.write_status()
+        status = json.loads((tmp_path / "status.json").read_text())
+        assert status["processes"]["argocd-server"]["identity"] == child.identity.username
+
+        pid = child.popen.pid if child.popen else None
+        child.token_issued -= 0.8 * child.token_seconds  # its life 80% gone
+        supervisor.tick()
+        assert token.read_text() == "token-3"
+        assert child.popen is not None and child.popen.pid == pid  # no restart needed
     finally:
         supervisor.stop(child, "stopped")
