@@ -24,7 +24,6 @@ export GOCACHE="$cache/gocache"
 export GOFLAGS="-mod=readonly -buildvcs=false -trimpath -gcflags=all=-dwarf=false"
 export GOTOOLCHAIN=local
 export CGO_ENABLED=0
-export GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
 
 # component -> binaries it produces (the `tool` lines of its go.mod, plus extras).
 components=(pulumi pulumi-language-python pulumi-resource-kubernetes etcd kube kwok kind actionlint
@@ -318,10 +317,10 @@ build_component() {
 		build_tool "$work" "$out" . "-X main.version=${v#v}"
 		local sdk
 		sdk="$(module_dir "$work" github.com/pulumi/pulumi/sdk/v3)"
-		# The exec shim ships in the sdk/v3 module (module zips drop the execute bit). The
-		# dynamic-provider launcher is ours: see the comment at its top.
+		# The exec shim and the dynamic-provider launcher ship in the sdk/v3 module (module
+		# zips drop the execute bit): the launcher the Pulumi CLI installs, unmodified.
 		install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$out/"
-		install -m 0755 "$work/pulumi-resource-pulumi-python" "$out/"
+		install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$out/"
 		;;
 	pulumi-resource-kubernetes)
 		local pdir pv

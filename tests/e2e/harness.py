@@ -88,16 +88,18 @@ stack's `encryptionsalt` (and a secrets provider may write `secretsprovider`, `e
 for *their* passphrase; the harness's stack has its own, so those lines stay behind."""
 
 
-def copy_project(repo: Path, root: Path, stack: str) -> Path:
+def copy_project(repo: Path, root: Path, stack: str, source: str | None = None) -> Path:
     """The project as committed, for one stack: Pulumi.yaml, the stack file's configuration
-    and a copy of apps/; infra/ and .venv are links. Nothing of the user's own state comes
-    along (`.pulumi-state/`, `.gitops-local/`, a stack file's encryption lines)."""
+    (``source``'s, for a stack with no file of its own) and a copy of apps/; the program
+    (__main__.py, infra/) and .venv are links. Nothing of the user's own state comes along
+    (`.pulumi-state/`, `.gitops-local/`, a stack file's encryption lines)."""
     root.mkdir(parents=True)
     shutil.copy(repo / "Pulumi.yaml", root / "Pulumi.yaml")
-    document = yaml.safe_load((repo / f"Pulumi.{stack}.yaml").read_text()) or {}
+    document = yaml.safe_load((repo / f"Pulumi.{source or stack}.yaml").read_text()) or {}
     kept = {key: document[key] for key in STACK_FILE_KEYS if key in document}
     (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(kept, sort_keys=False))
     shutil.copytree(repo / "apps", root / "apps")
+    (root / "__main__.py").symlink_to(repo / "__main__.py")
     (root / "infra").symlink_to(repo / "infra")
     (root / ".venv").symlink_to(repo / ".venv")
     return root
@@ -121,8 +123,20 @@ class Project:
     _api: tuple[str, Any] | None = None
 
     @classmethod
-    def create(cls, stack: str, workdir: Path, nodes: int) -> Project:
-        root = copy_project(REPO, workdir / "project", stack)
+    def create(
+        cls,
+        stack: str,
+        workdir: Path,
+        nodes: int,
+        *,
+        source: str | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> Project:
+        """A stack ``stack`` of a project copy, on a kwok cluster the stack creates.
+        ``source``: the committed stack file to start from (default ``stack``'s);
+        ``overrides``: keys laid over its configuration (mappings merged one level deep)
+        before the repository is published (so ``git.branch`` is the branch pushed)."""
+        root = copy_project(REPO, workdir / "project", stack, source)
         bin_dir = toolchain_bin()
         env = {
             **os.environ,
@@ -146,6 +160,11 @@ class Project:
         project = cls(stack=stack, root=root, env=env, cluster_name=name)
         project.pulumi("stack", "init")
         project.set_config("cluster", {"provider": "kwok", "name": name, "nodes": nodes})
+        for key, value in (overrides or {}).items():
+            current = project.config(key)
+            if isinstance(value, dict) and isinstance(current, dict):
+                value = {**current, **value}
+            project.set_config(key, value)
         if (project.config("git") or {}).get("mirror"):
             # The user's own local stack may serve its mirror on the default port beside us.
             project.set_config("git", {**project.config("git"), "mirrorPort": free_port()})
@@ -172,7 +191,10 @@ class Project:
         """This project copy as the git repository Argo CD clones: a bare repository on this
         machine (``file://``, as Argo CD's own e2e fixture does) holding the stack's branch;
         the stack's ``git.repoURL`` points at it, its branch stays the stack file's."""
-        ignore = "infra\n.venv\n*.kubeconfig\n.gitops-local/\n*.yaml.rendered\n*.rendered.yaml\n"
+        # The program (links into the checkout under test) is not part of what Argo CD clones:
+        # Argo CD refuses a repository with a link that points outside it.
+        ignore = "__main__.py\ninfra\n.venv\n*.kubeconfig\n.gitops-local/\n*.yaml.rendered\n"
+        ignore += "*.rendered.yaml\n"
         # The stack file is the test's (its edits are not commits Argo CD should see).
         (self.root / ".gitignore").write_text(
             ignore + "render.yaml\napplications.yaml\nPulumi.*.yaml\n"

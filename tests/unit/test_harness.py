@@ -20,6 +20,7 @@ def test_the_copy_keeps_the_configuration_and_leaves_the_user_s_state(tmp_path: 
     shutil.copy(REPO / "Pulumi.yaml", repo / "Pulumi.yaml")
     shutil.copytree(REPO / "apps", repo / "apps")
     (repo / "infra").mkdir()
+    (repo / "__main__.py").write_text("")
     (repo / ".venv").mkdir()
     committed = yaml.safe_load((REPO / "Pulumi.local.yaml").read_text())
     (repo / "Pulumi.local.yaml").write_text(
@@ -39,6 +40,7 @@ def test_the_copy_keeps_the_configuration_and_leaves_the_user_s_state(tmp_path: 
         ".venv",
         "Pulumi.local.yaml",
         "Pulumi.yaml",
+        "__main__.py",
         "apps",
         "infra",
     ]

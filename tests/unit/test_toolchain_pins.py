@@ -9,6 +9,8 @@ what holds them together: bump a chart and this fails until the module follows.
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 import yaml
 
 from infra import settings
+from tests.signing import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 MODULES = REPO / "toolchain" / "modules"
@@ -89,3 +92,59 @@ def test_every_vendored_archive_is_there_with_the_pinned_hash(
         f"modules/{component}/vendor names {name}, absent from ../shared/vendor"
     )
     assert hashlib.sha256(archive.read_bytes()).hexdigest() == digest
+
+
+def _sdk_module() -> Path:
+    """The pinned ``pulumi/sdk/v3`` module's folder in the toolchain's module cache."""
+    go_mod = (MODULES / "pulumi-language-python" / "go.mod").read_text()
+    version = next(
+        line.split()[1]
+        for line in go_mod.splitlines()
+        if line.strip().startswith("github.com/pulumi/pulumi/sdk/v3 ")
+    )
+    cache = Path(os.environ.get("GITOPS_TOOLCHAIN_CACHE") or Path.home() / ".cache/gitops-platform")
+    return cache / "gomod" / "github.com" / "pulumi" / "pulumi" / "sdk" / f"v3@{version}"
+
+
+def _launch(launcher: Path, cwd: Path) -> subprocess.CompletedProcess[str] | str:
+    """Start the dynamic-provider launcher as the engine does (in the program folder, the
+    project's runtime options as PULUMI_RUNTIME_*): its handshake (the port) or its failure."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "PULUMI_RUNTIME_VIRTUALENV": str(
+            yaml.safe_load((REPO / "Pulumi.yaml").read_text())["runtime"]["options"]["virtualenv"]
+        ),
+    }
+    proc = subprocess.Popen(
+        [str(launcher)], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if line:
+            return line.strip()
+        proc.wait(timeout=30)
+        return subprocess.CompletedProcess(
+            proc.args, proc.returncode, "", proc.stderr.read() if proc.stderr else ""
+        )
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_dynamic_provider_launcher_is_the_one_the_pulumi_cli_ships_and_finds_the_venv() -> None:
+    """Users with Pulumi installed run the CLI's own launcher (TOOLCHAIN=system), so the
+    toolchain ships that very script, and the layout works with it: the engine starts it in
+    the program folder, which is the project root (no `main` in Pulumi.yaml), where the
+    relative `virtualenv` the language host reads is found (pulumi/pulumi#7061)."""
+    ours = Path(require_tool("pulumi-resource-pulumi-python"))
+    upstream = _sdk_module() / "python" / "dist" / "pulumi-resource-pulumi-python"
+    assert ours.read_bytes() == upstream.read_bytes()
+    assert "main" not in yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    port = _launch(ours, REPO)
+    assert isinstance(port, str) and port.isdigit(), port
+    # Why the program is not in a sub-folder: from there the same launcher misses the venv.
+    failed = _launch(ours, REPO / "infra")
+    assert isinstance(failed, subprocess.CompletedProcess) and failed.returncode != 0
+    assert "doesn't exist" in failed.stderr

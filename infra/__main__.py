@@ -1,5 +1,0 @@
-"""Pulumi entry point (Pulumi.yaml: ``main: infra/``)."""
-
-from infra.program import main
-
-main()
