@@ -29,6 +29,7 @@ from infra.yamlio import load_manifests
 __all__ = [
     "CACHE_FORMAT",
     "CHART_RELEASES",
+    "carried_chart",
     "chart_crd_source",
     "crd_cache_dir",
     "load_crd_documents",
@@ -248,6 +249,27 @@ def stack_crd_sources(
     return sources
 
 
+def carried_chart(folder: Path, into: Path) -> Path:
+    """A copy of the chart ``folder`` in ``into`` whose Chart.yaml lists only the dependencies
+    the folder carries (in ``charts/``): helm then renders or packages it without fetching the
+    others, which its values must turn off. A PlatformError names the chart when unreadable."""
+    copy = into / folder.name
+    try:
+        shutil.copytree(folder, copy)
+        manifest = copy / "Chart.yaml"
+        chart = load_manifests(manifest.read_text(), str(folder / "Chart.yaml"))[0]
+    except (OSError, ValidationError, ValueError, IndexError) as exc:
+        raise PlatformError(f"cannot read chart {folder}: {exc}") from None
+    carried = {
+        p.name.rsplit("-", 1)[0] if p.suffix == ".tgz" else p.name
+        for p in (copy / "charts").glob("*")
+    }
+    chart["dependencies"] = [d for d in chart.get("dependencies") or [] if d["name"] in carried]
+    manifest.write_text(json.dumps(chart))
+    (copy / "Chart.lock").unlink(missing_ok=True)
+    return copy
+
+
 def render_chart_folder(
     folder: Path,
     release: str,
@@ -263,20 +285,7 @@ def render_chart_folder(
     A PlatformError names the chart when helm fails."""
     helm = _helm(f"rendering chart {folder.name}")
     with tempfile.TemporaryDirectory(prefix="gitops-chart-") as tmp:
-        copy = Path(tmp) / folder.name
-        try:
-            shutil.copytree(folder, copy)
-            manifest = copy / "Chart.yaml"
-            chart = load_manifests(manifest.read_text(), str(folder / "Chart.yaml"))[0]
-        except (OSError, ValidationError, ValueError, IndexError) as exc:
-            raise PlatformError(f"cannot read chart {folder}: {exc}") from None
-        carried = {
-            p.name.rsplit("-", 1)[0] if p.suffix == ".tgz" else p.name
-            for p in (copy / "charts").glob("*")
-        }
-        chart["dependencies"] = [d for d in chart.get("dependencies") or [] if d["name"] in carried]
-        manifest.write_text(json.dumps(chart))
-        (copy / "Chart.lock").unlink(missing_ok=True)
+        copy = carried_chart(folder, Path(tmp))
         (Path(tmp) / "values.json").write_text(json.dumps(values))
         argv = [helm, "template", release, str(copy), "--namespace", namespace]
         argv += ["--values", str(Path(tmp) / "values.json")]

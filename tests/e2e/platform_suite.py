@@ -20,7 +20,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -621,6 +621,38 @@ def test_a_deny_window_blocks_syncs_unless_manual_sync_is_allowed(
     project.up()
 
 
+@only_on("prod")  # maintenance windows are prod's: a person syncs, inside the window
+def test_an_allow_window_lets_a_sync_through_only_inside_it(project: Project) -> None:
+    """`kind: allow`: outside the window the real argocd-server refuses a manual sync (the
+    window does not say `manualSync`); with the window open now, the same sync runs."""
+    sync = project.config("sync")
+    hour = (datetime.now(UTC).hour + 12) % 24  # half a day from now: closed for this test
+    closed = {"kind": "allow", "schedule": f"0 {hour} * * *", "duration": "1h"}
+    project.set_config("sync", {**sync, "windows": [closed]})
+    project.up()
+    project.login(project.output("adminPassword", secret=True))
+
+    def refused() -> bool:
+        tried = project.argocd("app", "sync", "hello-web", "--timeout", "60", check=False)
+        said = (tried.stdout + tried.stderr).lower()
+        return tried.returncode != 0 and "blocked by sync window" in said
+
+    wait_for("argocd-server to refuse a sync outside the window", refused, timeout=60)
+
+    project.set_config("sync", {**sync, "windows": [{**closed, "schedule": "* * * * *"}]})
+    project.up()
+    wait_for(
+        "a sync inside the open window",
+        lambda: (
+            project.argocd("app", "sync", "hello-web", "--timeout", "120", check=False).returncode
+            == 0
+        ),
+        timeout=60,
+    )
+    project.set_config("sync", sync)
+    project.up()
+
+
 def test_removing_an_app_keeps_its_application_or_its_workloads(project: Project) -> None:
     """prod (`applicationsSync: create-update`): an app removed from the catalog keeps its
     Application. dev (`sync`): the Application goes, its workloads stay
@@ -718,11 +750,14 @@ def test_addons_are_installed(project: Project) -> None:
         assert (deployment.status.available_replicas or 0) == deployment.spec.replicas >= 1
     rollouts = apps.read_namespaced_deployment("argo-rollouts", rollouts_ns)
     assert rollouts.spec.replicas == (2 if project.stack == "prod" else 1)
-    assert not [
+    # The dashboard: the chart's own Deployment only where the local runtime serves it (on
+    # loopback, under the chart's dashboard RBAC); a real cluster's values turn it off.
+    dashboards = [
         d.metadata.name
         for d in apps.list_namespaced_deployment(rollouts_ns).items
         if "dashboard" in d.metadata.name
     ]
+    assert dashboards == ["argo-rollouts-dashboard"], dashboards
 
     # The controller generates its key Secret on start-up. On kwok containers never run, so
     # it never does: the key is required only on a cluster that runs containers.
@@ -967,6 +1002,16 @@ def test_api_server_stopped_during_up_then_next_up_converges(project: Project) -
         out = "".join(started) + rest
     project.log.append(f"interrupted up rc={up.returncode}: {out[-1500:]}")
     assert up.returncode != 0, out[-1500:]  # the engine reports the update as failed (1)
+    # The state records the update as unfinished: a replaced resource still to delete (the
+    # admin password's original: replacements delete last), an operation left pending, or
+    # the web ApplicationSet still without hello-web-3.
+    deployment = json.loads(project.pulumi("stack", "export").stdout)["deployment"]
+    resources = deployment.get("resources") or []
+    left = [r["urn"] for r in resources if r.get("delete")]
+    left += [op["resource"]["urn"] for op in deployment.get("pending_operations") or []]
+    web = [r for r in resources if r["urn"].endswith("::catalog-applicationset-web")]
+    assert left or "hello-web-3" not in json.dumps(web), out[-1500:]
+    project.log.append(f"left by the interrupted up: {left}")
     project.kwokctl("start", "cluster")
     # Interrupted mid-update: part of what it was to change is still to do (seen here: the
     # web ApplicationSet without hello-web-3, the replaced admin password's original still

@@ -26,8 +26,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Project, wait_for
+from tests.e2e.harness import GIT, Project, wait_for
 from tests.e2e.registry import CosignKey, SignedImages
+from tests.support import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -338,6 +339,91 @@ def test_a_prod_sync_of_an_unsigned_image_fails_and_argo_cd_reports_it(
     # Nothing changed: the signed version still runs.
     assert project.live_image(NAMESPACE, APP) == signed
     assert (app_status(project).get("sync") or {}).get("status") == "OutOfSync"
+
+
+def _pods(project: Project) -> list[str]:
+    items = (
+        core(project)
+        .list_namespaced_pod(NAMESPACE, label_selector="app.kubernetes.io/name=hello-web")
+        .items
+    )
+    return [c.image for p in items if not p.metadata.deletion_timestamp for c in p.spec.containers]
+
+
+def test_the_delivery_path_handoff_to_dev_promotion_to_prod_and_the_signed_digest_runs(
+    project: Project, images: SignedImages
+) -> None:
+    """The whole path on the real tools: CI's handoff exactly as app-delivery.yml runs it
+    (`bump --stack dev --tag T --digest D --push`) lands on dev's branch; `promote --from dev
+    --to prod --push` checks the signature with the real cosign against the registry and
+    pushes the promotion branch; its merge moves prod's branch; Argo CD reports OutOfSync and
+    changes nothing until a person syncs; Kyverno admits the signed digest and the pods run
+    `tag@digest`. An unsigned image is refused at the promotion, before prod's branch moves."""
+    remote = project.remote
+    assert remote is not None
+    # dev's stack file (the handoff reads its environment and branch) and dev's branch.
+    shutil.copy(REPO / "Pulumi.dev.yaml", project.root / "Pulumi.dev.yaml")
+    project.run([*GIT, "push", "--quiet", "origin", "HEAD:refs/heads/dev"])
+    tag = "1.1.0"
+    ref = images.ref(APP, tag)
+    digest = images.publish(ref)  # built, pushed, signed by the pipeline's key
+    project.platformctl("bump", "--app", APP, "--stack", "dev", "--tag", tag,
+                        "--digest", digest, "--repo", str(project.root), "--push")  # fmt: skip
+    manifest = f"apps/{APP}/manifests/deployment.yaml"
+    on_dev = project.run(["git", "-C", str(remote), "show", f"dev:{manifest}"]).stdout
+    assert f"{ref}@{digest}" in on_dev
+    prod_before = project.run(["git", "-C", str(remote), "rev-parse", "prod"]).stdout.strip()
+
+    promoted = json.loads(project.platformctl(
+        "promote", "--app", APP, "--from", "dev", "--to", "prod", "--push", "--json"
+    ).stdout)  # fmt: skip
+    assert promoted["changed"] and promoted["pushed"] and promoted["digest"] == digest
+    assert promoted["signature"]["status"] == "verified", promoted["signature"]
+    assert promoted["signature"]["digest"] == digest
+    # The promotion is a branch to review; prod's branch has not moved.
+    assert project.run(["git", "-C", str(remote), "rev-parse", "prod"]).stdout.strip() == (
+        prod_before
+    )
+    # The merge (the approval, a fast-forward) moves prod's branch: a push, on which the
+    # repository host calls Argo CD's webhook.
+    project.run([*GIT, "fetch", "--quiet", "origin", promoted["branch"]])
+    project.run([*GIT, "merge", "--quiet", "--ff-only", "FETCH_HEAD"])
+    project.run(["git", "push", "--quiet", "origin", "HEAD:refs/heads/prod"])
+    wait_for(
+        "hello-web OutOfSync after the merge",
+        lambda: (app_status(project).get("sync") or {}).get("status") == "OutOfSync",
+        timeout=180,
+    )
+    assert f"{ref}@{digest}" not in set(_pods(project))  # nothing changed by itself
+    project.argocd("app", "sync", APP, "--timeout", "180")
+    wait_for(
+        "hello-web Synced and Healthy at the promoted digest",
+        lambda: (
+            (
+                (app_status(project).get("sync") or {}).get("status"),
+                (app_status(project).get("health") or {}).get("status"),
+                project.live_image(NAMESPACE, APP),
+            )
+            == ("Synced", "Healthy", f"{ref}@{digest}")
+        ),
+        timeout=240,
+        detail=lambda: app_status(project).get("operationState"),
+    )
+    wait_for("the pods at tag@digest",
+             lambda: set(_pods(project)) == {f"{ref}@{digest}"}, 120)  # fmt: skip
+
+    # An image the pipeline did not sign is refused by the promotion itself.
+    unsigned_tag = "1.2.0"
+    unsigned = images.push(images.ref(APP, unsigned_tag))
+    project.platformctl("bump", "--app", APP, "--stack", "dev", "--tag", unsigned_tag,
+                        "--digest", unsigned, "--push")  # fmt: skip
+    refused = project.platformctl(
+        "promote", "--app", APP, "--from", "dev", "--to", "prod", "--push", check=False
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "signature" in (refused.stdout + refused.stderr).lower()
+    branches = project.run(["git", "-C", str(remote), "branch", "--list", "promote/*"]).stdout
+    assert unsigned_tag not in branches
 
 
 def kyverno_webhooks(project: Project) -> list[str]:

@@ -23,7 +23,10 @@ from __future__ import annotations
 import base64
 import json
 import re
+import select
+import socketserver
 import threading
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -368,6 +371,119 @@ def test_a_sealed_secret_from_platformctl_seal_is_unsealed_by_the_controller(
     key_file.unlink()
 
 
+def _host_address() -> str:
+    """This machine's non-loopback IPv4 address (the API server refuses to proxy to loopback).
+    Connecting a UDP socket sends nothing: it only picks the route's source address."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))
+        address = str(probe.getsockname()[0])
+    assert not address.startswith("127."), "no non-loopback address on this machine"
+    return address
+
+
+class _Forwarder(socketserver.ThreadingTCPServer):
+    """The pod network kwok does not have: connections to ``(address, port)`` go on to
+    ``target`` (the local controller); each certificate request that passes is counted (the
+    API server keeps its connection to an endpoint open between requests)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: str, target: tuple[str, int]) -> None:
+        self.target, self.requests = target, 0
+        super().__init__((address, 0), _Pipe)
+
+
+class _Pipe(socketserver.BaseRequestHandler):
+    server: _Forwarder
+
+    def handle(self) -> None:
+        import socket
+
+        with socket.create_connection(self.server.target, timeout=10) as upstream:
+            sockets = [self.request, upstream]
+            while True:
+                ready, _, _ = select.select(sockets, [], [], 10)
+                if not ready:
+                    return
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    if sock is self.request:
+                        self.server.requests += data.count(b"GET /v1/cert.pem ")
+                    (upstream if sock is self.request else self.request).sendall(data)
+
+
+def test_seal_with_a_context_fetches_the_certificate_through_the_api_servers_service_proxy(
+    project: Project,
+) -> None:
+    """`seal --context` asks the API server for the controller's certificate through the
+    service proxy (`services/http:<name>:http/proxy/v1/cert.pem`), as `kubeseal --fetch-cert`
+    does: the real API server, the real client, the real controller. kwok has no pod network,
+    so the one stand-in is the endpoint: a Pod whose IP is this machine's address, where a
+    forwarder leads to the local controller; a Service of our own names it (the chart's keeps
+    its fake pod)."""
+    plan = json.loads((runtime_dir(project) / "plan.json").read_text())
+    controller = ("127.0.0.1", int(plan["ports"]["sealed-secrets"]))
+    address = _host_address()
+    forwarder = _Forwarder(address, controller)
+    threading.Thread(target=forwarder.serve_forever, daemon=True).start()
+    name, port = "sealed-secrets-e2e", int(forwarder.server_address[1])
+    api = core(project)
+    # The API server proxies only to a Pod's own IP: a Pod kwok runs, whose IP is then this
+    # machine's address (the pod network kwok does not have), behind a Service of our own.
+    node = api.list_node().items[0].metadata.name
+    api.create_namespaced_pod("kube-system", {
+        "metadata": {"name": name},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "e2e/none:1"}]},
+    })  # fmt: skip
+    wait_for(f"kwok running pod {name}",
+             lambda: api.read_namespaced_pod(name, "kube-system").status.phase == "Running")  # fmt: skip
+    api.patch_namespaced_pod_status(name, "kube-system", [  # a JSON patch: replace, not merge
+        {"op": "replace", "path": "/status/podIP", "value": address},
+        {"op": "replace", "path": "/status/podIPs", "value": [{"ip": address}]},
+    ])  # fmt: skip
+    api.create_namespaced_service("kube-system", {
+        "metadata": {"name": name},
+        "spec": {"ports": [{"name": "http", "port": 8080, "targetPort": port}]},
+    })  # fmt: skip
+    target = {"kind": "Pod", "namespace": "kube-system", "name": name}
+    api.create_namespaced_endpoints("kube-system", {
+        "metadata": {"name": name},
+        "subsets": [{"addresses": [{"ip": address, "targetRef": target}],
+                     "ports": [{"name": "http", "port": port}]}],
+    })  # fmt: skip
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{controller[1]}/v1/cert.pem") as answer:
+            served = answer.read().decode()
+        context = yaml.safe_load(kubeconfig_file(project).read_text())["current-context"]
+        where = ["--kubeconfig", str(kubeconfig_file(project)), "--controller-name", name]
+        fetched = project.run(["kubeseal", "--fetch-cert", *where, "--context", context,
+                               "--controller-namespace", "kube-system"])  # fmt: skip
+        assert fetched.stdout == served  # kubeseal's way, the same certificate
+        assert forwarder.requests == 1  # kubeseal's, through the API server
+        before = forwarder.requests
+        project.platformctl(
+            "seal", "--app", CANARY, "--env", "dev", "--name", "checkout-api-key",
+            "--from-literal", "token=through-the-proxy", "--context", context, *where,
+        )  # fmt: skip
+        assert forwarder.requests == before + 1  # the API server proxied our request
+        project.commit_and_push("checkout-web: an API key sealed with the cluster's certificate")
+        unsealed = wait_for(
+            "the controller's Secret payments/checkout-api-key",
+            lambda: secret_data(project, SHOP, "checkout-api-key"),
+            timeout=180,
+        )
+        assert unsealed == {"token": "through-the-proxy"}
+    finally:
+        forwarder.shutdown()
+        api.delete_namespaced_service(name, "kube-system")
+        api.delete_namespaced_pod(name, "kube-system")
+
+
 @pytest.mark.parametrize(
     ("namespace", "name"), [(SHOP, "checkout-db-copy"), ("web", "checkout-db")]
 )
@@ -396,6 +512,15 @@ def test_a_sealed_secret_moved_to_another_name_or_namespace_is_refused_by_the_co
     assert secret_data(project, namespace, name) is None
 
 
+def selected_hashes(project: Project) -> dict[str, str | None]:
+    """The ``rollouts-pod-template-hash`` each canary Service selects (set by the controller)."""
+    found = {}
+    for role in ("canary", "stable"):
+        selector = core(project).read_namespaced_service(f"{CANARY}-{role}", SHOP).spec.selector
+        found[role] = (selector or {}).get("rollouts-pod-template-hash")
+    return found
+
+
 def test_a_canary_walks_its_steps_with_its_checks_then_waits_for_promotion(
     project: Project, browser: WebDriver
 ) -> None:
@@ -418,6 +543,9 @@ def test_a_canary_walks_its_steps_with_its_checks_then_waits_for_promotion(
             ),
             timeout=120,
         )
+        wait_for("the canary Service at the new pods, the stable one at the old",
+                 lambda: selected_hashes(project) == {"canary": current, "stable": stable},
+                 timeout=60, detail=lambda: selected_hashes(project))  # fmt: skip
         # The checks ran as an AnalysisRun against the new version, then the last step waits.
         wait_rollout(
             project, CANARY, "paused at the last step for a human",
@@ -426,6 +554,9 @@ def test_a_canary_walks_its_steps_with_its_checks_then_waits_for_promotion(
             timeout=ANALYSIS_TIMEOUT,
         )  # fmt: skip
         assert analysis_phase(project, CANARY, current) == "Successful"
+        # The Services are the controller's to point: the canary one at the new pods, the
+        # stable one still at the old (the pod-template-hash it set in each selector).
+        assert selected_hashes(project) == {"canary": current, "stable": stable}
         asked = {(m, p) for m, p, _ in new_version.requests}
         assert {("GET", "/healthz"), ("GET", "/cart")} <= asked, new_version.requests
         hosts = {h for _, _, h in new_version.requests}
@@ -443,6 +574,9 @@ def test_a_canary_walks_its_steps_with_its_checks_then_waits_for_promotion(
             project, CANARY, "the new revision stable and Healthy",
             lambda s: s.get("stableRS") == current and s.get("phase") == "Healthy",
         )  # fmt: skip
+        wait_for("both Services at the promoted pods",
+                 lambda: selected_hashes(project) == {"canary": current, "stable": current},
+                 timeout=60, detail=lambda: selected_hashes(project))  # fmt: skip
         wait_until(browser, "the dashboard showing the rollout healthy",
                    lambda d: rollout_shown(d)[0] == "healthy")  # fmt: skip
         template = replica_sets(project, CANARY)[current].spec.template.spec
