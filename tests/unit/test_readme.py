@@ -98,3 +98,26 @@ def test_the_read_only_commands_the_readme_shows_work_here(argv: list[str]) -> N
     )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_every_top_level_folder_says_what_belongs_there() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    folders = {path.split("/", 1)[0] for path in tracked if "/" in path}
+    folders = {f for f in folders if not f.startswith(".")}
+    assert folders, "no tracked folders"
+    missing = sorted(f for f in folders if not (REPO / f / "README.md").is_file())
+    assert not missing, f"folders without a README.md: {missing}"
+
+
+def test_the_layout_table_names_only_paths_that_exist() -> None:
+    section = README.split("## Repository layout", 1)[1].split("\n## ", 1)[0]
+    paths = [
+        path.rstrip("/")
+        for row in re.findall(r"^\| (.+?) \|", section, flags=re.MULTILINE)
+        for path in re.findall(r"`([^`]+)`", row)
+    ]
+    assert len(paths) > 10, paths
+    gone = [p for p in paths if "<" not in p and not (REPO / p).exists()]
+    assert not gone, f"README's layout table names paths that do not exist: {gone}"
