@@ -599,7 +599,7 @@ def test_fifo_and_devices_as_value_files_are_refused(tmp_path: Path) -> None:
 def test_large_value_files_are_read_with_a_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import infra.ops.seal as seal
+    import infra.ops.seal.inputs as seal
 
     big = tmp_path / "big"
     with open(big, "wb") as out:
@@ -778,7 +778,7 @@ def test_write_sealed_is_atomic_when_the_kustomization_cannot_be_replaced(
 ) -> None:
     import os
 
-    import infra.ops.seal as seal
+    import infra.ops.seal.placement as seal
 
     copy_example_catalog(tmp_path)
     before = snapshot(tmp_path)
@@ -805,7 +805,7 @@ def test_write_sealed_merge_restores_the_old_manifest(
 ) -> None:
     import os
 
-    import infra.ops.seal as seal
+    import infra.ops.seal.placement as seal
 
     copy_example_catalog(tmp_path)
     target = kustomize_target(tmp_path)
@@ -834,7 +834,7 @@ def test_write_sealed_leaves_nothing_when_writing_fails_or_is_interrupted(
 ) -> None:
     import os
 
-    import infra.ops.seal as seal
+    import infra.ops.seal.placement as seal
 
     copy_example_catalog(tmp_path)
     before = snapshot(tmp_path)
@@ -874,7 +874,7 @@ def test_write_sealed_leaves_nothing_when_writing_fails_or_is_interrupted(
 
 
 def test_a_file_created_meanwhile_is_not_overwritten(tmp_path: Path) -> None:
-    from infra.ops.seal import _place_new
+    from infra.ops.seal.placement import _place_new
 
     (tmp_path / "temp").write_text("new")
     (tmp_path / "sealed-db.yaml").write_text("someone else's")
