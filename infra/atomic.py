@@ -16,14 +16,17 @@ from pathlib import Path
 __all__ = ["folder_lock", "temp_beside", "write_atomically", "write_files_atomically"]
 
 
-def temp_beside(path: Path, data: bytes) -> Path:
-    """``data`` in a new file next to ``path``, with ``path``'s mode when it exists (else 0666
-    minus the umask); removed again when writing fails."""
+def temp_beside(path: Path, data: bytes, mode: int | None = None) -> Path:
+    """``data`` in a new file next to ``path``, with ``mode`` (say 0600 for credentials: the
+    file is never readable by others, not even briefly), else ``path``'s mode when it exists
+    (else 0666 minus the umask); removed again when writing fails."""
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(temp, flags, 0o666 if mode is None else mode)
     try:
-        with contextlib.suppress(FileNotFoundError):
-            os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
+        if mode is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode))
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
@@ -35,13 +38,14 @@ def temp_beside(path: Path, data: bytes) -> Path:
     return temp
 
 
-def write_files_atomically(files: Mapping[Path, bytes]) -> None:
+def write_files_atomically(files: Mapping[Path, bytes], mode: int | None = None) -> None:
     """Write every file (their folders must exist): all temporary files first, so a failure
-    while writing changes none of them; then the renames. Raises the :class:`OSError`."""
+    while writing changes none of them; then the renames. ``mode``: as :func:`temp_beside`.
+    Raises the :class:`OSError`."""
     temps: dict[Path, Path] = {}
     try:
         for path, data in files.items():
-            temps[path] = temp_beside(path, data)
+            temps[path] = temp_beside(path, data, mode)
         for path in list(temps):
             os.replace(temps.pop(path), path)
     finally:
@@ -50,9 +54,9 @@ def write_files_atomically(files: Mapping[Path, bytes]) -> None:
                 temp.unlink()
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``path`` whole, or leave it as it was."""
-    write_files_atomically({path: data})
+def write_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write ``path`` whole, or leave it as it was (``mode``: as :func:`temp_beside`)."""
+    write_files_atomically({path: data}, mode)
 
 
 @contextlib.contextmanager

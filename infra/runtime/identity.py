@@ -15,7 +15,6 @@ Pure functions here; the supervisor (:mod:`infra.runtime.supervisor`) does the I
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -28,7 +27,6 @@ __all__ = [
     "identity_kubeconfig",
     "service_account_of",
     "token_request",
-    "write_private",
 ]
 
 TOKEN_SECONDS: Final = 3607
@@ -120,13 +118,3 @@ def identity_kubeconfig(admin_kubeconfig: str, token_file: Path, namespace: str)
             }
         ]
     )
-
-
-def write_private(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``, mode 0600, atomically (a reader sees the old file or
-    the new one, never half of it: client-go may read a token file at any moment)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    tmp.replace(path)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from infra import constants
+from infra import atomic, constants
 from infra.kube import api_client, get_json, post_json
 from infra.runtime import identity
 from infra.runtime.identity import Identity
@@ -211,13 +211,14 @@ class Supervisor:
         folder = Path(kubeconfig).parent
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         token_file = folder / f"{child.process.name}.token"
-        identity.write_private(token_file, answer["status"]["token"])
+        # Whole or not at all, never readable by others: client-go reads it at any moment.
+        atomic.write_atomically(token_file, answer["status"]["token"].encode(), mode=0o600)
         seconds = float(answer["spec"].get("expirationSeconds") or identity.TOKEN_SECONDS)
         child.identity, child.token_issued, child.token_seconds = account, time.time(), seconds
         own = identity.identity_kubeconfig(
             Path(self.plan.kubeconfig).read_text(), token_file, self.plan.namespace
         )
-        identity.write_private(Path(kubeconfig), own)
+        atomic.write_atomically(Path(kubeconfig), own.encode(), mode=0o600)
 
     def refresh_tokens(self) -> None:
         """Replace the tokens past 80% of their life, as the kubelet does a projected token."""

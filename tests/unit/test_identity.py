@@ -7,8 +7,10 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
 import yaml
 
+from infra.atomic import write_atomically
 from infra.runtime.identity import (
     TOKEN_SECONDS,
     Identity,
@@ -16,7 +18,6 @@ from infra.runtime.identity import (
     refresh_due,
     service_account_of,
     token_request,
-    write_private,
 )
 
 ADMIN = """\
@@ -64,12 +65,8 @@ def test_a_process_kubeconfig_has_the_cluster_and_the_token_file_and_nothing_of_
 
 def test_a_kubeconfig_without_its_current_context_is_refused() -> None:
     broken = ADMIN.replace("current-context: kwok-c1", "current-context: gone")
-    try:
+    with pytest.raises(ValueError, match="no current context"):
         identity_kubeconfig(broken, Path("/t"), "argocd")
-    except ValueError as exc:
-        assert "no current context" in str(exc)
-    else:
-        raise AssertionError("accepted")
 
 
 def test_the_service_account_is_the_pod_templates_or_default() -> None:
@@ -92,9 +89,12 @@ def test_a_token_lives_about_an_hour_and_is_replaced_at_eighty_percent() -> None
 
 
 def test_credentials_are_written_whole_and_private(tmp_path: Path) -> None:
+    """How the supervisor writes tokens and kubeconfigs (infra.atomic with mode 0600): a file
+    that was readable by others is replaced by one that never is, nothing left beside it."""
     target = tmp_path / "p.token"
     target.write_text("old")
-    write_private(target, "new")
+    target.chmod(0o644)
+    write_atomically(target, b"new", mode=0o600)
     assert target.read_text() == "new"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["p.token"]
