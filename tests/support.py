@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import re
 import shutil
 import tarfile
 from functools import cache
@@ -13,6 +15,31 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CHARTS = (REPO / ".." / "shared" / "charts").resolve()
+TOOLCHAIN_MODULES = REPO / "toolchain" / "modules"
+
+
+def toolchain_cache() -> Path:
+    """The toolchain's cache folder, found as toolchain/build.sh finds it."""
+    explicit = os.environ.get("GITOPS_TOOLCHAIN_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gitops-platform"
+
+
+def pinned_module(component: str) -> Path:
+    """The Go module a toolchain component pins (``toolchain/modules/<c>/module``: path,
+    version, hash), as unpacked in the toolchain's module cache."""
+    line = next(
+        ln
+        for ln in (TOOLCHAIN_MODULES / component / "module").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    )
+    path, version = line.split()[:2]
+    escaped = re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), path)
+    return toolchain_cache() / "gomod" / f"{escaped}@{version}"
+
+
 ARGOCD_CHART = SHARED_CHARTS / "argo-cd-10.1.1.tgz"
 ROLLOUTS_CHART = SHARED_CHARTS / "argo-rollouts-2.41.0.tgz"
 """Argo Rollouts v1.9.0: the Rollout, AnalysisTemplate... CRDs (templates/crds)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import fnmatch
 import json
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,7 +33,7 @@ from infra.specs.admission import (
     kyverno_configmap,
     kyverno_values,
 )
-from tests.support import PROD_ADMISSION, REPO, strict_json_schema
+from tests.support import PROD_ADMISSION, REPO, pinned_module, strict_json_schema
 
 MINIMAL: dict[str, Any] = {
     "cluster": {"provider": "kwok"},
@@ -296,7 +295,7 @@ def test_admission_namespace_is_a_label_and_has_one_owner() -> None:
 
 # -- policies -------------------------------------------------------------------------------
 
-KYVERNO = Path("/root/.cache/gitops-platform/gomod/github.com/kyverno/kyverno@v1.19.0")
+KYVERNO = pinned_module("kyverno")
 CRD = KYVERNO / "config/crds/kyverno/kyverno.io_clusterpolicies.yaml"
 
 
@@ -525,7 +524,7 @@ def test_registry_pattern_as_kyverno_matches_it(image: str, admitted: bool) -> N
 
 @cache
 def clusterpolicy_schema() -> dict[str, Any]:
-    assert CRD.is_file(), f"{CRD} missing: the Kyverno v1.19.0 module is required"
+    assert CRD.is_file(), f"{CRD} missing: the pinned Kyverno module is required (make toolchain)"
     crd = yaml.safe_load(CRD.read_text())
     [v1] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
     assert v1["storage"] and v1["served"]

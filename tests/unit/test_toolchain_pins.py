@@ -19,6 +19,7 @@ import yaml
 
 from infra import settings
 from tests.signing import require_tool
+from tests.support import toolchain_cache
 
 REPO = Path(__file__).resolve().parents[2]
 MODULES = REPO / "toolchain" / "modules"
@@ -102,8 +103,9 @@ def _sdk_module() -> Path:
         for line in go_mod.splitlines()
         if line.strip().startswith("github.com/pulumi/pulumi/sdk/v3 ")
     )
-    cache = Path(os.environ.get("GITOPS_TOOLCHAIN_CACHE") or Path.home() / ".cache/gitops-platform")
-    return cache / "gomod" / "github.com" / "pulumi" / "pulumi" / "sdk" / f"v3@{version}"
+    return (
+        toolchain_cache() / "gomod" / "github.com" / "pulumi" / "pulumi" / "sdk" / f"v3@{version}"
+    )
 
 
 def _launch(launcher: Path, cwd: Path) -> subprocess.CompletedProcess[str] | str:
