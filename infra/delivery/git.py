@@ -184,8 +184,15 @@ class Git:
         self._env = git_environment(os.environ)
 
     def run(
-        self, *args: str, check: bool = True, env: Mapping[str, str] | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+        timeout: float = TIMEOUT_SECONDS,
     ) -> GitResult:
+        """``git args`` in the repository; ``env`` on top of :func:`git_environment`'s;
+        :class:`GitError` when git is missing, runs over ``timeout`` seconds or, with
+        ``check``, fails."""
         command = ["git", "-C", str(self.repo), *_IDENTITY, *args]
         try:
             done = subprocess.run(
@@ -195,13 +202,13 @@ class Git:
                 encoding="utf-8",
                 errors="replace",
                 env={**self._env, **(env or {})},
-                timeout=TIMEOUT_SECONDS,
+                timeout=timeout,
                 check=False,
             )
         except FileNotFoundError:
             raise GitError("the git CLI is not installed (not found on PATH)") from None
         except subprocess.TimeoutExpired:
-            raise GitError(f"`git {' '.join(args)}` timed out after {TIMEOUT_SECONDS}s") from None
+            raise GitError(f"`git {redact(' '.join(args))}` timed out after {timeout:g}s") from None
         result = GitResult(done.returncode, done.stdout, done.stderr)
         if check and not result.ok:
             raise GitError(f"`git {redact(' '.join(args))}` failed: {result.message}")
