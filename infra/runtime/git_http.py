@@ -38,6 +38,7 @@ from typing import IO, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from infra.catalog.urls import is_loopback
+from infra.delivery.errors import GitError
 from infra.delivery.git import Git
 
 __all__ = ["GitHttpServer", "backend_path", "main"]
@@ -61,12 +62,11 @@ _DROPPED_ENV: Final = frozenset(
 def backend_path() -> str:
     """``$(git --exec-path)/git-http-backend``."""
     try:
-        done = subprocess.run(
-            ["git", "--exec-path"], capture_output=True, text=True, check=True, timeout=30
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
+        # Any folder will do: git prints where its programs are without reading a repository.
+        exec_path = Git(Path(".")).run("--exec-path", timeout=30).stdout.strip()
+    except GitError as exc:
         raise RuntimeError(f"git --exec-path failed: {exc}") from None
-    path = Path(done.stdout.strip()) / "git-http-backend"
+    path = Path(exec_path) / "git-http-backend"
     if not os.access(path, os.X_OK):
         raise RuntimeError(f"{path} is missing: git's http-backend is required to serve git")
     return str(path)
