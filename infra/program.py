@@ -31,7 +31,7 @@ from infra.components.argocd import ArgoCD
 from infra.components.charts import AddonArgs, ChartAddon
 from infra.components.cluster import Cluster
 from infra.components.cluster.preflight import preflight
-from infra.components.local_runtime import LocalRuntime, head_commit
+from infra.components.local_runtime import LocalRuntime
 from infra.components.rollouts import ROLLOUTS
 from infra.components.sealed_secrets import SEALED_SECRETS
 from infra.delivery.applied_checks import applied_problems
@@ -40,6 +40,7 @@ from infra.errors import PlatformError, Problem, ValidationError
 from infra.ops.crd_migration import refuse_unretained_crds
 from infra.policy_checks import chart_archive_problems, plaintext_secret_problems
 from infra.project import find_project_root
+from infra.runtime.mirror import head_commit
 from infra.settings import StackSettings, settings_from_engine
 from infra.specs import admission_policies, argocd_objects
 from infra.specs.admission import KYVERNO_IDENTITY_TEMPLATES, kyverno_identity_values

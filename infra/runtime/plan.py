@@ -1,8 +1,8 @@
 """The local runtime's plan: which processes run, with which flags, ports and environment.
 
 Pure: settings, binary paths, ports and a folder in; a JSON-ready plan out. The supervisor
-(:mod:`infra.runtime.supervisor`) runs exactly this plan, the Pulumi resource
-(:mod:`infra.components.local_runtime`) writes it, and the unit tests read it.
+(:mod:`infra.runtime.supervisor`) runs exactly this plan, :mod:`infra.runtime.launch` writes
+it, and the unit tests read it.
 
 Each process follows one workload the charts created (the Deployment or StatefulSet that
 would run it in a real cluster): its container's environment is read from the cluster (the
@@ -173,6 +173,16 @@ class RuntimeSettings:
             and bool(settings.admission.insecure_registries),
             mirror_port=settings.git.mirrorPort if settings.git.mirror else None,
         )
+
+    @staticmethod
+    def from_inputs(fields: dict[str, Any]) -> RuntimeSettings:
+        """The RuntimeSettings a resource's inputs hold, back from the engine: lists come back
+        as lists, numbers as floats."""
+        values = dict(fields)
+        values["sealed_secrets_args"] = tuple(values.get("sealed_secrets_args") or ())
+        if values.get("mirror_port") is not None:
+            values["mirror_port"] = int(values["mirror_port"])
+        return RuntimeSettings(**values)
 
     @property
     def binaries(self) -> tuple[str, ...]:
@@ -505,7 +515,7 @@ def kyverno_process(
     Its webhooks are registered by URL, ``https://127.0.0.1:<port>/...``, with the CA it
     generates; the environment stands for what the chart's Deployment gives its pod (the
     downward API, the ConfigMap names). Its webhooks fail closed: the runtime deletes them
-    when it stops Kyverno (:mod:`infra.components.local_runtime`).
+    when it stops Kyverno (:mod:`infra.runtime.kyverno`).
     """
     namespace = settings.admission_namespace
     assert namespace is not None

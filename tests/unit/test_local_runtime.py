@@ -424,8 +424,8 @@ def test_readiness_over_tls_is_the_answer_not_the_open_port(tmp_path: Path) -> N
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from infra.components.local_runtime import _ready
     from infra.runtime.plan import Process
+    from infra.runtime.readiness import ready
 
     state = {"code": 503}
 
@@ -445,15 +445,15 @@ def test_readiness_over_tls_is_the_answer_not_the_open_port(tmp_path: Path) -> N
     port = server.server_address[1]
     try:
         process = Process("kyverno", [], {}, None, ready_port=port, ready_path="/health/readiness")
-        assert not _ready(process)  # listening, answering 503
+        assert not ready(process)  # listening, answering 503
         state["code"] = 200
-        assert _ready(process)
+        assert ready(process)
         # Without a path, an open port is enough; a closed one never is.
-        assert _ready(Process("redis", [], {}, None, ready_port=port))
+        assert ready(Process("redis", [], {}, None, ready_port=port))
     finally:
         server.shutdown()
         server.server_close()
-    assert not _ready(process)
+    assert not ready(process)
 
 
 def test_the_mirror_is_served_by_a_git_server_on_its_fixed_port() -> None:
@@ -480,11 +480,11 @@ def test_the_mirror_is_served_by_a_git_server_on_its_fixed_port() -> None:
 
 
 def test_the_chosen_ports_never_take_the_mirror_port() -> None:
-    from infra.components.local_runtime import _ports
+    from infra.runtime.launch import choose_ports
 
-    mirror = _ports(None)["server"]  # a port the free-port search just returned
+    mirror = choose_ports(None)["server"]  # a port the free-port search just returned
     # The previous run's server port is the mirror port now: it is not kept.
-    again = _ports({"server": mirror}, reserved=(mirror,))
+    again = choose_ports({"server": mirror}, reserved=(mirror,))
     assert mirror not in again.values()
     assert len(set(again.values())) == len(again)
 
@@ -492,29 +492,58 @@ def test_the_chosen_ports_never_take_the_mirror_port() -> None:
 def test_a_taken_mirror_port_is_one_line_naming_the_setting() -> None:
     import socket
 
-    from infra.components.local_runtime import RuntimeError_, _require_free
+    from infra.runtime.launch import RuntimeStartError, require_free
 
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
-        with pytest.raises(RuntimeError_) as info:
-            _require_free(port, "gitops-platform:git.mirrorPort")
+        with pytest.raises(RuntimeStartError) as info:
+            require_free(port, "gitops-platform:git.mirrorPort")
     message = str(info.value)
     assert f"127.0.0.1:{port} is taken" in message and "git.mirrorPort" in message
     assert "\n" not in message
-    _require_free(port, "gitops-platform:git.mirrorPort")  # free again: no error
+    require_free(port, "gitops-platform:git.mirrorPort")  # free again: no error
 
 
 def test_runtime_settings_come_back_from_the_engine_as_they_went_in() -> None:
     import json
 
-    from infra.components.local_runtime import runtime_settings
-
     sent = RuntimeSettings.of(load_stack_file(REPO, "local"))
     # What the engine hands a dynamic provider: JSON numbers as floats, tuples as lists.
     received = json.loads(json.dumps(asdict(sent)), parse_int=float)
     assert isinstance(received["mirror_port"], float)
-    back = runtime_settings(received)
+    back = RuntimeSettings.from_inputs(received)
     assert back == sent
     assert isinstance(back.mirror_port, int)
+
+
+def test_the_mirror_follows_the_checkouts_committed_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from infra.runtime.mirror import fill_mirror, head_commit, mirror_head
+    from tests.unit.gitrepo import git, isolate_git
+
+    isolate_git(monkeypatch, tmp_path)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    assert head_commit(checkout) is None  # not a checkout yet
+    git(checkout, "init", "--quiet")
+    assert head_commit(checkout) is None  # no commit yet
+    git(checkout, "commit", "--quiet", "--allow-empty", "-m", "one")
+    first = head_commit(checkout)
+    assert first is not None and first == git(checkout, "rev-parse", "HEAD").strip()
+
+    mirror = tmp_path / "local" / "repo.git"
+    assert mirror_head(mirror, "main") is None  # not there: filled on the next `up`
+    fill_mirror(mirror, "main", first, checkout)
+    assert mirror_head(mirror, "main") == first
+    assert (mirror / "hooks" / "post-receive").is_file()
+
+    # A commit that is not a descendant (amended): the mirror follows it all the same.
+    git(checkout, "commit", "--quiet", "--amend", "--allow-empty", "-m", "one, again")
+    second = head_commit(checkout)
+    assert second is not None and second != first
+    fill_mirror(mirror, "main", second, checkout)
+    assert mirror_head(mirror, "main") == second
+    assert mirror_head(mirror, "other") is None
