@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infra.ops.seal.inputs import _read_bounded, read_certificate
+from infra.bounded import read_at_most
+from infra.ops.seal.inputs import read_certificate
 from infra.ops.seal.limits import MAX_CERT_BYTES, REQUEST_TIMEOUT_SECONDS, SealError
 from infra.settings import DEFAULT_SEALED_SECRETS_NAMESPACE, StackSettings
 
@@ -143,7 +144,7 @@ def fetch_local_certificate(port: int) -> bytes:
     url = f"http://127.0.0.1:{port}/v1/cert.pem"
     try:
         with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-            pem = _read_bounded(response, MAX_CERT_BYTES)
+            pem = read_at_most(response, MAX_CERT_BYTES)
     except (urllib.error.URLError, OSError) as exc:
         raise SealError(
             f"the local Sealed Secrets controller at {url} did not answer ({exc}); is the "
@@ -157,7 +158,7 @@ def fetch_local_certificate(port: int) -> bytes:
 def _read_response(response: Any, limit: int) -> bytes:
     """At most ``limit + 1`` bytes of an unparsed (urllib3) response, then it is released."""
     try:
-        return _read_bounded(response, limit)
+        return read_at_most(response, limit)
     finally:
         release = getattr(response, "release_conn", None)
         if callable(release):
