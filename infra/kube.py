@@ -1,4 +1,4 @@
-"""Kubernetes API clients from kubeconfig text.
+"""Kubernetes API clients from a kubeconfig, and plain-JSON calls through them.
 
 The Pulumi provider talks to the cluster itself; the program's own code (the CRD owner, the
 local runtime, the CLI's break-glass and seal commands) goes through here.
@@ -7,9 +7,12 @@ local runtime, the CLI's break-glass and seal commands) goes through here.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-import yaml
+from infra.errors import PlatformError
+from infra.yamlio import load_document
 
 __all__ = ["APPLY_PATCH", "JSON_PATCH", "api_client", "get_json", "post_json"]
 
@@ -18,14 +21,37 @@ APPLY_PATCH = "application/apply-patch+yaml"
 JSON_PATCH = "application/json-patch+json"
 
 
-def api_client(kubeconfig: str, context: str | None = None) -> Any:
-    """A ``kubernetes.client.ApiClient`` for kubeconfig text (its current context unless
-    ``context`` is named)."""
+def api_client(
+    kubeconfig: Path | str | Mapping[str, Any] | None,
+    context: str | None = None,
+    *,
+    name: str | None = None,
+) -> Any:
+    """A ``kubernetes.client.ApiClient`` for a kubeconfig file (a ``Path``; ``None``: the
+    default, ``$KUBECONFIG`` or ``~/.kube/config`` as kubectl reads it), its text or its
+    loaded mapping; its current context unless ``context`` is named. A kubeconfig that
+    cannot be loaded is a :class:`PlatformError`, ``cannot load <name>: <why>`` (``name``:
+    how the user knows it, e.g. ``--kubeconfig FILE``)."""
     from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
 
-    return config.new_client_from_config_dict(  # type: ignore[no-untyped-call]
-        yaml.safe_load(kubeconfig), context=context
-    )
+    if name is None:
+        name = "the kubeconfig" if kubeconfig is not None else "the default kubeconfig"
+        name = f"kubeconfig {kubeconfig}" if isinstance(kubeconfig, Path) else name
+    try:
+        if kubeconfig is None or isinstance(kubeconfig, Path):
+            file = str(kubeconfig.expanduser()) if kubeconfig is not None else None
+            return config.new_client_from_config(  # type: ignore[no-untyped-call]
+                config_file=file, context=context
+            )
+        document = load_document(kubeconfig, name) if isinstance(kubeconfig, str) else kubeconfig
+        if not isinstance(document, Mapping):
+            raise ConfigException("not a kubeconfig (a mapping)")
+        return config.new_client_from_config_dict(  # type: ignore[no-untyped-call]
+            dict(document), context=context
+        )
+    except (ConfigException, OSError) as exc:
+        raise PlatformError(f"cannot load {name}: {exc}") from None
 
 
 def get_json(api: Any, path: str, timeout: float = 30) -> dict[str, Any] | None:

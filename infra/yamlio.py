@@ -3,8 +3,11 @@
 Input files written by people (app definitions, stack files) go through :func:`load_strict`,
 which refuses what plain ``yaml.safe_load`` lets through silently: duplicate keys, tabs in
 indentation, several documents, non-string keys, and anchors/aliases (the vector of "billion
-laughs" alias bombs). Every problem carries the line it is on. Output goes through
-:func:`dump_all`: block style, key order as built, no aliases, so renders are diff-friendly.
+laughs" alias bombs). Every problem carries the line it is on. Manifests and kubeconfigs go
+through :func:`load_manifests`, :func:`load_document` or :func:`compose_documents`, read as the
+Kubernetes tools read them. Output goes through :func:`dump_all`: block style, key order as
+built, no aliases, so renders are diff-friendly. Comment-preserving edits of files people
+wrote are :mod:`infra.yaml_roundtrip`'s.
 """
 
 from __future__ import annotations
@@ -17,18 +20,29 @@ from typing import Any, Final, NoReturn
 
 import yaml
 
+from infra.bounded import read_text_file
 from infra.errors import Problem, ValidationError
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_NODES",
     "Loaded",
+    "MappingNode",
+    "Node",
+    "ScalarNode",
+    "SequenceNode",
+    "compose_documents",
     "dump_all",
+    "load_document",
     "load_file",
     "load_manifests",
     "load_strict",
     "read_documents",
 ]
+
+Node = yaml.Node
+"""A composed YAML node (:func:`compose_documents`): its value and where it starts."""
+MappingNode, ScalarNode, SequenceNode = yaml.MappingNode, yaml.ScalarNode, yaml.SequenceNode
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
@@ -90,6 +104,16 @@ _INT_11 = re.compile(r"[-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[1-9][0-9_]*|
 
 
 _EventLoader: type[yaml.BaseLoader] = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+_ComposeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _yaml_problem(exc: yaml.YAMLError, file: str) -> Problem:
+    """libyaml's error as a problem: what it expected, on which line."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(part for part in (exc.context, exc.problem) if part)
+        return Problem(file, "", f"invalid YAML: {message}", mark.line + 1 if mark else None)
+    return Problem(file, "", f"invalid YAML: {str(exc).splitlines()[0]}")
 
 
 class _NotThat(ValueError):
@@ -221,12 +245,8 @@ class _Reader:
                 self.event(loader.get_event())  # type: ignore[no-untyped-call]
         except _Stop:
             pass
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            message = " ".join(part for part in (exc.context, exc.problem) if part)
-            self.problem(f"invalid YAML: {message}", mark.line + 1 if mark else None)
         except yaml.YAMLError as exc:
-            self.problem(f"invalid YAML: {str(exc).splitlines()[0]}", None)
+            self.out.problems.append(_yaml_problem(exc, self.file))
         finally:
             loader.dispose()
         return self.out
@@ -449,38 +469,52 @@ def load_strict(text: str, file: str) -> Loaded:
         return result
     read = read_documents(text, file, strict=True)
     result.lines = read.lines
-    result.problems.extend(read.problems)
+    result.problems.extend(read.problems or _one_document(read, file))
     if result.problems:
-        return result
-    if len(read.documents) > 1:
-        line = read.starts[1] if len(read.starts) > 1 else None
-        result.problems.append(Problem(file, "", "only one YAML document is allowed", line))
         return result
     result.data = read.documents[0] if read.documents else None
     return result
 
 
+def _one_document(read: Read, file: str) -> list[Problem]:
+    """A problem when the stream holds several documents (where one is expected)."""
+    if len(read.documents) <= 1:
+        return []
+    line = read.starts[1] if len(read.starts) > 1 else None
+    return [Problem(file, "", "only one YAML document is allowed", line)]
+
+
 def load_file(path: Path, display: str, max_bytes: int) -> Loaded:
     """Read and strictly parse ``path``; files over ``max_bytes`` are refused unread."""
-    result = Loaded()
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            result.problems.append(
-                Problem(display, "", f"file is {size} bytes; the limit is {max_bytes} bytes")
-            )
-            return result
-        with path.open("rb") as handle:
-            raw = handle.read(max_bytes + 1)
-    except OSError as exc:
-        result.problems.append(Problem(display, "", f"cannot read file: {exc.strerror}"))
-        return result
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        result.problems.append(Problem(display, "", f"not UTF-8 text: {exc.reason}"))
-        return result
+    text = read_text_file(path, display, max_bytes)
+    if isinstance(text, Problem):
+        return Loaded(problems=[text])
     return load_strict(text, display)
+
+
+def load_document(text: str, file: str) -> Any:
+    """The one document of ``text`` (a kubeconfig, a kustomization) as the Kubernetes tools
+    read it (:func:`read_documents` without ``strict``); ``None`` when it is empty. Raises
+    :class:`ValidationError` when it is not YAML or holds several documents."""
+    read = read_documents(text, file, strict=False)
+    problems = read.problems or _one_document(read, file)
+    if problems:
+        raise ValidationError(problems)
+    return read.documents[0] if read.documents else None
+
+
+def compose_documents(text: str, file: str) -> tuple[list[Node], list[Problem]]:
+    """Every document of ``text`` as nodes that know their line, for a check that reports
+    where it found something. Screened first by :func:`read_documents` (depth, tags, expanded
+    size, duplicate keys); composed, never constructed: an alias stays a reference to one node.
+    Never raises for bad input: problems are returned."""
+    screened = read_documents(text, file, strict=False)
+    if screened.problems:
+        return [], screened.problems
+    try:
+        return list(yaml.compose_all(text, Loader=_ComposeLoader)), []
+    except yaml.YAMLError as exc:
+        return [], [_yaml_problem(exc, file)]
 
 
 def dump_all(documents: Iterable[Mapping[str, Any]]) -> str:

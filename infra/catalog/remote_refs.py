@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from infra import constants
+from infra.bounded import read_text_file
 from infra.catalog.safe_paths import tree_problems
 from infra.errors import Problem
 from infra.yamlio import read_documents
@@ -87,12 +88,9 @@ def _display(path: Path, root: Path) -> str:
 
 
 def _read(path: Path, display: str) -> tuple[list[Any], list[Problem]]:
-    try:
-        if path.stat().st_size > _MAX_BYTES:
-            return [], [Problem(display, "", f"file is over {_MAX_BYTES} bytes")]
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(display, "", f"cannot read: {exc}")]
+    text = read_text_file(path, display, _MAX_BYTES)
+    if isinstance(text, Problem):
+        return [], [text]
     read = read_documents(text, display, strict=False)
     return read.documents, read.problems
 

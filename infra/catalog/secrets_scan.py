@@ -30,12 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
 from infra import constants
+from infra.bounded import read_text_file
 from infra.catalog.safe_paths import entry_problem
 from infra.errors import Problem
-from infra.yamlio import read_documents
+from infra.yamlio import MappingNode, Node, ScalarNode, SequenceNode, compose_documents
 
 __all__ = ["MANIFEST_SUFFIXES", "MAX_MANIFEST_BYTES", "plain_secret_problems"]
 
@@ -45,8 +44,6 @@ MAX_MANIFEST_BYTES: Final = 1024 * 1024
 VALUE_FIELDS: Final = ("data", "stringData")
 GENERATOR_SOURCES: Final = ("literals", "files", "envs", "env")
 KUSTOMIZATION_FILES: Final = constants.KUSTOMIZATION_FILES
-
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _display(path: Path, root: Path) -> str:
@@ -86,9 +83,9 @@ def _files(apps_dir: Path) -> Iterator[Path]:
 
 def _get(node: Any, key: str) -> Any:
     """The value of ``key`` in a mapping (a MappingNode or a dict), else None."""
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            if isinstance(key_node, ScalarNode) and key_node.value == key:
                 return value_node
         return None
     if isinstance(node, dict):
@@ -97,7 +94,7 @@ def _get(node: Any, key: str) -> Any:
 
 
 def _text(node: Any) -> str | None:
-    if isinstance(node, yaml.ScalarNode):
+    if isinstance(node, ScalarNode):
         return str(node.value)
     if isinstance(node, str):
         return node
@@ -106,9 +103,9 @@ def _text(node: Any) -> str | None:
 
 def _non_empty(node: Any) -> bool:
     """True when the node holds at least one entry (a mapping or a list with items)."""
-    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+    if isinstance(node, MappingNode | SequenceNode):
         return bool(node.value)
-    if isinstance(node, yaml.ScalarNode):
+    if isinstance(node, ScalarNode):
         # `data: ""`/`data: null` hold nothing; any other scalar is not a valid Secret either
         # way, and the API server will say so.
         return False
@@ -118,7 +115,7 @@ def _non_empty(node: Any) -> bool:
 
 
 def _items(node: Any) -> list[Any]:
-    if isinstance(node, yaml.SequenceNode):
+    if isinstance(node, SequenceNode):
         return list(node.value)
     if isinstance(node, list):
         return node
@@ -126,15 +123,15 @@ def _items(node: Any) -> list[Any]:
 
 
 def _line(node: Any) -> int | None:
-    if isinstance(node, yaml.Node):
+    if isinstance(node, Node):
         return int(node.start_mark.line) + 1
     return None
 
 
 def _key_line(mapping: Any, key: str) -> int | None:
-    if isinstance(mapping, yaml.MappingNode):
+    if isinstance(mapping, MappingNode):
         for key_node, _ in mapping.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == key:
+            if isinstance(key_node, ScalarNode) and key_node.value == key:
                 return int(key_node.start_mark.line) + 1
     return _line(mapping)
 
@@ -205,46 +202,13 @@ def _app_and_env(path: Path, apps_dir: Path) -> tuple[str | None, str | None]:
     return app, env
 
 
-def _read(path: Path, file: str) -> tuple[str | None, list[Problem]]:
-    try:
-        size = path.stat().st_size
-        if size > MAX_MANIFEST_BYTES:
-            return None, [
-                Problem(
-                    file,
-                    "",
-                    f"file is {size} bytes; the limit is {MAX_MANIFEST_BYTES} bytes "
-                    "(too large to check for plain secrets)",
-                )
-            ]
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as exc:
-        return None, [Problem(file, "", f"cannot read file: {exc.strerror}")]
-    try:
-        return raw.decode("utf-8"), []
-    except UnicodeDecodeError as exc:
-        return None, [Problem(file, "", f"not UTF-8 text: {exc.reason}")]
-
-
 def _documents(text: str, file: str, is_json: bool) -> tuple[list[Any], list[Problem]]:
     if is_json:
         try:
             return [json.loads(text)], []
         except json.JSONDecodeError as exc:
             return [], [Problem(file, "", f"invalid JSON: {exc.msg}", exc.lineno)]
-    screened = read_documents(text, file, strict=False)  # depth, tags, alias bombs, keys
-    if screened.problems:
-        return [], screened.problems
-    try:
-        # Composed, not constructed: aliases stay references to one node (no expansion).
-        return list(yaml.compose_all(text, Loader=_Loader)), []
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = " ".join(part for part in (exc.context, exc.problem) if part)
-        return [], [Problem(file, "", f"invalid YAML: {message}", mark.line + 1 if mark else None)]
-    except yaml.YAMLError as exc:
-        return [], [Problem(file, "", f"invalid YAML: {exc}")]
+    return compose_documents(text, file)  # composed: an alias bomb costs nothing
 
 
 def plain_secret_problems(repo_root: Path, apps_dir: Path) -> list[Problem]:
@@ -260,9 +224,11 @@ def plain_secret_problems(repo_root: Path, apps_dir: Path) -> list[Problem]:
         file = _display(path, repo_root)
         if _chart_templates(path.parent):
             continue  # Go-templated: judged by what it renders (infra.delivery.applied_checks)
-        text, read_problems = _read(path, file)
-        problems.extend(read_problems)
-        if text is None:
+        text = read_text_file(
+            path, file, MAX_MANIFEST_BYTES, note="too large to check for plain secrets"
+        )
+        if isinstance(text, Problem):
+            problems.append(text)
             continue
         documents, parse_problems = _documents(text, file, path.suffix.lower() == ".json")
         problems.extend(parse_problems)

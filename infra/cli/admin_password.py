@@ -9,7 +9,7 @@ import typer
 
 from infra import constants
 from infra.cli.common import handle_errors
-from infra.errors import PlatformError
+from infra.kube import api_client
 from infra.ops.admin_password_reset import ResetOptions, reset_admin_password
 
 app = typer.Typer(help="Operate the Argo CD admin password.", no_args_is_help=True)
@@ -34,17 +34,8 @@ def reset(
 
     On a stack-managed cluster, rotate instead: change gitops-platform:adminPassword.rotation.
     """
-    from kubernetes import config as kube_config
-    from kubernetes.config.config_exception import ConfigException
-
-    try:
-        api_client = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=str(kubeconfig) if kubeconfig else None, context=context
-        )
-    except (ConfigException, OSError) as exc:
-        raise PlatformError(f"cannot load kubeconfig: {exc}") from None
     password = reset_admin_password(
-        api_client,
+        api_client(kubeconfig, context),
         ResetOptions(namespace=namespace, timeout_seconds=timeout),
         log=lambda m: typer.echo(m, err=True),
     )

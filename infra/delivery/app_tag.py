@@ -30,7 +30,7 @@ from infra.delivery.catalog_view import load_tree_catalog
 from infra.delivery.errors import InputError
 from infra.delivery.image_ref import Version, parse_image_ref, parse_version
 from infra.delivery.tree import Tree, clean_path
-from infra.delivery.yaml_scalar import (
+from infra.yaml_roundtrip import (
     NULL_WORDS,
     Located,
     YamlDocument,

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from infra import constants
+from infra.bounded import read_text_file
 from infra.delivery.errors import InputError
 from infra.delivery.render_app import (
     KUSTOMIZATION_FILES,
@@ -258,13 +259,9 @@ def _index_documents(trace: _Trace, text: str, file: str) -> None:
 def _trace(files: list[str], checkout: Path) -> _Trace:
     trace = _Trace({})
     for file in files:
-        path = checkout / file
-        try:
-            if path.stat().st_size > MAX_TRACED_BYTES:
-                continue
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
+        text = read_text_file(checkout / file, file, MAX_TRACED_BYTES)
+        if isinstance(text, Problem):
+            continue  # too large or unreadable: nothing traced from it
         _index_documents(trace, text, file)
     return trace
 

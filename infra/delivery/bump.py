@@ -10,7 +10,7 @@ git working copy:
    out, no uncommitted changes; with ``--push`` the remote, and the branch fetched);
 3. loads the app with the catalog loader from the branch's tip (with ``--push`` the fetched
    ``<remote>/<branch>``; local commits not on the remote are refused) and rewrites the one
-   scalar that holds the tag (:mod:`infra.delivery.yaml_scalar`: the diff is that one line,
+   scalar that holds the tag (:mod:`infra.yaml_roundtrip`: the diff is that one line,
    comments/quoting/CRLF kept), as a commit of ``gitops-platform-bot`` on top of that tip,
    built without touching HEAD, the index or the working tree. With ``--digest`` the same
    scalar records the digest too (``<tag>@sha256:...``, :mod:`infra.delivery.app_tag`);

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from infra import yamlio
+from infra.yamlio import dump_all, load_strict
 
 __all__ = [
     "TOKEN_SECONDS",
@@ -85,7 +85,7 @@ def identity_kubeconfig(admin_kubeconfig: str, token_file: Path, namespace: str)
     """A kubeconfig for one process: the admin kubeconfig's current cluster (address, CA,
     TLS server name) and nothing of its user: the token file is the credential. Its context
     namespace is ``namespace`` (Argo CD's processes take theirs from it out of cluster)."""
-    loaded = yamlio.load_strict(admin_kubeconfig, "kubeconfig")
+    loaded = load_strict(admin_kubeconfig, "kubeconfig")
     document = loaded.data
     if loaded.problems or not isinstance(document, dict):
         raise ValueError("the cluster's kubeconfig is not a mapping")
@@ -97,7 +97,7 @@ def identity_kubeconfig(admin_kubeconfig: str, token_file: Path, namespace: str)
     cluster = clusters.get(current.get("cluster", ""))
     if cluster is None:
         raise ValueError(f"the cluster's kubeconfig has no cluster {current.get('cluster')!r}")
-    return yamlio.dump_all(
+    return dump_all(
         [
             {
                 "apiVersion": "v1",

@@ -10,9 +10,11 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from infra.errors import PlatformError
+from infra.kube import api_client
 from infra.runtime.supervisor import supervisor_alive
 from infra.settings import StackSettings
 
@@ -92,9 +94,9 @@ def _status(app: dict[str, Any]) -> AppStatus:
 
 
 def application_statuses(info: RuntimeInfo) -> list[AppStatus]:
-    from kubernetes import client, config
+    from kubernetes import client
 
-    api = config.new_client_from_config(info.kubeconfig)  # type: ignore[no-untyped-call]
+    api = api_client(Path(info.kubeconfig))
     listed: Any = client.CustomObjectsApi(api).list_namespaced_custom_object(
         "argoproj.io", "v1alpha1", info.namespace, "applications"
     )

@@ -605,14 +605,14 @@ def test_large_value_files_are_read_with_a_bound(
     with open(big, "wb") as out:
         out.truncate(64 * 1024 * 1024)  # sparse: 64 MiB of zeros on no disk
     asked: list[int] = []
-    real = seal._read_bounded
+    real = seal.read_at_most
 
     def spy(stream: Any, limit: int) -> bytes:
         data = real(stream, limit)
         asked.append(len(data))
         return data
 
-    monkeypatch.setattr(seal, "_read_bounded", spy)
+    monkeypatch.setattr(seal, "read_at_most", spy)
     with pytest.raises(
         SealError, match=r"^--from-file k=.*: the values add up to more than 1048576"
     ):

@@ -7,7 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from infra.ops.seal.inputs import _read_bounded, read_certificate
+from infra.bounded import read_at_most
+from infra.errors import PlatformError
+from infra.kube import api_client
+from infra.ops.seal.inputs import read_certificate
 from infra.ops.seal.limits import MAX_CERT_BYTES, REQUEST_TIMEOUT_SECONDS, SealError
 from infra.settings import DEFAULT_SEALED_SECRETS_NAMESPACE, StackSettings
 
@@ -50,18 +53,14 @@ def resolve_certificate(
             "--kubeconfig F) to fetch it from the cluster; the current context is never "
             "guessed"
         )
-    from kubernetes import config as kube_config
-    from kubernetes.config.config_exception import ConfigException
-
     try:
-        api_client: Any = kube_config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=str(kubeconfig.expanduser()) if kubeconfig else None, context=context
+        api = api_client(
+            kubeconfig, context, name=f"--kubeconfig {kubeconfig}" if kubeconfig else None
         )
-    except (ConfigException, OSError) as exc:
-        where = f"--kubeconfig {kubeconfig}" if kubeconfig else "the default kubeconfig"
-        raise SealError(f"--context {context}: cannot load {where}: {exc}") from None
+    except PlatformError as exc:
+        raise SealError(f"--context {context}: {exc}") from None
     namespace = controller_namespace or _controller_namespace(settings)
-    pem = fetch_certificate(api_client, namespace, controller_name)
+    pem = fetch_certificate(api, namespace, controller_name)
     return pem, f"the controller {namespace}/{controller_name} (context {context})"
 
 
@@ -143,7 +142,7 @@ def fetch_local_certificate(port: int) -> bytes:
     url = f"http://127.0.0.1:{port}/v1/cert.pem"
     try:
         with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_SECONDS) as response:
-            pem = _read_bounded(response, MAX_CERT_BYTES)
+            pem = read_at_most(response, MAX_CERT_BYTES)
     except (urllib.error.URLError, OSError) as exc:
         raise SealError(
             f"the local Sealed Secrets controller at {url} did not answer ({exc}); is the "
@@ -157,7 +156,7 @@ def fetch_local_certificate(port: int) -> bytes:
 def _read_response(response: Any, limit: int) -> bytes:
     """At most ``limit + 1`` bytes of an unparsed (urllib3) response, then it is released."""
     try:
-        return _read_bounded(response, limit)
+        return read_at_most(response, limit)
     finally:
         release = getattr(response, "release_conn", None)
         if callable(release):

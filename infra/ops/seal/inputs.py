@@ -19,6 +19,7 @@ from typing import IO
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from infra.bounded import read_at_most
 from infra.ops.seal.limits import (
     MAX_CERT_BYTES,
     MAX_RSA_BITS,
@@ -30,19 +31,6 @@ from infra.ops.seal.limits import (
 from infra.ops.seal.names import validate_key
 
 __all__ = ["load_public_key", "parse_values", "read_certificate", "read_regular_file"]
-
-
-def _read_bounded(stream: IO[bytes], limit: int) -> bytes:
-    """At most ``limit + 1`` bytes of ``stream``: one more than allowed tells "too large"."""
-    chunks: list[bytes] = []
-    left = limit + 1
-    while left > 0:
-        block = stream.read(min(left, 1024 * 1024))
-        if not block:
-            break
-        chunks.append(block)
-        left -= len(block)
-    return b"".join(chunks)
 
 
 def _read_regular(
@@ -70,7 +58,7 @@ def _read_regular(
     with os.fdopen(fd, "rb", buffering=0) as stream:
         os.set_blocking(fd, True)
         try:
-            return _read_bounded(stream, limit)
+            return read_at_most(stream, limit)
         except OSError as exc:
             raise SealError(f"{display}: cannot read{subject}: {exc.strerror}") from None
 
@@ -153,7 +141,7 @@ def parse_values(
             stream = stdin if stdin is not None else sys.stdin.buffer
             if stream.isatty():
                 raise SealError(f"{flag}: stdin is a terminal; pipe the value in")
-            data = _read_bounded(stream, MAX_SECRET_BYTES - total)
+            data = read_at_most(stream, MAX_SECRET_BYTES - total)
             if total + len(data) > MAX_SECRET_BYTES:
                 raise too_large(flag)
         else:

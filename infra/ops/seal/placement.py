@@ -22,24 +22,22 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import io
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from infra import constants
 from infra.atomic import temp_beside
 from infra.catalog.loader import KUSTOMIZATION_FILES
 from infra.catalog.models import App, DirectorySource, HelmSource, KustomizeSource
+from infra.errors import ValidationError
 from infra.ops.seal.inputs import read_regular_file
 from infra.ops.seal.limits import MAX_FILENAME_LENGTH, MAX_MANIFEST_BYTES, SEALED_KIND, SealError
 from infra.ops.seal.names import validate_name
-from infra.yamlio import dump_all, load_strict
+from infra.yaml_roundtrip import RoundTrip
+from infra.yamlio import dump_all, load_document, load_strict
 
 __all__ = [
     "SealResult",
@@ -113,22 +111,15 @@ def seal_target(app: App, env: str, name: str, root: Path) -> SealTarget:
 
 def add_kustomize_resource(text: str, entry: str, file: str) -> str | None:
     """``text`` (a kustomization) with ``entry`` appended to ``resources:``; ``None`` when it
-    is already listed. A ruamel round trip: comments, quoting and key order are kept."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    loader = YAML()
-    loader.preserve_quotes = True
-    loader.width = 4096
-    # Match the file's sequence style: "  - item" (indented) or "- item".
-    indented = re.search(r"^[A-Za-z][\w.-]*:[ \t]*\n[ ]+- ", text, re.MULTILINE) is not None
-    loader.indent(mapping=2, sequence=4 if indented else 2, offset=2 if indented else 0)
+    is already listed. A round trip (:class:`infra.yaml_roundtrip.RoundTrip`): comments,
+    quoting and key order are kept."""
     try:
-        document = loader.load(text)
-    except YAMLError as exc:
+        edit = RoundTrip(text)
+    except ValueError as exc:
         raise SealError(
             f"{file}: invalid YAML, add {entry} to resources: by hand ({exc})"
         ) from None
+    document = edit.data
     if not isinstance(document, dict):
         raise SealError(f"{file}: not a kustomization mapping; add {entry} to resources: by hand")
     resources = document.get("resources")
@@ -140,16 +131,24 @@ def add_kustomize_resource(text: str, entry: str, file: str) -> str | None:
         return None
     else:
         resources.append(entry)
-    out = io.StringIO()
-    loader.dump(document, out)
-    new_text = out.getvalue()
-    # Nothing but resources: may differ (a guard against a surprising round trip).
-    before, after = yaml.safe_load(text) or {}, yaml.safe_load(new_text)
-    before.pop("resources", None)
-    added = after.pop("resources", None)
-    if before != after or not isinstance(added, list) or added[-1:] != [entry]:
+    new_text = edit.dump()
+    if not _only_added(text, new_text, entry, file):  # a guard against a surprising round trip
         raise SealError(f"{file}: could not add {entry} to resources: safely; add it by hand")
     return new_text
+
+
+def _only_added(old: str, new: str, entry: str, file: str) -> bool:
+    """Whether ``new`` reads as ``old`` with ``entry`` appended to ``resources:``, and nothing
+    else changed."""
+    try:
+        before, after = load_document(old, file), load_document(new, file)
+    except ValidationError:
+        return False
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return False
+    before.pop("resources", None)
+    added = after.pop("resources", None)
+    return before == after and isinstance(added, list) and added[-1:] == [entry]
 
 
 def render_sealed(manifest: Mapping[str, Any]) -> str:

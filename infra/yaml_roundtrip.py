@@ -1,19 +1,27 @@
-"""Rewrite single YAML scalars in place; every other byte of the file stays as it was.
+"""Comment-preserving edits of YAML files people wrote: the platform's one round-trip module.
 
-ruamel.yaml composes the file (every document of it) into nodes that carry their position in
-the text. An edit replaces exactly the characters of the target scalar token, keeping its
-quoting style, so comments, key order, indentation, anchors elsewhere, document separators,
-a byte-order mark and CRLF line endings are untouched and the diff is one line per scalar.
-A full load-and-dump round trip could not promise that (it re-indents sequences, re-wraps long
-lines and rewrites flow collections), so the dump is never used: :func:`verify_edit` composes
-the result again and checks that it differs from the original in the target scalars only.
+Two kinds of edit, both built on ruamel.yaml (everything else reads and writes YAML through
+:mod:`infra.yamlio`):
 
-Targets are refused when an in-place edit could not change just them: block or multi-line
-scalars, empty values, and nodes shared through an anchor (``&a`` ... ``*a``, or ``<<``).
+- :class:`YamlDocument` rewrites single scalars in place; every other byte of the file stays as
+  it was. ruamel.yaml composes the file (every document of it) into nodes that carry their
+  position in the text. An edit replaces exactly the characters of the target scalar token,
+  keeping its quoting style, so comments, key order, indentation, anchors elsewhere, document
+  separators, a byte-order mark and CRLF line endings are untouched and the diff is one line
+  per scalar. A full load-and-dump round trip could not promise that (it re-indents sequences,
+  re-wraps long lines and rewrites flow collections), so the dump is never used:
+  :func:`verify_edit` composes the result again and checks that it differs from the original in
+  the target scalars only. Targets are refused when an in-place edit could not change just
+  them: block or multi-line scalars, empty values, and nodes shared through an anchor
+  (``&a`` ... ``*a``, or ``<<``).
+- :class:`RoundTrip` loads a document, lets the caller change it (add to a list) and dumps it
+  back with its comments, quoting, key order and sequence indentation kept (``platformctl
+  seal`` adding a manifest to a kustomization's ``resources:``).
 """
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +37,7 @@ from infra.delivery.errors import InputError
 __all__ = [
     "BOM",
     "Located",
+    "RoundTrip",
     "YamlDocument",
     "display_path",
     "parse_yaml",
@@ -188,6 +197,30 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
     return YamlDocument(text, file)
 
 
+class RoundTrip:
+    """One YAML document loaded to be changed and written back: :attr:`data` is the document
+    (ruamel's mappings and lists act as ``dict`` and ``list``), :meth:`dump` its new text with
+    comments, quoting, key order and the file's sequence style (``  - item`` indented under
+    its key, or ``- item``) kept. ``ValueError`` (one line, with the line number) when the
+    text is not one YAML document."""
+
+    def __init__(self, text: str) -> None:
+        self._yaml = YAML()
+        self._yaml.preserve_quotes = True
+        self._yaml.width = 4096
+        indented = re.search(r"^[A-Za-z][\w.-]*:[ \t]*\n[ ]+- ", text, re.MULTILINE) is not None
+        self._yaml.indent(mapping=2, sequence=4 if indented else 2, offset=2 if indented else 0)
+        try:
+            self.data: Any = self._yaml.load(text)
+        except YAMLError as exc:
+            raise ValueError(_yaml_error(exc)) from None
+
+    def dump(self) -> str:
+        out = io.StringIO()
+        self._yaml.dump(self.data, out)
+        return out.getvalue()
+
+
 def plain_is_string(value: str) -> bool:
     """Whether ``value`` written without quotes reads back as that very string in YAML 1.1
     (Helm, kustomize's older parsers, PyYAML) and YAML 1.2 (ruamel.yaml, yaml.v3)."""
@@ -234,16 +267,21 @@ def verify_edit(
 # -- internals ---------------------------------------------------------------------------------
 
 
-def _compose(text: str, file: str) -> list[Any]:
-    try:
-        return [doc for doc in YAML(typ="rt").compose_all(text) if doc is not None]
-    except MarkedYAMLError as exc:
+def _yaml_error(exc: YAMLError) -> str:
+    """ruamel's error on one line: what it expected, and where (``(line 3)``)."""
+    if isinstance(exc, MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = f" (line {mark.line + 1})" if mark is not None else ""
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise InputError(f"{file}: invalid YAML: {message}{line}") from None
+        return f"{message}{line}"
+    return str(exc)
+
+
+def _compose(text: str, file: str) -> list[Any]:
+    try:
+        return [doc for doc in YAML(typ="rt").compose_all(text) if doc is not None]
     except YAMLError as exc:
-        raise InputError(f"{file}: invalid YAML: {exc}") from None
+        raise InputError(f"{file}: invalid YAML: {_yaml_error(exc)}") from None
 
 
 def _kind(node: Any) -> str:
