@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
 from infra import atomic, constants
 from infra.errors import PlatformError
 from infra.runtime.git_hook import write_config
@@ -32,6 +30,7 @@ from infra.runtime.plan import HOOK_CONFIG, PORTS, RuntimePlan, RuntimeSettings,
 from infra.runtime.readiness import idle_processes, ready
 from infra.runtime.supervisor import MODULE as SUPERVISOR_MODULE
 from infra.runtime.supervisor import stop_supervisor
+from infra.yamlio import dump_all, load_document
 
 __all__ = [
     "READY_TIMEOUT",
@@ -132,10 +131,10 @@ def find_binaries(names: tuple[str, ...]) -> dict[str, str]:
 def kubeconfig_for(kubeconfig: str, namespace: str) -> str:
     """The cluster's kubeconfig with Argo CD's namespace as the context namespace: out of
     cluster, Argo CD's processes take their namespace from it."""
-    document = yaml.safe_load(kubeconfig)
+    document = load_document(kubeconfig, "kubeconfig")
     for context in document.get("contexts") or []:
         context.setdefault("context", {})["namespace"] = namespace
-    return yaml.safe_dump(document)
+    return dump_all([document])
 
 
 def tail(path: Path, lines: int = 15) -> str:
