@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from infra.cli.bump import delivery_errors
+from infra.cli.common import handle_errors
 from infra.delivery.appdiff import diff_applications, read_applications, render_markdown
 
 __all__ = ["app_diff"]
 
 
-@delivery_errors
+@handle_errors
 def app_diff(
     base: Annotated[Path, typer.Argument(help="`platformctl expand` output of the base.")],
     head: Annotated[Path, typer.Argument(help="`platformctl expand` output of the head.")],

@@ -1,4 +1,5 @@
-"""What every command shares: finding the project, loading inputs, reporting errors."""
+"""What every command shares: finding the project, loading inputs, the flags several commands
+take, and the one way a command fails (:func:`handle_errors`)."""
 
 from __future__ import annotations
 
@@ -7,32 +8,36 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
 from infra import constants
 from infra.catalog import Catalog, load_catalog
-from infra.delivery.errors import EXIT_INVALID, EXIT_USAGE
 from infra.errors import PlatformError, ValidationError
 from infra.project import find_project_root
 from infra.settings import StackSettings, catalog_folder_problem, load_stack_file
 
 __all__ = [
-    "EXIT_BROKEN_PIPE",
-    "EXIT_INVALID",
-    "EXIT_USAGE",
+    "RemoteOption",
+    "RepoOption",
+    "StackOption",
     "apps_dirs",
     "handle_errors",
     "load_inputs",
     "project_root",
 ]
 
-EXIT_BROKEN_PIPE = 141
-"""The reader of standard output went away (128 + SIGPIPE, as a shell reports it)."""
-
 P = ParamSpec("P")
 R = TypeVar("R")
+
+StackOption = Annotated[
+    str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")
+]
+RepoOption = Annotated[
+    Path, typer.Option("--repo", help="Git working copy of this repository (default: cwd).")
+]
+RemoteOption = Annotated[str, typer.Option("--remote", help="Git remote to fetch and push.")]
 
 
 def project_root() -> Path:
@@ -104,22 +109,18 @@ def load_inputs(stack: str, apps_dir: Path | None) -> tuple[Path, StackSettings,
     return root, settings, catalog
 
 
-def fail(problems: str, code: int = EXIT_INVALID) -> None:
-    print(problems, file=sys.stderr)
-    raise typer.Exit(code)
-
-
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn the platform's errors into a message on stderr and exit 1; never a traceback."""
+    """The one way a command fails: a platform error becomes its message on stderr (a
+    :class:`ValidationError`'s problems one a line, any other as ``error: <message>``) and the
+    exit code its class names (:attr:`PlatformError.exit_code`); never a traceback."""
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except ValidationError as exc:
-            fail(str(exc))
         except PlatformError as exc:
-            fail(f"error: {exc}")
-        raise AssertionError("unreachable")  # pragma: no cover
+            message = str(exc) if isinstance(exc, ValidationError) else f"error: {exc}"
+            print(message, file=sys.stderr)
+            raise typer.Exit(exc.exit_code) from None
 
     return wrapper

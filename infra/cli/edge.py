@@ -29,7 +29,7 @@ from typing import Any, Final, TextIO, cast
 import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer is pinned
 
-from infra.cli.common import EXIT_BROKEN_PIPE, EXIT_INVALID, EXIT_USAGE
+from infra.errors import EXIT_BROKEN_PIPE, EXIT_INVALID, EXIT_USAGE
 
 __all__ = ["run"]
 

@@ -14,8 +14,7 @@ from typing import Annotated, Literal
 import typer
 
 from infra.atomic import write_atomically
-from infra.cli.bump import delivery_errors
-from infra.cli.common import project_root
+from infra.cli.common import handle_errors, project_root
 from infra.delivery.errors import InputError
 from infra.delivery.git import Git
 from infra.delivery.plan import build_plan, open_revision
@@ -37,7 +36,7 @@ def _previews(entries: list[str]) -> dict[str, str]:
     return out
 
 
-@delivery_errors
+@handle_errors
 def plan_cmd(
     base: Annotated[
         str, typer.Option("--base", help="The revision merged into (e.g. origin/dev).")

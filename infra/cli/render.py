@@ -12,14 +12,11 @@ from typing import Annotated
 
 import typer
 
-from infra.cli.common import handle_errors, load_inputs
+from infra.cli.common import StackOption, handle_errors, load_inputs
 from infra.specs import argocd_objects, expand
 from infra.specs.rollout import rollout_objects
 from infra.yamlio import dump_all
 
-StackOption = Annotated[
-    str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")
-]
 AppsDirOption = Annotated[
     Path | None, typer.Option("--apps-dir", help="Catalog directory (default: from the stack).")
 ]

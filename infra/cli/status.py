@@ -7,12 +7,9 @@ from typing import Annotated
 
 import typer
 
-from infra.cli.common import fail, handle_errors, load_inputs
+from infra.cli.common import StackOption, handle_errors, load_inputs
+from infra.errors import PlatformError
 from infra.runtime.status import application_statuses, runtime_info, wait_settled
-
-StackOption = Annotated[
-    str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")
-]
 
 
 @handle_errors
@@ -72,6 +69,6 @@ def status_cmd(
             typer.echo(f"\n{s.name}: {s.error[:400]}")
     unsettled = [s.name for s in statuses if not s.settled]
     if len(statuses) < expected:
-        fail(f"error: {len(statuses)} Applications, the catalog expects {expected}")
+        raise PlatformError(f"{len(statuses)} Applications, the catalog expects {expected}")
     if unsettled:
-        fail(f"error: not Synced and Healthy: {', '.join(unsettled)}")
+        raise PlatformError(f"not Synced and Healthy: {', '.join(unsettled)}")
