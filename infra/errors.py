@@ -29,6 +29,7 @@ __all__ = [
     "problems_from_pydantic",
     "redact_url",
     "sensitive_field",
+    "shown",
 ]
 
 # -- exit codes: every command's, the same everywhere (README, "platformctl") ------------------
@@ -83,6 +84,20 @@ class ValidationError(PlatformError):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: tuple[Problem, ...] = tuple(sorted(set(problems)))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+# -- values in messages ------------------------------------------------------------------------
+
+SHOWN_CHARS: Final = 80
+"""An over-long value (a path, an argument) is shown cut to this many characters."""
+
+
+def shown(text: str) -> str:
+    """``text`` as a message shows it: cut to :data:`SHOWN_CHARS`, with its length, when
+    longer."""
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[: SHOWN_CHARS - 3]}... ({len(text)} characters)"
 
 
 # -- redaction ---------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from infra.cli.common import StackOption, handle_errors, load_inputs
+from infra.cli.common import StackOption, handle_errors, project_root
+from infra.delivery.stacks import load_stack_inputs
 from infra.errors import PlatformError
 from infra.runtime.status import application_statuses, runtime_info, wait_settled
 
@@ -33,7 +34,7 @@ def status_cmd(
 ) -> None:
     """Where the local Argo CD listens, how to log in, and each Application's sync/health
     (as Argo CD reports them). Exits 1 when one is not Synced and Healthy."""
-    _, settings, catalog = load_inputs(stack, None)
+    settings, catalog = load_stack_inputs(project_root(), stack, None)
     if if_local and not settings.local_controllers:
         return
     info = runtime_info(settings)
