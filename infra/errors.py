@@ -1,8 +1,10 @@
-"""The platform's error types, and the one formatter of pydantic's errors.
+"""The platform's error types and exit codes, and the one formatter of pydantic's errors.
 
-Every user error is a :class:`Problem` (file, field, message). Functions of the core collect
-all problems and raise one :class:`ValidationError`; only the CLI edge and the Pulumi entry
-point turn it into an exit code or a Pulumi error, never a traceback.
+Every error the platform raises on purpose is a :class:`PlatformError`, and its class says the
+exit code a command ends with (:attr:`PlatformError.exit_code`). Every user error is a
+:class:`Problem` (file, field, message); functions of the core collect all problems and raise
+one :class:`ValidationError`. Only the CLI edge and the Pulumi entry point turn an error into an
+exit code or a Pulumi error, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,18 +12,42 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
+    "EXIT_BROKEN_PIPE",
+    "EXIT_GIT",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "EXIT_USAGE",
     "PlatformError",
     "Problem",
+    "UsageError",
     "ValidationError",
     "field_path",
     "problems_from_pydantic",
     "redact_url",
     "sensitive_field",
+    "shown",
 ]
+
+# -- exit codes: every command's, the same everywhere (README, "platformctl") ------------------
+
+EXIT_OK: Final = 0
+"""Done (a command that changes something: changed, or it already was as asked)."""
+EXIT_INVALID: Final = 1
+"""Invalid input (a flag's value, a stack file, the catalog, a file a command reads), a refusal,
+or output that cannot be written: every :class:`PlatformError` unless its class says otherwise."""
+EXIT_USAGE: Final = 2
+"""Command-line usage: an unknown or missing option (reported by the parser), or flags that do
+not go together (:class:`UsageError`)."""
+EXIT_GIT: Final = 3
+"""The git working copy or remote refused: not a repository, missing branch, uncommitted
+changes, or the push still failed after every retry (``GitError`` in infra.delivery.errors)."""
+EXIT_BROKEN_PIPE: Final = 141
+"""The reader of standard output went away (128 + SIGPIPE, as a shell reports it); no
+message."""
 
 
 @dataclass(frozen=True, order=True)
@@ -40,7 +66,16 @@ class Problem:
 
 
 class PlatformError(Exception):
-    """Base class of every error the platform raises on purpose."""
+    """Base class of every error the platform raises on purpose; the message names the flag,
+    file, field or command, and the class the exit code (a subclass overrides it)."""
+
+    exit_code: ClassVar[int] = EXIT_INVALID
+
+
+class UsageError(PlatformError):
+    """Flags that do not go together (the parser catches the rest of the usage errors)."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
 
 
 class ValidationError(PlatformError):
@@ -49,6 +84,20 @@ class ValidationError(PlatformError):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: tuple[Problem, ...] = tuple(sorted(set(problems)))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+# -- values in messages ------------------------------------------------------------------------
+
+SHOWN_CHARS: Final = 80
+"""An over-long value (a path, an argument) is shown cut to this many characters."""
+
+
+def shown(text: str) -> str:
+    """``text`` as a message shows it: cut to :data:`SHOWN_CHARS`, with its length, when
+    longer."""
+    if len(text) <= SHOWN_CHARS:
+        return text
+    return f"{text[: SHOWN_CHARS - 3]}... ({len(text)} characters)"
 
 
 # -- redaction ---------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from infra.cli.bump import delivery_errors
-from infra.delivery.appdiff import diff_applications, read_applications, render_markdown
+from infra.cli.common import handle_errors
+from infra.delivery.appdiff import diff_files
 
 __all__ = ["app_diff"]
 
 
-@delivery_errors
+@handle_errors
 def app_diff(
     base: Annotated[Path, typer.Argument(help="`platformctl expand` output of the base.")],
     head: Annotated[Path, typer.Argument(help="`platformctl expand` output of the head.")],
@@ -25,10 +25,4 @@ def app_diff(
 
     Exit codes: 0 the table was printed (changes or not); 1 a file is missing or invalid.
     """
-    before = read_applications(base)
-    after = read_applications(head)
-    changes = diff_applications(before, after)
-    typer.echo(
-        render_markdown(changes, total_base=len(before), total_head=len(after), title=title),
-        nl=False,
-    )
+    typer.echo(diff_files(base, head, title=title), nl=False)

@@ -8,48 +8,19 @@ remote, uncommitted changes, push refused or still failing after every attempt).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 
-from infra.cli.common import EXIT_USAGE, fail, handle_errors
+from infra.cli.common import RemoteOption, RepoOption, handle_errors
 from infra.delivery.bump import BumpRequest, bump
-from infra.delivery.errors import DeliveryError
+from infra.errors import UsageError
 
-__all__ = ["bump_cmd", "delivery_errors"]
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-RepoOption = Annotated[
-    Path, typer.Option("--repo", help="Git working copy of this repository (default: cwd).")
-]
-PushOption = Annotated[
-    bool,
-    typer.Option("--push", help="Push the commit; fetch, rebase and retry until it lands."),
-]
-RemoteOption = Annotated[str, typer.Option("--remote", help="Git remote to fetch and push.")]
+__all__ = ["bump_cmd"]
 
 
-def delivery_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Delivery errors -> ``error: ...`` on stderr and their exit code (1 input, 3 git);
-    other platform errors as :func:`infra.cli.common.handle_errors` does. Never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except DeliveryError as exc:
-            fail(f"error: {exc}", exc.exit_code)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    return handle_errors(wrapper)
-
-
-@delivery_errors
+@handle_errors
 def bump_cmd(
     app: Annotated[str, typer.Option("--app", help="App name (folder under the catalog).")],
     tag: Annotated[str, typer.Option("--tag", help="New image tag, e.g. the commit SHA.")],
@@ -79,7 +50,10 @@ def bump_cmd(
         ),
     ] = None,
     repo: RepoOption = Path(),
-    push: PushOption = False,
+    push: Annotated[
+        bool,
+        typer.Option("--push", help="Push the commit; fetch, rebase and retry until it lands."),
+    ] = False,
     remote: RemoteOption = "origin",
     message: Annotated[
         str | None, typer.Option("--message", help="Commit message (default: generated).")
@@ -104,7 +78,7 @@ def bump_cmd(
          remote, uncommitted changes, push refused or failing after 20 attempts
     """
     if stack is None and env is None:
-        fail("error: give --stack STACK (or --env ENV: the one stack deploying it)", EXIT_USAGE)
+        raise UsageError("give --stack STACK (or --env ENV: the one stack deploying it)")
     result = bump(
         BumpRequest(
             app=app,

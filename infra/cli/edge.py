@@ -29,7 +29,7 @@ from typing import Any, Final, TextIO, cast
 import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer is pinned
 
-from infra.cli.common import EXIT_BROKEN_PIPE, EXIT_INVALID, EXIT_USAGE
+from infra.errors import EXIT_BROKEN_PIPE, EXIT_INVALID, EXIT_USAGE, shown
 
 __all__ = ["run"]
 
@@ -37,8 +37,6 @@ _OUTPUT_ERRNOS: Final = frozenset(
     {errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG, errno.EPIPE}
 )
 """A write of the output failed (no file name: standard output)."""
-_SHOWN_CHARS: Final = 80
-"""An over-long value is shown cut to this many characters."""
 
 
 def run(app: Callable[..., Any], argv: Sequence[str]) -> int:
@@ -149,12 +147,6 @@ def _usage_line(exc: UsageError) -> str:
     return f"error: {message}{hint}"
 
 
-def _shown(text: str) -> str:
-    if len(text) <= _SHOWN_CHARS:
-        return text
-    return f"{text[: _SHOWN_CHARS - 3]}... ({len(text)} characters)"
-
-
 def _flag_of(value: str, argv: Sequence[str]) -> str | None:
     """The flag (or ``argument N``) that gave the longest argument found in ``value``."""
     best: tuple[int, str] | None = None
@@ -178,11 +170,11 @@ def _os_error_line(exc: OSError, argv: Sequence[str]) -> str:
     if exc.errno == errno.ENAMETOOLONG:
         flag = _flag_of(name or "", argv)
         where = f"{flag}: " if flag else ""
-        return f"error: {where}too long for a path ({why}): {_shown(name or '')}"
+        return f"error: {where}too long for a path ({why}): {shown(name or '')}"
     if name is None and exc.errno in _OUTPUT_ERRNOS:
         if exc.errno == errno.EBADF:
             why = "standard output is closed"
         return f"error: cannot write output: {why}"
     if name is not None:
-        return f"error: {_shown(name)}: {why}"
+        return f"error: {shown(name)}: {why}"
     return f"error: {why}"

@@ -7,37 +7,18 @@ file that cannot be written); 2 command-line usage; 3 not a git working copy.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from infra.atomic import write_atomically
-from infra.cli.bump import delivery_errors
-from infra.cli.common import project_root
-from infra.delivery.errors import InputError
-from infra.delivery.git import Git
-from infra.delivery.plan import build_plan, open_revision
-from infra.delivery.plan_report import render_json, render_markdown
+from infra.cli.common import handle_errors
+from infra.delivery.plan_request import PlanRequest, plan
 
 __all__ = ["plan_cmd"]
 
 
-def _previews(entries: list[str]) -> dict[str, str]:
-    out = {}
-    for entry in entries:
-        stack, sep, file = entry.partition("=")
-        if not sep or not stack or not file:
-            raise InputError(f"--preview: expected STACK=FILE, got {entry!r}")
-        try:
-            out[stack] = Path(file).read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise InputError(f"--preview: {file}: cannot read: {exc.strerror}") from None
-    return out
-
-
-@delivery_errors
+@handle_errors
 def plan_cmd(
     base: Annotated[
         str, typer.Option("--base", help="The revision merged into (e.g. origin/dev).")
@@ -75,25 +56,14 @@ def plan_cmd(
 ) -> None:
     """Print the plan of a pull request: Argo CD objects, Applications and every changed
     app's rendered Kubernetes objects, per stack, with blast-radius warnings. No cluster."""
-    previews = _previews(preview or [])
-    root = project_root()
-    git = Git(root)
-    top = git.toplevel()
-    prefix = root.resolve().relative_to(top.resolve()).as_posix()
-    with tempfile.TemporaryDirectory(prefix="gitops-platform-plan-") as scratch:
-        work = Path(scratch)
-        before = open_revision(git, "base", base, "--base", prefix if prefix != "." else "", work)
-        after = open_revision(git, "head", head, "--head", prefix if prefix != "." else "", work)
-        plan = build_plan(before, after, stack, root)
-    if output == "json":
-        text = render_json(plan)
-        full = text
-    else:
-        text = render_markdown(plan, previews=previews)
-        full = render_markdown(plan, limit=None, previews=previews)
-    if full_output is not None:
-        try:
-            write_atomically(full_output, full.encode("utf-8"))
-        except OSError as exc:
-            raise InputError(f"--full-output: {full_output}: {exc.strerror}") from None
+    text = plan(
+        PlanRequest(
+            base=base,
+            head=head,
+            stacks=stack,
+            output=output,
+            full_output=full_output,
+            previews=tuple(preview or ()),
+        )
+    )
     typer.echo(text, nl=False)

@@ -8,13 +8,13 @@ from typing import Annotated
 
 import typer
 
-from infra.cli.bump import RemoteOption, RepoOption, delivery_errors
+from infra.cli.common import RemoteOption, RepoOption, handle_errors
 from infra.delivery.promote import PromoteRequest, promote
 
 __all__ = ["promote_cmd"]
 
 
-@delivery_errors
+@handle_errors
 def promote_cmd(
     app: Annotated[str, typer.Option("--app", help="App name (folder under apps/).")],
     source: Annotated[

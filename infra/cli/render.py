@@ -7,22 +7,15 @@ those from git; `pulumi up` does not, which is why they are not in the default o
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from infra.cli.common import handle_errors, load_inputs
-from infra.specs import argocd_objects, expand
-from infra.specs.rollout import rollout_objects
+from infra.cli.common import AppsDirOption, StackOption, handle_errors, project_root
+from infra.delivery.stacks import load_stack_inputs
+from infra.specs import applications, argocd_objects
+from infra.specs.rollout import catalog_rollout_objects
 from infra.yamlio import dump_all
-
-StackOption = Annotated[
-    str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")
-]
-AppsDirOption = Annotated[
-    Path | None, typer.Option("--apps-dir", help="Catalog directory (default: from the stack).")
-]
 
 
 @handle_errors
@@ -39,21 +32,15 @@ def render(
     ] = False,
 ) -> None:
     """Print every Argo CD object the stack declares (what `pulumi up` applies), as YAML."""
-    _, settings, catalog = load_inputs(stack, apps_dir)
+    settings, catalog = load_stack_inputs(project_root(), stack, apps_dir)
     objects = argocd_objects(catalog, settings)
     if with_generated:
-        for app in catalog.enabled_in(settings.environment):
-            if app.definition.strategy.progressive:
-                objects.extend(rollout_objects(app, settings.environment))
+        objects += catalog_rollout_objects(catalog, settings.environment)
     typer.echo(dump_all(objects), nl=False)
 
 
 @handle_errors
 def expand_cmd(stack: StackOption, apps_dir: AppsDirOption = None) -> None:
     """Print the Applications Argo CD will generate from the stack's ApplicationSets."""
-    _, settings, catalog = load_inputs(stack, apps_dir)
-    applications = []
-    for obj in argocd_objects(catalog, settings):
-        if obj["kind"] == "ApplicationSet":
-            applications.extend(expand(obj))
-    typer.echo(dump_all(applications), nl=False)
+    settings, catalog = load_stack_inputs(project_root(), stack, apps_dir)
+    typer.echo(dump_all(applications(argocd_objects(catalog, settings))), nl=False)

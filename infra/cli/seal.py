@@ -12,15 +12,14 @@ from typing import Annotated
 
 import typer
 
-from infra.cli.bump import delivery_errors
-from infra.cli.common import project_root
+from infra.cli.common import handle_errors, project_root
 from infra.ops.seal import SealRequest, seal
 from infra.specs.addons import SEALED_SECRETS_CONTROLLER
 
 __all__ = ["seal_cmd"]
 
 
-@delivery_errors
+@handle_errors
 def seal_cmd(
     app: Annotated[str, typer.Option("--app", help="App name (folder under apps/).")],
     name: Annotated[str, typer.Option("--name", help="Name of the Secret to create.")],

@@ -7,12 +7,10 @@ from typing import Annotated
 
 import typer
 
-from infra.cli.common import fail, handle_errors, load_inputs
+from infra.cli.common import StackOption, handle_errors, project_root
+from infra.delivery.stacks import load_stack_inputs
+from infra.errors import PlatformError
 from infra.runtime.status import application_statuses, runtime_info, wait_settled
-
-StackOption = Annotated[
-    str, typer.Option("--stack", "-s", help="Stack name (Pulumi.<stack>.yaml).")
-]
 
 
 @handle_errors
@@ -36,7 +34,7 @@ def status_cmd(
 ) -> None:
     """Where the local Argo CD listens, how to log in, and each Application's sync/health
     (as Argo CD reports them). Exits 1 when one is not Synced and Healthy."""
-    _, settings, catalog = load_inputs(stack, None)
+    settings, catalog = load_stack_inputs(project_root(), stack, None)
     if if_local and not settings.local_controllers:
         return
     info = runtime_info(settings)
@@ -72,6 +70,6 @@ def status_cmd(
             typer.echo(f"\n{s.name}: {s.error[:400]}")
     unsettled = [s.name for s in statuses if not s.settled]
     if len(statuses) < expected:
-        fail(f"error: {len(statuses)} Applications, the catalog expects {expected}")
+        raise PlatformError(f"{len(statuses)} Applications, the catalog expects {expected}")
     if unsettled:
-        fail(f"error: not Synced and Healthy: {', '.join(unsettled)}")
+        raise PlatformError(f"not Synced and Healthy: {', '.join(unsettled)}")

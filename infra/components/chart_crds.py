@@ -34,6 +34,7 @@ from pulumi.dynamic import (
 
 from infra import constants
 from infra.chart_render import load_crd_documents
+from infra.errors import PlatformError
 from infra.kube import APPLY_PATCH, JSON_PATCH, api_client
 from infra.specs.crds import CrdSet, CrdSource, crd_changes, crd_set
 
@@ -44,7 +45,7 @@ LEGACY_MANAGER_PREFIX = "pulumi-kubernetes"
 """Field managers of the Pulumi Kubernetes provider (the per-CRD resources of before)."""
 
 
-class CrdApplyError(Exception):
+class CrdApplyError(PlatformError):
     """A chart's CRDs could not be applied; the message names the chart and the CRD."""
 
 

@@ -6,6 +6,11 @@
   (``platformctl promote``);
 * :mod:`infra.delivery.appdiff`: the Argo CD Applications a pull request adds, changes or removes
   (``platformctl app-diff``).
+* :mod:`infra.delivery.plan_request`: what merging a pull request changes in each stack
+  (``platformctl plan``);
+* :mod:`infra.delivery.validate` and :mod:`infra.delivery.generated`: every problem of the stacks
+  and their catalogs (``platformctl validate``), and the generated Rollout manifests
+  (``platformctl generate``).
 
 Walkthrough, exit codes and workflows: ``docs/delivery.md``.
 """

@@ -21,6 +21,7 @@ __all__ = [
     "MARKER",
     "AppChange",
     "diff_applications",
+    "diff_files",
     "load_applications",
     "read_applications",
     "render_markdown",
@@ -171,6 +172,15 @@ def render_markdown(
         return "\n".join(lines) + "\n"
     lines += ["", *render_table(changes)]
     return "\n".join(lines) + "\n"
+
+
+def diff_files(base: Path, head: Path, *, title: str) -> str:
+    """``platformctl app-diff``: the Markdown comment of what ``head`` (an expand output file)
+    changes against ``base``."""
+    before = read_applications(base)
+    after = read_applications(head)
+    changes = diff_applications(before, after)
+    return render_markdown(changes, total_base=len(before), total_head=len(after), title=title)
 
 
 def render_table(changes: list[AppChange]) -> list[str]:

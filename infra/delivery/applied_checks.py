@@ -49,7 +49,7 @@ from infra.delivery.render_app import (
 )
 from infra.errors import Problem
 from infra.settings import StackSettings
-from infra.specs.expand import expand
+from infra.specs.expand import applications
 from infra.yamlio import read_documents
 
 __all__ = ["applied_problems", "object_problems"]
@@ -289,21 +289,18 @@ def _destinations(objects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any
     projects = {
         o["metadata"]["name"]: o.get("spec") or {} for o in objects if o["kind"] == "AppProject"
     }
-    for obj in objects:
-        if obj["kind"] != "ApplicationSet":
-            continue
-        for application in expand(obj):
-            spec = application.get("spec") or {}
-            project_name = str(spec.get("project") or "")
-            yield (
-                application,
-                Destination(
-                    application=str(_metadata(application).get("name")),
-                    namespace=str((spec.get("destination") or {}).get("namespace") or ""),
-                    project_name=project_name,
-                    project=projects.get(project_name, {}),
-                ),
-            )
+    for application in applications(objects):
+        spec = application.get("spec") or {}
+        project_name = str(spec.get("project") or "")
+        yield (
+            application,
+            Destination(
+                application=str(_metadata(application).get("name")),
+                namespace=str((spec.get("destination") or {}).get("namespace") or ""),
+                project_name=project_name,
+                project=projects.get(project_name, {}),
+            ),
+        )
 
 
 def applied_problems(

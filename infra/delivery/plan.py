@@ -44,7 +44,7 @@ from infra.delivery.stacks import stack_names
 from infra.delivery.tree import GitTree, WorkTree
 from infra.errors import PlatformError, Problem, ValidationError
 from infra.settings import StackSettings, load_stack_file
-from infra.specs import argocd_objects, expand
+from infra.specs import applications, argocd_objects
 from infra.yamlio import dump_all
 
 __all__ = [
@@ -206,12 +206,8 @@ def load_side(revision: Revision, stack: str, root: Path) -> StackSide:
         objects = argocd_objects(catalog, settings)
     except ValidationError as exc:
         raise _at(revision, exc) from None
-    applications: dict[str, dict[str, Any]] = {}
-    for obj in objects:
-        if obj["kind"] == "ApplicationSet":
-            for app in expand(obj):
-                applications[_app_key(app)] = app
-    return StackSide(settings, {_argocd_key(o): o for o in objects}, applications)
+    generated = {_app_key(app): app for app in applications(objects)}
+    return StackSide(settings, {_argocd_key(o): o for o in objects}, generated)
 
 
 # -- diffs -------------------------------------------------------------------------------------

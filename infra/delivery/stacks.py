@@ -1,4 +1,5 @@
-"""Which stack a delivery command acts for, read from its ``Pulumi.<stack>.yaml``.
+"""Which stack a command acts for, read from its ``Pulumi.<stack>.yaml``, and which catalog
+folder it reads.
 
 A stack's settings are the one source of truth for what it deploys: its environment
 (``gitops-platform:environment``), its branch (``git.branch``, default the environment) and
@@ -9,14 +10,24 @@ several. A stack's name means nothing by itself: ``prod-eu`` with ``environment:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from infra import constants
+from infra.catalog import Catalog, load_catalog
 from infra.delivery.errors import InputError
-from infra.errors import Problem, ValidationError
-from infra.settings import StackSettings, load_stack_file
+from infra.errors import PlatformError, Problem, ValidationError, shown
+from infra.settings import StackSettings, catalog_folder_problem, load_stack_file
 
-__all__ = ["find_stack", "resolve_stack", "stack_names"]
+__all__ = [
+    "apps_dirs",
+    "checked_apps_dir",
+    "find_stack",
+    "load_stack_inputs",
+    "resolve_stack",
+    "stack_apps_dir",
+    "stack_names",
+]
 
 
 def stack_names(root: Path) -> list[str]:
@@ -102,3 +113,68 @@ def resolve_stack(
             f"{root} with {constants.PROJECT}:environment: {env}); pass {stack_flag}"
         )
     return settings
+
+
+# -- the catalog folder a stack reads ------------------------------------------------------------
+
+
+def checked_apps_dir(root: Path, apps_dir: Path) -> Path:
+    """``--apps-dir`` held to the rules of the setting it overrides (``catalog.appsDir``): a
+    folder inside the project, itself and every link on the way resolved. Returns it under
+    ``root`` as written (not resolved), so the catalog loader refuses a symbolic link on the
+    way exactly as it does for the setting. Raises :class:`PlatformError` naming the flag."""
+    flag = "--apps-dir"
+    if any(len(os.fsencode(part)) > constants.NAME_MAX for part in apps_dir.parts) or (
+        len(os.fsencode(str(apps_dir))) >= constants.PATH_MAX
+    ):
+        raise PlatformError(f"{flag}: {shown(str(apps_dir))}: too long for a path")
+    try:
+        written = Path(os.path.normpath(Path.cwd() / apps_dir))
+        resolved = apps_dir.resolve()
+    except OSError as exc:
+        raise PlatformError(f"{flag}: {shown(str(apps_dir))}: {exc.strerror}") from None
+    real_root = root.resolve()
+    if not resolved.is_relative_to(real_root):
+        raise PlatformError(
+            f"{flag}: {shown(str(apps_dir))} is outside the project ({real_root}); name a "
+            "catalog folder inside it, as catalog.appsDir must"
+        )
+    relative = (
+        written.relative_to(root)
+        if written.is_relative_to(root)
+        else resolved.relative_to(real_root)
+    )
+    problem = catalog_folder_problem(relative.as_posix())
+    if problem is not None:
+        raise PlatformError(f"{flag}: {problem}")
+    return root / relative
+
+
+def stack_apps_dir(root: Path, settings: StackSettings, apps_dir: Path | None) -> Path:
+    """The catalog folder a command reads for a stack: ``--apps-dir``, else the stack's
+    ``catalog.appsDir`` (what ``pulumi up`` of the stack reads)."""
+    return checked_apps_dir(root, apps_dir) if apps_dir else root / settings.catalog.appsDir
+
+
+def apps_dirs(
+    root: Path, stacks: list[StackSettings], apps_dir: Path | None
+) -> dict[Path, list[StackSettings]]:
+    """Every catalog folder the stacks read (``--apps-dir`` for all of them when given), with
+    the stacks reading each; the default ``apps/`` when there is no stack."""
+    if not stacks:
+        return {checked_apps_dir(root, apps_dir) if apps_dir else root / constants.APPS_DIR: []}
+    out: dict[Path, list[StackSettings]] = {}
+    for settings in stacks:
+        out.setdefault(stack_apps_dir(root, settings, apps_dir), []).append(settings)
+    return out
+
+
+def load_stack_inputs(
+    root: Path, stack: str, apps_dir: Path | None
+) -> tuple[StackSettings, Catalog]:
+    """A stack's settings and the catalog it reads (``apps_dir``: ``--apps-dir``, instead of
+    its ``catalog.appsDir``), both validated."""
+    settings = load_stack_file(root, stack)
+    apps = stack_apps_dir(root, settings, apps_dir)
+    catalog = load_catalog(root, apps, reserved_namespaces=settings.platform_namespaces)
+    return settings, catalog

@@ -8,12 +8,13 @@ from infra.specs.admission import (
 )
 from infra.specs.argocd_install import argocd_namespace, argocd_secret, chart_values, redis_secret
 from infra.specs.catalog_objects import application_set, argocd_objects, project
-from infra.specs.expand import expand
+from infra.specs.expand import applications, expand
 
 __all__ = [
     "admission_policies",
     "app_namespaces",
     "application_set",
+    "applications",
     "argocd_namespace",
     "argocd_objects",
     "argocd_secret",

@@ -17,7 +17,7 @@ from typing import Any
 from infra import constants
 from infra.errors import PlatformError
 
-__all__ = ["TemplateError", "expand", "render_template"]
+__all__ = ["TemplateError", "applications", "expand", "render_template"]
 
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
 _FIELD = re.compile(r"^\.[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -101,3 +101,8 @@ def expand(application_set: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return apps
+
+
+def applications(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Applications every ApplicationSet among ``objects`` generates, in order."""
+    return [app for obj in objects if obj["kind"] == "ApplicationSet" for app in expand(obj)]

@@ -38,6 +38,7 @@ __all__ = [
     "ROLLOUTS_API_VERSION",
     "ROLLOUT_FILE",
     "analysis_template",
+    "catalog_rollout_objects",
     "generated_files",
     "generated_path",
     "ignore_differences",
@@ -351,3 +352,14 @@ def catalog_generated_files(catalog: Catalog) -> dict[str, dict[str, str]]:
         if files:
             out[app.name] = files
     return out
+
+
+def catalog_rollout_objects(catalog: Catalog, env: str) -> list[dict[str, Any]]:
+    """The objects of every ``generated/<env>/rollout.yaml`` of the catalog's blueGreen/canary
+    apps enabled in ``env``: what Argo CD applies from git beside the stack's objects."""
+    return [
+        obj
+        for app in catalog.enabled_in(env)
+        if app.definition.strategy.progressive
+        for obj in rollout_objects(app, env)
+    ]

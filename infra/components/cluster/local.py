@@ -24,6 +24,7 @@ from pulumi.dynamic import (
 )
 
 from infra.components.cluster.base import ClusterConnection
+from infra.errors import PlatformError
 from infra.settings import StackSettings
 
 __all__ = [
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 
-class ClusterCommandError(Exception):
+class ClusterCommandError(PlatformError):
     """A cluster CLI failed; the message names the command and its output."""
 
 
