@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from infra.catalog.urls import is_loopback
 from infra.delivery.errors import GitError
 from infra.delivery.git import Git
+from infra.errors import PlatformError
 
 __all__ = ["GitHttpServer", "backend_path", "main"]
 
@@ -65,10 +66,10 @@ def backend_path() -> str:
         # Any folder will do: git prints where its programs are without reading a repository.
         exec_path = Git(Path(".")).run("--exec-path", timeout=30).stdout.strip()
     except GitError as exc:
-        raise RuntimeError(f"git --exec-path failed: {exc}") from None
+        raise PlatformError(f"git --exec-path failed: {exc}") from None
     path = Path(exec_path) / "git-http-backend"
     if not os.access(path, os.X_OK):
-        raise RuntimeError(f"{path} is missing: git's http-backend is required to serve git")
+        raise PlatformError(f"{path} is missing: git's http-backend is required to serve git")
     return str(path)
 
 
@@ -436,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         server = GitHttpServer(args.root, args.port, args.host, log_requests=True)
-    except (OSError, RuntimeError) as exc:
+    except (OSError, PlatformError) as exc:
         print(f"git_http: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
 

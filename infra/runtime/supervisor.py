@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from infra import atomic, constants
+from infra.errors import PlatformError
 from infra.kube import api_client, get_json, post_json
 from infra.runtime import identity
 from infra.runtime.identity import Identity
@@ -71,11 +72,11 @@ IDLE_STATES: Final = frozenset({NO_WORKLOAD, SCALED_TO_ZERO})
 """States of a process that is not meant to run now (nothing to wait for)."""
 
 
-class MissingEnv(RuntimeError):
+class MissingEnv(PlatformError):
     """A ConfigMap or Secret key a container's env needs is missing (not ``optional``)."""
 
 
-class NoIdentity(RuntimeError):
+class NoIdentity(PlatformError):
     """The ServiceAccount a process runs as cannot give a token (it does not exist yet): the
     API server would not admit its pod either."""
 
@@ -239,7 +240,7 @@ class Supervisor:
         namespace, name, key = self.plan.redis_secret
         secret = self._read("Secret", namespace, name)
         if secret is None or key not in (secret.get("data") or {}):
-            raise RuntimeError(f"secret {namespace}/{name} has no key {key!r}")
+            raise MissingEnv(f"secret {namespace}/{name} has no key {key!r}")
         password = base64.b64decode(secret["data"][key]).decode()
         data = self.dir / "data" / "redis"
         data.mkdir(parents=True, exist_ok=True)
