@@ -28,6 +28,7 @@ __all__ = [
     "field_path",
     "problems_from_pydantic",
     "redact_url",
+    "redact_urls",
     "sensitive_field",
     "shown",
 ]
@@ -132,6 +133,15 @@ def redact_url(url: str) -> str:
     if "@" in url or "?" in url or "#" in url:
         return "***"
     return url
+
+
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>`]+")
+
+
+def redact_urls(text: str) -> str:
+    """``text`` (a tool's message, a command line) with every URL in it made safe to print by
+    :func:`redact_url`: the one redaction, whether a URL stands alone or inside words."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
 
 
 # -- pydantic errors -----------------------------------------------------------------------------

@@ -17,7 +17,6 @@ run a program.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from infra.delivery.errors import GitError
+from infra.errors import redact_urls
 
 __all__ = [
     "BOT_EMAIL",
@@ -36,7 +36,6 @@ __all__ = [
     "PushOutcome",
     "classify_push",
     "git_environment",
-    "redact",
 ]
 
 BOT_NAME: Final = "gitops-platform-bot"
@@ -85,13 +84,7 @@ def git_environment(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-_CREDENTIALS: Final = re.compile(r"(\w+://)[^/@\s]+@")
 TIMEOUT_SECONDS: Final = 300
-
-
-def redact(text: str) -> str:
-    """Hide ``user:token@`` in URLs that git may echo."""
-    return _CREDENTIALS.sub(r"\1***@", text)
 
 
 PushOutcome = Literal["ok", "moved", "transient", "permanent"]
@@ -173,7 +166,7 @@ class GitResult:
     def message(self) -> str:
         """git's own words: stderr, else stdout, redacted and trimmed to the last lines."""
         text = (self.stderr.strip() or self.stdout.strip()).splitlines()
-        return redact(" / ".join(line.strip() for line in text[-6:] if line.strip()))
+        return redact_urls(" / ".join(line.strip() for line in text[-6:] if line.strip()))
 
 
 class Git:
@@ -208,10 +201,12 @@ class Git:
         except FileNotFoundError:
             raise GitError("the git CLI is not installed (not found on PATH)") from None
         except subprocess.TimeoutExpired:
-            raise GitError(f"`git {redact(' '.join(args))}` timed out after {timeout:g}s") from None
+            raise GitError(
+                f"`git {redact_urls(' '.join(args))}` timed out after {timeout:g}s"
+            ) from None
         result = GitResult(done.returncode, done.stdout, done.stderr)
         if check and not result.ok:
-            raise GitError(f"`git {redact(' '.join(args))}` failed: {result.message}")
+            raise GitError(f"`git {redact_urls(' '.join(args))}` failed: {result.message}")
         return result
 
     def out(self, *args: str) -> str:
