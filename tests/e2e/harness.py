@@ -29,13 +29,13 @@ from infra.runtime.git_hook import install_hook, write_config
 from infra.runtime.git_http import GitHttpServer
 from tests.e2e.registry import SignedImages
 from tests.signing import free_port
-from tests.support import ARGOCD_CHART, REPO, SHARED_CHARTS
+from tests.support import ARGOCD_CHART, REPO, ROLLOUTS_CHART, SEALED_SECRETS_CHART
 
 PROJECT = "gitops-platform"
 LOCAL_CHARTS = {
     "argocd": ARGOCD_CHART,
-    "rollouts": SHARED_CHARTS / "argo-rollouts-2.41.0.tgz",
-    "sealedSecrets": SHARED_CHARTS / "sealed-secrets-2.18.5.tgz",
+    "rollouts": ROLLOUTS_CHART,
+    "sealedSecrets": SEALED_SECRETS_CHART,
 }
 
 

@@ -27,6 +27,7 @@ from infra.settings import load_stack_file
 from infra.specs import argocd_objects, chart_values
 from infra.specs.crds import CrdSet, CrdSource, crd_digest
 from tests.support import REPO
+from tests.unit.factories import ec_pem, repo_settings
 
 # How the engine protocol marks a secret value (pulumi.runtime.rpc._special_sig_key).
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -519,13 +520,7 @@ def test_admission_on_a_real_cluster_is_the_kyverno_chart_then_the_policies(
     cluster = {"provider": "existing", "kubeconfig": kubeconfig, "context": "prod"}
     overrides = {"cluster": cluster, "admission": PROD_ADMISSION}
     mocks, exports = run_program("prod", overrides)
-    raw = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]
-    raw.update({f"gitops-platform:{k}": v for k, v in overrides.items()})
-    from infra.settings import parse_settings
-
-    settings = parse_settings(
-        "prod", {k.split(":", 1)[1]: v for k, v in raw.items()}, "Pulumi.prod.yaml", REPO
-    )
+    settings = repo_settings("prod", **overrides)
 
     async def check() -> None:
         assert mocks.resources["admission"].type_ == "gitops-platform:index:Admission"
@@ -558,7 +553,6 @@ def test_admission_on_kwok_is_the_crds_and_config_then_the_runtime_then_the_poli
     """kwok: no chart; the namespace, the CRDs of the built Kyverno and its ConfigMap, which
     the runtime's Kyverno process waits for; the policies wait for the runtime."""
     import infra.program
-    from tests.unit.test_admission import ec_pem
 
     crds = ["/toolchain/kyverno/crds/kyverno/kyverno.io_clusterpolicies.yaml"]
     monkeypatch.setattr(infra.program, "kyverno_crd_files", lambda: crds)
