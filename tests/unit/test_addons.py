@@ -42,7 +42,7 @@ def chart_files(path: Path) -> dict[str, str]:
 def chart_defaults(path: Path) -> dict[str, Any]:
     files = chart_files(path)
     name = next(n for n in files if n.count("/") == 1 and n.endswith("/values.yaml"))
-    return yaml.safe_load(files[name])  # type: ignore[no-any-return]
+    return yaml.safe_load(files[name])
 
 
 # Values whose content is free-form in the chart (maps of labels, resource requirements).

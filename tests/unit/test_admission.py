@@ -525,7 +525,7 @@ def clusterpolicy_schema() -> dict[str, Any]:
 @pytest.mark.parametrize("rollouts", [True, False])
 @pytest.mark.parametrize("signer", ["keyless", "key", "offline-key"])
 def test_policies_are_valid_against_kyverno_v1_19_crd(signer: str, rollouts: bool) -> None:
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
 
     signers = {
         "keyless": KEYLESS,

@@ -72,7 +72,7 @@ def with_value(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """A deep copy of ``base`` with ``value`` at the dotted ``path`` (``a.b[0].c``)."""
     data = copy.deepcopy(base)
     parts = [int(p) if p.isdigit() else p for p in re.split(r"\.|\[|\]\.?", path) if p]
-    node = data
+    node: Any = data
     for part in parts[:-1]:
         node = node[part]
     node[parts[-1]] = value

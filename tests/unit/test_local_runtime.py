@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from infra.errors import ValidationError
-from infra.runtime.plan import BINARIES, PORTS, RuntimeSettings, runtime_plan
+from infra.runtime.plan import BINARIES, PORTS, RuntimePlan, RuntimeSettings, runtime_plan
 from infra.runtime.supervisor import MissingEnv, resolve_env
 from infra.settings import StackSettings, load_stack_file, parse_settings
 from infra.specs import chart_values
@@ -97,9 +97,7 @@ def test_the_mirror_is_served_on_its_port() -> None:
     assert settings.repo_url == "http://127.0.0.1:20001/repo.git"
 
 
-def plan(  # type: ignore[no-untyped-def]
-    rollouts: str | None = "argo-rollouts", sealed: str | None = "kube-system"
-):
+def plan(rollouts: str | None = "argo-rollouts", sealed: str | None = "kube-system") -> RuntimePlan:
     binaries = {
         b: f"/opt/bin/{b}"
         for b in (
@@ -355,8 +353,10 @@ def test_kyverno_runs_on_loopback_with_webhooks_by_url_only_when_admission_is_on
     assert kyverno.env["KYVERNO_SERVICEACCOUNT_NAME"] == "kyverno-admission-controller"
     assert argv[argv.index("--kubeconfig") + 1] == "/rt/c1/identities/kyverno.kubeconfig"
     remote = RuntimeSettings("/rt/c1", "argocd", None, admission_namespace="policy")
-    argv = next(x for x in runtime_plan(remote, binaries, ports).processes if x.name == "kyverno")
-    assert "--allowInsecureRegistry" not in argv.argv
+    remote_kyverno = next(
+        x for x in runtime_plan(remote, binaries, ports).processes if x.name == "kyverno"
+    )
+    assert "--allowInsecureRegistry" not in remote_kyverno.argv
     names = [
         x.name
         for x in runtime_plan(RuntimeSettings("/rt/c1", "argocd", None), binaries, ports).processes

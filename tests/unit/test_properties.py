@@ -125,7 +125,7 @@ def test_generated_applications_keep_the_invariants(catalog: Catalog, s: Any) ->
             assert source["repoURL"] in project["sourceRepos"]
             if "chart" not in source:
                 assert source["targetRevision"] == s.branch
-        override = definition.environments[s.environment].sync  # type: ignore[index]
+        override = definition.environments[s.environment].sync
         automated = s.sync.automated if override.automated is None else override.automated
         assert ("automated" in spec["syncPolicy"]) == automated
         assert schema_errors(app) == []

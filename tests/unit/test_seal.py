@@ -735,8 +735,6 @@ def test_write_sealed_is_atomic_when_the_kustomization_cannot_be_replaced(
 ) -> None:
     import os
 
-    import infra.ops.seal.placement as seal
-
     copy_example_catalog(tmp_path)
     before = snapshot(tmp_path)
     target = kustomize_target(tmp_path)
@@ -747,7 +745,7 @@ def test_write_sealed_is_atomic_when_the_kustomization_cannot_be_replaced(
             raise OSError(28, "No space left on device", str(src))
         real_replace(src, dst)
 
-    monkeypatch.setattr(seal.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(SealError) as info:
         write_sealed(tmp_path, target, builder(key, {"a": b"1"}), name="db",
                      namespace="payments", new_keys=["a"], merge=False)  # fmt: skip
@@ -761,8 +759,6 @@ def test_write_sealed_merge_restores_the_old_manifest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: rsa.RSAPrivateKey
 ) -> None:
     import os
-
-    import infra.ops.seal.placement as seal
 
     copy_example_catalog(tmp_path)
     target = kustomize_target(tmp_path)
@@ -779,7 +775,7 @@ def test_write_sealed_merge_restores_the_old_manifest(
             raise OSError(5, "Input/output error", str(dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(seal.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(SealError, match=r"Input/output error; nothing was changed$"):
         write_sealed(tmp_path, target, builder(key, {"a": b"2", "b": b"3"}), name="db",
                      namespace="payments", new_keys=["a", "b"], merge=True)  # fmt: skip
@@ -790,8 +786,6 @@ def test_write_sealed_leaves_nothing_when_writing_fails_or_is_interrupted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: rsa.RSAPrivateKey
 ) -> None:
     import os
-
-    import infra.ops.seal.placement as seal
 
     copy_example_catalog(tmp_path)
     before = snapshot(tmp_path)
@@ -807,13 +801,13 @@ def test_write_sealed_leaves_nothing_when_writing_fails_or_is_interrupted(
                 raise failure
             real_fsync(fd)
 
-        monkeypatch.setattr(seal.os, "fsync", fsync)
+        monkeypatch.setattr(os, "fsync", fsync)
         with pytest.raises((SealError, KeyboardInterrupt)):
             write_sealed(tmp_path, target, builder(key, {"a": b"1"}), name="db",
                          namespace="payments", new_keys=["a"], merge=False)  # fmt: skip
         assert snapshot(tmp_path) == before, failure
     # A failing sealer (kubeseal) writes nothing either; a folder made for --output is removed.
-    monkeypatch.setattr(seal.os, "fsync", real_fsync)
+    monkeypatch.setattr(os, "fsync", real_fsync)
 
     def broken(existing: Any) -> dict[str, Any]:
         raise SealError("--sealer kubeseal: failed")
@@ -823,7 +817,7 @@ def test_write_sealed_leaves_nothing_when_writing_fails_or_is_interrupted(
                      merge=False)  # fmt: skip
     assert snapshot(tmp_path) == before
     out = SealTarget(str(tmp_path / "new" / "deeper" / "s.yaml"), None)
-    monkeypatch.setattr(seal.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "full")))
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "full")))
     with pytest.raises(SealError, match=r"^cannot write .*s\.yaml: full; nothing was changed"):
         write_sealed(tmp_path, out, builder(key, {"a": b"1"}), name="db", namespace="payments",
                      new_keys=["a"], merge=False)  # fmt: skip

@@ -120,9 +120,11 @@ def test_missing_stack_file(tmp_path: Path) -> None:
 
 def test_every_key_is_documented_in_the_readme() -> None:
     readme = (REPO / "README.md").read_text()
+    from pydantic import BaseModel
+
     from infra.settings import KNOWN_KEYS, StackSettings
 
-    def walk(model: type, prefix: str) -> list[str]:
+    def walk(model: type[BaseModel], prefix: str) -> list[str]:
         keys = []
         for name, field in model.model_fields.items():
             if name in ("stack", "root"):
@@ -130,7 +132,7 @@ def test_every_key_is_documented_in_the_readme() -> None:
             keys.append(f"{prefix}{name}")
             ann = field.annotation
             for sub in getattr(ann, "__args__", ()) or (ann,):
-                if isinstance(sub, type) and hasattr(sub, "model_fields"):
+                if isinstance(sub, type) and issubclass(sub, BaseModel):
                     keys += walk(sub, f"{prefix}{name}.")
         return keys
 
