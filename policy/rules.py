@@ -14,6 +14,7 @@ from typing import Any
 
 from infra import constants
 from infra.constants import LABEL_ENV, PROD_ENVIRONMENT
+from infra.delivery.image_ref import parse_image_ref
 from infra.policy_checks import chart_pin_violation
 from infra.specs.admission import ADMISSION_POLICY
 from infra.yamlio import read_documents
@@ -114,14 +115,12 @@ def image_violation(image: str) -> str | None:
     digest (``@sha256:...``)."""
     if not image.strip():
         return "image is empty"
-    name, _, digest = image.partition("@")
-    last = name.rsplit("/", 1)[-1]  # a registry port (host:5000/x) is not a tag
-    _, colon, tag = last.partition(":")
-    if colon and tag == "latest":
+    ref = parse_image_ref(image)  # a registry port (host:5000/x) is not a tag
+    if ref.tag == "latest":
         return f"image {image!r} uses the mutable tag `latest`; pin a version tag or a digest"
-    if colon and not tag:
+    if ref.tag == "":
         return f"image {image!r} has an empty tag; pin a version tag or a digest"
-    if not colon and not digest:
+    if ref.tag is None and ref.digest is None:
         return f"image {image!r} has no tag (so it is `latest`); pin a version tag or a digest"
     return None
 

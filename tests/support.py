@@ -141,7 +141,7 @@ def strict_json_schema(node: Any) -> Any:
 def schema_errors(obj: dict[str, Any], archive: Path = ARGOCD_CHART) -> list[str]:
     """Every violation of ``obj`` against its CRD (strict), as readable lines. The CRD comes
     from ``archive`` (default: the argo-cd chart; ``ROLLOUTS_CHART`` for Rollouts kinds)."""
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
 
     schema = strict_json_schema(crd_schemas(archive)[obj["kind"]])
     # metadata is validated by the API server itself, not by the CRD schema.

@@ -22,6 +22,7 @@ from pydantic import (
 from infra import constants
 from infra.catalog.strict import StrictModel, checked
 from infra.catalog.urls import chart_host_problem, url_credential_problem
+from infra.delivery.image_ref import parse_image_ref
 
 __all__ = [
     "DNS1123_LABEL",
@@ -93,7 +94,7 @@ def image_repository_problem(repository: str) -> str | None:
             "carries a digest (@sha256:...); give the repository alone: the digest is recorded "
             "per environment by `platformctl bump --digest`"
         )
-    if ":" in repository.rsplit("/", 1)[-1]:
+    if parse_image_ref(repository).tag is not None:
         return (
             "carries a tag (:<tag>); give the repository alone: the tag is set per environment "
             "by `platformctl bump`"
@@ -229,8 +230,7 @@ def _success_status(status: int) -> int:
 
 
 def _not_latest(image: str) -> str:
-    tag = image.split("@", 1)[0].rsplit(":", 1)[-1]
-    if tag == "latest":
+    if parse_image_ref(image).tag == "latest":
         raise ValueError(f"{image!r}: pin a version tag, not :latest")
     return image
 

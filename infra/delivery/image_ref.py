@@ -1,5 +1,6 @@
 """Image tags, digests and references: Docker's tag grammar, the digest ``bump --digest``
-records, and splitting ``repo:tag@digest``.
+records, and splitting ``repo:tag@digest`` (the one parser of image references: the handoff,
+the catalog's checks and the policy pack all read references through :func:`parse_image_ref`).
 
 Where the catalog writes an image's version (``apps/README.md``): a kustomize overlay's
 ``newTag`` and a Helm values file's tag key hold ``<tag>`` or ``<tag>@sha256:<hex>``; a plain
@@ -89,11 +90,14 @@ def parse_version(value: str) -> Version:
 
 @dataclass(frozen=True)
 class ImageRef:
-    """``repository[:tag][@digest]``, as written in a manifest."""
+    """``repository[:tag][@digest]``, as written in a manifest, a workload or an app
+    definition."""
 
     repository: str
     tag: str | None
+    """``None``: no tag at all (``app``); ``""``: an empty one (``app:``)."""
     digest: str | None
+    """``None``: no digest (an empty one, ``app@``, is none either)."""
 
     def with_tag(self, tag: str) -> str:
         return f"{self.repository}:{tag}"

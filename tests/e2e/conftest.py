@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -11,7 +11,9 @@ from tests.e2e.browser import chromium, failure_screenshot
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Keep each phase's report on the test item (``item.rep_call``): the browser fixture
     takes a screenshot in its teardown when the test itself failed."""
     report = yield

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import yaml
 
@@ -29,13 +29,16 @@ from infra.runtime.git_hook import install_hook, write_config
 from infra.runtime.git_http import GitHttpServer
 from tests.e2e.registry import SignedImages
 from tests.signing import free_port
-from tests.support import ARGOCD_CHART, REPO, SHARED_CHARTS
+from tests.support import ARGOCD_CHART, REPO, ROLLOUTS_CHART, SEALED_SECRETS_CHART
+
+if TYPE_CHECKING:
+    from kubernetes.client import V1ObjectMeta
 
 PROJECT = "gitops-platform"
 LOCAL_CHARTS = {
     "argocd": ARGOCD_CHART,
-    "rollouts": SHARED_CHARTS / "argo-rollouts-2.41.0.tgz",
-    "sealedSecrets": SHARED_CHARTS / "sealed-secrets-2.18.5.tgz",
+    "rollouts": ROLLOUTS_CHART,
+    "sealedSecrets": SEALED_SECRETS_CHART,
 }
 
 
@@ -393,6 +396,7 @@ class Project:
             if exc.status == 404:
                 return None
             raise
+        assert d.spec is not None and d.spec.template.spec is not None, d
         return str(d.spec.template.spec.containers[0].image)
 
     # -- Argo CD, as it reports itself ----------------------------------------------------
@@ -416,9 +420,10 @@ class Project:
     def applications(self) -> dict[str, dict[str, Any]]:
         from kubernetes import client
 
-        items = client.CustomObjectsApi(self.api()).list_namespaced_custom_object(
+        listed = client.CustomObjectsApi(self.api()).list_namespaced_custom_object(
             "argoproj.io", "v1alpha1", "argocd", "applications"
-        )["items"]
+        )
+        items = cast(dict[str, Any], listed)["items"]  # custom objects: plain JSON
         return {a["metadata"]["name"]: a for a in items}
 
     def refresh(self, name: str) -> None:
@@ -487,4 +492,43 @@ def secret_value(api: Any, namespace: str, name: str, key: str) -> str:
     from kubernetes import client
 
     secret = client.CoreV1Api(api).read_namespaced_secret(name, namespace)
+    assert secret.data is not None, f"Secret {namespace}/{name} holds no data"
     return base64.b64decode(secret.data[key]).decode()
+
+
+# -- objects the Kubernetes client returns ---------------------------------------------------
+# The client types every field of its objects optional; what the API server returns always has
+# its metadata and name. These say so once (a missing one fails the test, naming the object).
+
+
+class KubeObject(Protocol):
+    """Any object of the Kubernetes client: a Deployment, a CRD, a webhook configuration..."""
+
+    @property
+    def metadata(self) -> V1ObjectMeta | None: ...
+
+
+def metadata(obj: KubeObject) -> V1ObjectMeta:
+    """``obj.metadata``, which an object the API server returned always has."""
+    assert obj.metadata is not None, obj
+    return obj.metadata
+
+
+def name_of(obj: KubeObject) -> str:
+    """``obj.metadata.name``, which an object the API server returned always has."""
+    name = metadata(obj).name
+    assert name is not None, obj
+    return name
+
+
+def identity(api: Any) -> str:
+    """Who the API server says the client ``api`` acts as (a SelfSubjectReview)."""
+    from kubernetes import client
+
+    review = client.AuthenticationV1Api(api).create_self_subject_review(
+        client.V1SelfSubjectReview(api_version="authentication.k8s.io/v1", kind="SelfSubjectReview")
+    )
+    assert review.status is not None and review.status.user_info is not None, review
+    username = review.status.user_info.username
+    assert username is not None, review
+    return username

@@ -37,7 +37,15 @@ from tests.e2e.browser import (
     sync_status_shown,
     wait_until,
 )
-from tests.e2e.harness import LogWatch, Project, changed_resources, secret_value, wait_for
+from tests.e2e.harness import (
+    LogWatch,
+    Project,
+    changed_resources,
+    metadata,
+    name_of,
+    secret_value,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -134,17 +142,20 @@ def test_fresh_stack_previews_then_creates_cluster_and_argocd(project: Project) 
 
     apps = client.AppsV1Api(project.api())
     deployments = apps.list_namespaced_deployment(NAMESPACE).items
-    names = {d.metadata.name for d in deployments}
+    names = {name_of(d) for d in deployments}
     assert {"argocd-server", "argocd-repo-server", "argocd-applicationset-controller"} <= names
+    replicas: dict[str, int] = {}
     for d in deployments:
-        assert (d.status.available_replicas or 0) == d.spec.replicas, d.metadata.name
-    statefulsets = {s.metadata.name: s for s in apps.list_namespaced_stateful_set(NAMESPACE).items}
+        assert d.spec is not None and d.spec.replicas is not None, name_of(d)
+        assert d.status is not None, name_of(d)
+        assert (d.status.available_replicas or 0) == d.spec.replicas, name_of(d)
+        replicas[name_of(d)] = d.spec.replicas
+    statefulsets = {name_of(s): s for s in apps.list_namespaced_stateful_set(NAMESPACE).items}
     assert "argocd-application-controller" in statefulsets
     if project.stack == "prod":
-        assert deployments and all(d.spec.replicas >= 1 for d in deployments)
+        assert deployments and all(count >= 1 for count in replicas.values())
         assert any("redis-ha" in name for name in statefulsets), sorted(statefulsets)
-        server = next(d for d in deployments if d.metadata.name == "argocd-server")
-        assert server.spec.replicas == 2
+        assert replicas["argocd-server"] == 2
 
 
 def test_objects_in_the_cluster_are_what_platformctl_renders(project: Project) -> None:
@@ -506,7 +517,7 @@ def test_a_team_cannot_take_over_another_teams_namespace(project: Project) -> No
         detail=lambda: (project.applications()[name].get("status") or {}).get("operationState"),
     )
     try:  # team data's namespace: untouched (or, where data has no app yet, not created)
-        labels = core.read_namespace("data").metadata.labels or {}
+        labels = metadata(core.read_namespace("data")).labels or {}
     except ApiException as exc:
         assert exc.status == 404
         labels = {}
@@ -652,7 +663,6 @@ def test_removing_an_app_keeps_its_application_or_its_workloads(project: Project
     """prod (`applicationsSync: create-update`): an app removed from the catalog keeps its
     Application. dev (`sync`): the Application goes, its workloads stay
     (`preserveResourcesOnDeletion`). Put back, it is generated again."""
-    from kubernetes import client
 
     app_dir = project.root / "apps" / "checkout-web"
     parked = project.root.parent / "checkout-web.parked"
@@ -668,7 +678,7 @@ def test_removing_an_app_keeps_its_application_or_its_workloads(project: Project
             wait_for(
                 "the Application removed", lambda: "checkout-web" not in project.applications()
             )
-            rollout = client.CustomObjectsApi(project.api()).get_namespaced_custom_object(
+            rollout = custom_objects(project).get_namespaced_custom_object(
                 GROUP, VERSION, "payments", "rollouts", "checkout-web"
             )
             assert rollout["metadata"]["name"] == "checkout-web"  # the workload stays
@@ -725,8 +735,7 @@ def test_addons_are_installed(project: Project) -> None:
 
     api = project.api()
     crds = {
-        c.metadata.name
-        for c in client.ApiextensionsV1Api(api).list_custom_resource_definition().items
+        name_of(c) for c in client.ApiextensionsV1Api(api).list_custom_resource_definition().items
     }
     assert {"rollouts.argoproj.io", "analysistemplates.argoproj.io"} <= crds, sorted(crds)
     assert "sealedsecrets.bitnami.com" in crds
@@ -740,17 +749,20 @@ def test_addons_are_installed(project: Project) -> None:
         (sealed_ns, "sealed-secrets-controller"),
     ):
         deployment = apps.read_namespaced_deployment(name, namespace)
+        assert deployment.status is not None and deployment.spec is not None, name
         conditions = {c.type: c.status for c in deployment.status.conditions or []}
         assert conditions.get("Available") == "True", (name, conditions)
-        assert (deployment.status.available_replicas or 0) == deployment.spec.replicas >= 1
+        ready, wanted = deployment.status.available_replicas or 0, deployment.spec.replicas
+        assert wanted is not None and ready == wanted >= 1, (name, ready, wanted)
     rollouts = apps.read_namespaced_deployment("argo-rollouts", rollouts_ns)
+    assert rollouts.spec is not None
     assert rollouts.spec.replicas == (2 if project.stack == "prod" else 1)
     # The dashboard: the chart's own Deployment only where the local runtime serves it (on
     # loopback, under the chart's dashboard RBAC); a real cluster's values turn it off.
     dashboards = [
-        d.metadata.name
+        name_of(d)
         for d in apps.list_namespaced_deployment(rollouts_ns).items
-        if "dashboard" in d.metadata.name
+        if "dashboard" in name_of(d)
     ]
     assert dashboards == ["argo-rollouts-dashboard"], dashboards
 
@@ -782,9 +794,9 @@ def test_addons_are_installed(project: Project) -> None:
         assert owners[chart].get("retainOnDelete") is True, chart
         assert names <= set(owners[chart]["outputs"]["crds"]), (chart, owners[chart]["outputs"])
     for crd in client.ApiextensionsV1Api(api).list_custom_resource_definition().items:
-        if crd.metadata.name in crds and crd.spec.group in ("argoproj.io", "bitnami.com"):
-            managers = {m.manager for m in crd.metadata.managed_fields or []}
-            assert "gitops-platform-crds" in managers, (crd.metadata.name, managers)
+        if name_of(crd) in crds and crd.spec.group in ("argoproj.io", "bitnami.com"):
+            managers = {m.manager for m in metadata(crd).managed_fields or []}
+            assert "gitops-platform-crds" in managers, (name_of(crd), managers)
 
     # `platformctl seal --context` finds the controller's Service and asks the API server's
     # proxy for /v1/cert.pem; the controller is not running here, so: a clear error, exit 1.
@@ -1004,8 +1016,8 @@ def test_api_server_stopped_during_up_then_next_up_converges(project: Project) -
     resources = deployment.get("resources") or []
     left = [r["urn"] for r in resources if r.get("delete")]
     left += [op["resource"]["urn"] for op in deployment.get("pending_operations") or []]
-    web = [r for r in resources if r["urn"].endswith("::catalog-applicationset-web")]
-    assert left or "hello-web-3" not in json.dumps(web), out[-1500:]
+    web_state = [r for r in resources if r["urn"].endswith("::catalog-applicationset-web")]
+    assert left or "hello-web-3" not in json.dumps(web_state), out[-1500:]
     project.log.append(f"left by the interrupted up: {left}")
     project.kwokctl("start", "cluster")
     # Interrupted mid-update: part of what it was to change is still to do (seen here: the
@@ -1055,7 +1067,7 @@ def test_break_glass_reset_seeds_a_new_password(project: Project) -> None:
         kubeconfig.unlink()
     seeded = proc.stdout.strip()
     assert len(seeded) >= 16, proc.stdout
-    names = [s.metadata.name for s in core.list_namespaced_secret(NAMESPACE).items]
+    names = [name_of(s) for s in core.list_namespaced_secret(NAMESPACE).items]
     assert "argocd-initial-admin-secret" not in names
     wait_for("the restarted argocd-server to accept the seeded password",
              lambda: project.login(seeded, check=False).returncode == 0, timeout=120)  # fmt: skip

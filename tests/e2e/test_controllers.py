@@ -40,7 +40,7 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from infra.runtime.service_proxy import expose
 from infra.specs.addons import SEALED_SECRETS_KEY_LABEL
 from tests.e2e.browser import promote_on_dashboard, rollout_shown, screenshot, wait_until
-from tests.e2e.harness import Project, wait_for
+from tests.e2e.harness import Project, identity, metadata, name_of, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -225,15 +225,15 @@ def analysis_runs(project: Project, name: str, pod_hash: str) -> list[dict[str, 
     ]
 
 
-def replica_sets(project: Project, app: str) -> dict[str, Any]:
+def replica_sets(project: Project, app: str) -> dict[str | None, Any]:
     """pod-template hash -> ReplicaSet, for the ReplicaSets of rollout ``app``."""
     from kubernetes import client
 
     items = client.AppsV1Api(project.api()).list_namespaced_replica_set(SHOP).items
     return {
-        rs.metadata.labels.get("rollouts-pod-template-hash"): rs
+        (metadata(rs).labels or {}).get("rollouts-pod-template-hash"): rs
         for rs in items
-        if any(o.name == app for o in rs.metadata.owner_references or [])
+        if any(o.name == app for o in metadata(rs).owner_references or [])
     }
 
 
@@ -775,11 +775,9 @@ def test_an_unsigned_image_is_admitted_in_dev(project: Project) -> None:
     from kubernetes import client
 
     hooks = client.AdmissionregistrationV1Api(project.api())
-    configurations = [
-        *hooks.list_validating_webhook_configuration().items,
-        *hooks.list_mutating_webhook_configuration().items,
-    ]
-    assert not [c.metadata.name for c in configurations if "kyverno" in c.metadata.name]
+    names = [name_of(c) for c in hooks.list_validating_webhook_configuration().items]
+    names += [name_of(c) for c in hooks.list_mutating_webhook_configuration().items]
+    assert not [name for name in names if "kyverno" in name]
     image = "127.0.0.1:5000/example-org/unsigned:dev"
     pod = {
         "apiVersion": "v1",
@@ -841,10 +839,7 @@ def test_every_controller_acts_as_its_charts_service_account_and_rbac_decides(
         used = Path(_process_kubeconfig(process["pid"])).resolve()
         assert used != admin, name
         assert "client-key" not in used.read_text(), name
-        review = client.AuthenticationV1Api(_as(str(used))).create_self_subject_review(
-            {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
-        )
-        seen[name] = review.status.user_info.username
+        seen[name] = identity(_as(str(used)))
         assert process["identity"] == seen[name]
     assert seen == {n: f"system:serviceaccount:{who}" for n, who in IDENTITIES.items()}
 
@@ -858,7 +853,9 @@ def test_every_controller_acts_as_its_charts_service_account_and_rbac_decides(
         "subjects": [{"kind": "ServiceAccount", "name": "argocd-server", "namespace": "argocd"}],
     }  # fmt: skip
     with pytest.raises(ApiException) as refused:
-        client.RbacAuthorizationV1Api(server).create_cluster_role_binding(binding)
+        client.RbacAuthorizationV1Api(server).create_cluster_role_binding(
+            client.V1ClusterRoleBinding.model_validate(binding)
+        )
     assert refused.value.status == 403
     assert "system:serviceaccount:argocd:argocd-server" in str(refused.value.body)
     dashboard = _as(_process_kubeconfig(status["rollouts-dashboard"]["pid"]))
@@ -883,6 +880,7 @@ def test_a_controller_runs_only_as_the_kubelet_would_run_its_pod(project: Projec
 
     needs = {"name": "E2E_TOKEN", "valueFrom": {"secretKeyRef": {"name": "e2e-extra", "key": "t"}}}
     deployment = apps.read_namespaced_deployment(name, "argocd")
+    assert deployment.spec is not None and deployment.spec.template.spec is not None
     has_env = bool(deployment.spec.template.spec.containers[0].env)
     meta = deployment.spec.template.metadata
     has_annotations = bool(meta and meta.annotations)

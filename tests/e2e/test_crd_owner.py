@@ -14,11 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from tests.e2e.harness import Project, changed_resources, free_port, wait_for
+from tests.e2e.harness import (
+    Project,
+    changed_resources,
+    free_port,
+    metadata,
+    name_of,
+    wait_for,
+)
 from tests.support import (
     REPO,
     UPGRADED_CRD,
@@ -59,19 +66,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     print("\n".join(project.log))
 
 
-def _uids(project: Project) -> dict[str, str]:
+def _uids(project: Project) -> dict[str, str | None]:
     """kind/name -> uid of every CRD and every object of the Argo CD kinds."""
     from kubernetes import client
 
     api = project.api()
     out = {
-        f"crd/{c.metadata.name}": c.metadata.uid
+        f"crd/{name_of(c)}": metadata(c).uid
         for c in client.ApiextensionsV1Api(api).list_custom_resource_definition().items
     }
     custom = client.CustomObjectsApi(api)
     for plural in ("applications", "applicationsets", "appprojects"):
         items = custom.list_namespaced_custom_object("argoproj.io", "v1alpha1", "argocd", plural)
-        for item in items["items"]:
+        for item in cast(dict[str, Any], items)["items"]:  # custom objects: plain JSON
             out[f"{plural}/{item['metadata']['name']}"] = item["metadata"]["uid"]
     return out
 
@@ -118,12 +125,13 @@ def test_one_up_moves_the_crds_to_their_owners_and_deletes_nothing(project: Proj
     from kubernetes import client
 
     for crd in client.ApiextensionsV1Api(project.api()).list_custom_resource_definition().items:
-        managers = {m.manager for m in crd.metadata.managed_fields or []}
-        assert "gitops-platform-crds" in managers, (crd.metadata.name, managers)
-        assert not [m for m in managers if m.startswith("pulumi-kubernetes")], managers
-        digest = (crd.metadata.annotations or {}).get("platform.gitops/crd-digest", "")
-        chart = next(c for c, o in owners.items() if crd.metadata.name in o["outputs"]["crds"])
-        assert digest == owners[chart]["outputs"]["crds"][crd.metadata.name]
+        name = name_of(crd)
+        managers = {m.manager for m in metadata(crd).managed_fields or []}
+        assert "gitops-platform-crds" in managers, (name, managers)
+        assert not [m for m in managers if m and m.startswith("pulumi-kubernetes")], managers
+        digest = (metadata(crd).annotations or {}).get("platform.gitops/crd-digest", "")
+        chart = next(c for c, o in owners.items() if name in o["outputs"]["crds"])
+        assert digest == owners[chart]["outputs"]["crds"][name]
 
     project.pulumi("preview", "--expect-no-changes", "--diff")
     # A refresh reads the digests back from the live CRDs: still nothing to change.

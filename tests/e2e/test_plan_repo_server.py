@@ -192,7 +192,7 @@ def test_every_catalog_app_renders_as_the_repo_server_generates_it(project: Proj
     wait_synced(project, CATALOG, commit)
     planned = plan_renders(project, commit)
     assert set(planned) == CATALOG
-    kinds = set()
+    kinds: set[str] = set()
     for app, objects in sorted(planned.items()):
         assert objects, f"{app}: the plan renders nothing"
         kinds.update(o["kind"] for o in objects)

@@ -180,8 +180,27 @@ images:
 """
 
 
-def stack_file(environment: str, branch: str | None = None, apps_dir: str | None = None) -> str:
-    """A minimal ``Pulumi.<stack>.yaml``: an adopted cluster, the environment, its branch."""
+KEYLESS_ADMISSION = (
+    "    enabled: true",
+    "    trustedRegistries: [ghcr.io/example-org]",
+    "    signer:",
+    "      keyless:",
+    "        issuer: https://token.actions.githubusercontent.com",
+    "        subject: https://github.com/example-org/gitops-platform/*",
+)
+"""A prod stack's admission section: images of ghcr.io/example-org signed by this repository's
+workflows."""
+
+
+def stack_file(
+    environment: str,
+    branch: str | None = None,
+    apps_dir: str | None = None,
+    admission: tuple[str, ...] | None = None,
+) -> str:
+    """A minimal ``Pulumi.<stack>.yaml``: an adopted cluster, the environment, its branch;
+    ``admission`` holds the lines of its admission section (a prod stack must enable admission
+    control: :data:`KEYLESS_ADMISSION` unless given)."""
     lines = [
         "config:",
         f"  gitops-platform:environment: {environment}",
@@ -195,16 +214,10 @@ def stack_file(environment: str, branch: str | None = None, apps_dir: str | None
         lines.append(f"    branch: {branch}")
     if apps_dir is not None:
         lines += ["  gitops-platform:catalog:", f"    appsDir: {apps_dir}"]
-    if environment == "prod":  # a prod stack must enable admission control
-        lines += [
-            "  gitops-platform:admission:",
-            "    enabled: true",
-            "    trustedRegistries: [ghcr.io/example-org]",
-            "    signer:",
-            "      keyless:",
-            "        issuer: https://token.actions.githubusercontent.com",
-            "        subject: https://github.com/example-org/gitops-platform/*",
-        ]
+    if admission is None and environment == "prod":
+        admission = KEYLESS_ADMISSION
+    if admission is not None:
+        lines += ["  gitops-platform:admission:", *admission]
     return "\n".join(lines) + "\n"
 
 

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.errors import ValidationError
-from infra.settings import StackSettings, load_stack_file, parse_settings
+from infra.settings import load_stack_file
 from infra.specs.addons import (
     ROLLOUTS_CONTROLLER,
     SEALED_SECRETS_CONTROLLER,
@@ -20,23 +19,8 @@ from infra.specs.addons import (
     rollouts_values,
     sealed_secrets_values,
 )
-from tests.support import PROD_ADMISSION, REPO, SHARED_CHARTS
-
-ROLLOUTS_CHART = SHARED_CHARTS / "argo-rollouts-2.41.0.tgz"
-SEALED_SECRETS_CHART = SHARED_CHARTS / "sealed-secrets-2.18.5.tgz"
-MINIMAL = {"cluster": {"provider": "kwok"}, "git": {"repoURL": "https://example.com/r.git"}}
-
-
-def settings(env: str = "dev", **sections: Any) -> StackSettings:
-    if env == "prod":
-        sections = {"admission": PROD_ADMISSION, **sections}
-    return parse_settings(env, {**MINIMAL, **sections}, f"Pulumi.{env}.yaml")
-
-
-def messages(values: dict[str, Any]) -> list[str]:
-    with pytest.raises(ValidationError) as info:
-        parse_settings("dev", {**MINIMAL, **values}, "Pulumi.dev.yaml")
-    return [str(p) for p in info.value.problems]
+from tests.support import REPO, ROLLOUTS_CHART, SEALED_SECRETS_CHART
+from tests.unit.factories import MINIMAL_STACK, minimal_settings, settings_problems
 
 
 def _archive(path: Path) -> dict[str, str]:
@@ -58,7 +42,7 @@ def chart_files(path: Path) -> dict[str, str]:
 def chart_defaults(path: Path) -> dict[str, Any]:
     files = chart_files(path)
     name = next(n for n in files if n.count("/") == 1 and n.endswith("/values.yaml"))
-    return yaml.safe_load(files[name])  # type: ignore[no-any-return]
+    return yaml.safe_load(files[name])
 
 
 # Values whose content is free-form in the chart (maps of labels, resource requirements).
@@ -85,7 +69,7 @@ def unknown_keys(ours: dict[str, Any], defaults: dict[str, Any], prefix: str = "
 
 
 def test_addons_are_off_by_default_with_pinned_charts() -> None:
-    s = settings()
+    s = minimal_settings()
     assert not s.rollouts.enabled and not s.sealedSecrets.enabled
     assert s.rollouts.namespace == "argo-rollouts"
     assert s.rollouts.chart.version == "2.41.0"
@@ -151,17 +135,17 @@ def test_both_stacks_enable_both_addons() -> None:
     ],
 )
 def test_bad_addon_settings(values: dict[str, Any], expected: str) -> None:
-    found = messages(values)
+    found = settings_problems({**MINIMAL_STACK, **values})
     assert any(m.startswith(expected) for m in found), found
 
 
 def test_a_disabled_addon_or_a_cluster_namespace_may_be_shared() -> None:
-    s = settings(
+    s = minimal_settings(
         rollouts={"namespace": "argocd"},
         sealedSecrets={"enabled": True, "namespace": "kube-system"},
     )
     assert s.rollouts.namespace == "argocd"
-    s = settings(
+    s = minimal_settings(
         rollouts={"enabled": True, "namespace": "kube-system"},
         sealedSecrets={"enabled": True},
     )
@@ -172,7 +156,7 @@ def test_a_disabled_addon_or_a_cluster_namespace_may_be_shared() -> None:
 
 
 def test_addon_namespace_is_created_unless_every_cluster_has_it() -> None:
-    s = settings("prod")
+    s = minimal_settings("prod")
     ns = addon_namespace(s, "argo-rollouts")
     assert ns is not None
     assert ns["metadata"]["name"] == "argo-rollouts"
@@ -189,16 +173,16 @@ def test_addon_namespace_is_created_unless_every_cluster_has_it() -> None:
 
 
 def test_rollouts_values_dev() -> None:
-    values = rollouts_values(settings("dev"))
+    values = rollouts_values(minimal_settings("dev"))
     assert values["controller"]["replicas"] == 1
     assert "pdb" not in values["controller"] and "resources" not in values["controller"]
     # Served by the local runtime on loopback as the chart's dashboard workload (its RBAC);
     # never in a cluster (no authentication of its own).
     assert values["dashboard"] == {"enabled": True}
-    real = rollouts_values(settings("dev", cluster={"provider": "kind"}))
+    real = rollouts_values(minimal_settings("dev", cluster={"provider": "kind"}))
     assert real["dashboard"] == {"enabled": False}
     kwok_only = rollouts_values(
-        settings("dev", cluster={"provider": "kwok", "controllers": "none"})
+        minimal_settings("dev", cluster={"provider": "kwok", "controllers": "none"})
     )
     assert kwok_only["dashboard"] == {"enabled": False}
     assert values["installCRDs"] is False, "the CRDs are owned by ChartCRDs, not the chart"
@@ -207,7 +191,7 @@ def test_rollouts_values_dev() -> None:
 
 
 def test_rollouts_values_prod_has_two_replicas_and_a_pdb() -> None:
-    values = rollouts_values(settings("prod"))
+    values = rollouts_values(minimal_settings("prod"))
     controller = values["controller"]
     assert controller["replicas"] == 2
     assert controller["pdb"] == {"enabled": True, "minAvailable": 1}
@@ -216,8 +200,8 @@ def test_rollouts_values_prod_has_two_replicas_and_a_pdb() -> None:
 
 
 def test_sealed_secrets_values() -> None:
-    dev = sealed_secrets_values(settings("dev"))
-    prod = sealed_secrets_values(settings("prod"))
+    dev = sealed_secrets_values(minimal_settings("dev"))
+    prod = sealed_secrets_values(minimal_settings("prod"))
     for values in (dev, prod):
         assert values["fullnameOverride"] == SEALED_SECRETS_CONTROLLER
         assert values["secretName"] == "sealed-secrets-key"
@@ -231,7 +215,10 @@ def test_sealed_secrets_values() -> None:
 def test_values_are_plain_data() -> None:
     """Chart v4 registers nothing when a value is unknown: the values are plain data."""
     for env in ("dev", "prod"):
-        for values in (rollouts_values(settings(env)), sealed_secrets_values(settings(env))):
+        for values in (
+            rollouts_values(minimal_settings(env)),
+            sealed_secrets_values(minimal_settings(env)),
+        ):
             assert yaml.safe_load(yaml.safe_dump(values)) == values
 
 
@@ -240,7 +227,7 @@ def test_values_are_plain_data() -> None:
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_every_value_we_set_is_a_value_of_the_chart(env: str) -> None:
-    s = settings(env)
+    s = minimal_settings(env)
     assert unknown_keys(rollouts_values(s), chart_defaults(ROLLOUTS_CHART)) == []
     assert unknown_keys(sealed_secrets_values(s), chart_defaults(SEALED_SECRETS_CHART)) == []
 
@@ -253,7 +240,7 @@ def test_the_charts_have_no_helm_hooks(archive: Path) -> None:
 
 
 def test_the_pinned_versions_are_the_archives() -> None:
-    s = settings()
+    s = minimal_settings()
     for archive, version in (
         (ROLLOUTS_CHART, s.rollouts.chart.version),
         (SEALED_SECRETS_CHART, s.sealedSecrets.chart.version),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from infra.catalog import Catalog, load_catalog
 from infra.errors import ValidationError
@@ -34,30 +34,16 @@ from infra.specs.admission import (
     kyverno_values,
 )
 from tests.support import PROD_ADMISSION, REPO, pinned_module, strict_json_schema
+from tests.unit.factories import (
+    MINIMAL_STACK,
+    ec_pem,
+    minimal_settings,
+    public_pem,
+    rsa_pem,
+    settings_problems,
+)
 
-MINIMAL: dict[str, Any] = {
-    "cluster": {"provider": "kwok"},
-    "git": {"repoURL": "https://example.com/r.git"},
-}
 KEYLESS = PROD_ADMISSION["signer"]
-
-
-def _pem(key: Any) -> str:
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-
-
-@cache
-def ec_pem(curve: type[ec.EllipticCurve] = ec.SECP256R1) -> str:
-    return _pem(ec.generate_private_key(curve()))
-
-
-@cache
-def rsa_pem(bits: int) -> str:
-    return _pem(rsa.generate_private_key(public_exponent=65537, key_size=bits))
 
 
 def admission(**fields: Any) -> dict[str, Any]:
@@ -65,20 +51,20 @@ def admission(**fields: Any) -> dict[str, Any]:
 
 
 def settings(env: str = "prod", **fields: Any) -> StackSettings:
-    return parse_settings(env, {**MINIMAL, "admission": admission(**fields)}, f"Pulumi.{env}.yaml")
+    """A minimal stack ``env`` whose admission section is :data:`PROD_ADMISSION` with
+    ``fields`` replaced."""
+    return minimal_settings(env, admission=admission(**fields))
 
 
 def problems(values: dict[str, Any], env: str = "prod") -> list[str]:
-    with pytest.raises(ValidationError) as info:
-        parse_settings(env, {**MINIMAL, **values}, f"Pulumi.{env}.yaml")
-    return [str(p) for p in info.value.problems]
+    return settings_problems({**MINIMAL_STACK, **values}, env)
 
 
 # -- settings -------------------------------------------------------------------------------
 
 
 def test_defaults_and_the_real_stack_files() -> None:
-    s = parse_settings("dev", MINIMAL, "Pulumi.dev.yaml")
+    s = parse_settings("dev", MINIMAL_STACK, "Pulumi.dev.yaml")
     assert not s.admission.enabled and s.admission.namespace == "kyverno"
     assert s.admission.chart.version == "3.9.0"
     assert s.admission.chart.repository == "https://kyverno.github.io/kyverno/"
@@ -101,7 +87,7 @@ def test_defaults_and_the_real_stack_files() -> None:
 
 
 def test_enabled_admission_joins_the_platform_namespaces() -> None:
-    engine = {f"gitops-platform:{k}": json.dumps(v) for k, v in MINIMAL.items()}
+    engine = {f"gitops-platform:{k}": json.dumps(v) for k, v in MINIMAL_STACK.items()}
     engine["gitops-platform:admission"] = json.dumps(PROD_ADMISSION)
     enabled = settings_from_engine("prod", engine, "Pulumi.prod.yaml")
     assert enabled.admission.enabled and "kyverno" in enabled.platform_namespaces
@@ -120,13 +106,13 @@ def test_enabled_needs_registries_and_a_signer() -> None:
         "`enabled: true`: at least one"
     ]
     # Disabled (dev): nothing else is required.
-    assert not parse_settings("dev", {**MINIMAL, "admission": {}}, "x").admission.enabled
+    assert not parse_settings("dev", {**MINIMAL_STACK, "admission": {}}, "x").admission.enabled
 
 
 @pytest.mark.parametrize("admission_values", [{}, {"enabled": False}])
 def test_prod_requires_admission(admission_values: dict[str, Any]) -> None:
     """Every stack deploying prod, whatever its name (environment, not stack name)."""
-    values = {**MINIMAL, "admission": admission_values}
+    values = {**MINIMAL_STACK, "admission": admission_values}
     assert problems(values) == [
         "Pulumi.prod.yaml: gitops-platform:admission.enabled: must be true for a stack "
         "deploying prod: only signed images from trusted registries reach prod "
@@ -193,7 +179,7 @@ def test_good_public_keys() -> None:
         (lambda: ec_pem(ec.SECP384R1), "curve secp384r1; expected P-256"),
         (lambda: rsa_pem(1024), "RSA key of 1024 bits; expected at least 2048"),
         (
-            lambda: _pem(ed25519.Ed25519PrivateKey.generate()),
+            lambda: public_pem(ed25519.Ed25519PrivateKey.generate()),
             "must be an ECDSA P-256 or RSA",
         ),
         (lambda: "not a key", "must be one PEM public key"),
@@ -325,7 +311,7 @@ POD_CONTROLLERS = ["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"
 
 
 def test_no_policy_unless_enabled() -> None:
-    dev = parse_settings("dev", MINIMAL, "Pulumi.dev.yaml")
+    dev = parse_settings("dev", MINIMAL_STACK, "Pulumi.dev.yaml")
     assert admission_policies(dev, catalog()) == []
     assert policies() != []
 
@@ -344,7 +330,11 @@ def test_app_namespaces_are_the_enabled_apps_of_the_environment() -> None:
 def test_policies_are_scoped_to_the_app_namespaces_and_exclude_the_platform() -> None:
     s = parse_settings(
         "prod",
-        {**MINIMAL, "rollouts": {"enabled": True}, "admission": admission(namespace="policy")},
+        {
+            **MINIMAL_STACK,
+            "rollouts": {"enabled": True},
+            "admission": admission(namespace="policy"),
+        },
         "Pulumi.prod.yaml",
     )
     excluded = excluded_namespaces(s)
@@ -393,7 +383,7 @@ def test_a_rollouts_images_are_extracted_for_verification() -> None:
     """Kyverno extracts images from Pods and the core controllers only: a Rollout's must be
     named (the real Kyverno admitted an unsigned Rollout otherwise)."""
     s = parse_settings(
-        "prod", {**MINIMAL, "rollouts": {"enabled": True}, "admission": admission()}, "x"
+        "prod", {**MINIMAL_STACK, "rollouts": {"enabled": True}, "admission": admission()}, "x"
     )
     rule = rules(policies(s)[0])[VERIFY_WORKLOADS_RULE]
     assert rule["imageExtractors"] == {
@@ -535,7 +525,7 @@ def clusterpolicy_schema() -> dict[str, Any]:
 @pytest.mark.parametrize("rollouts", [True, False])
 @pytest.mark.parametrize("signer", ["keyless", "key", "offline-key"])
 def test_policies_are_valid_against_kyverno_v1_19_crd(signer: str, rollouts: bool) -> None:
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
 
     signers = {
         "keyless": KEYLESS,
@@ -543,7 +533,7 @@ def test_policies_are_valid_against_kyverno_v1_19_crd(signer: str, rollouts: boo
         "offline-key": {"publicKey": ec_pem(), "transparencyLog": False},
     }
     values = {
-        **MINIMAL,
+        **MINIMAL_STACK,
         "rollouts": {"enabled": rollouts},
         "admission": admission(
             signer=signers[signer], trustedRegistries=["ghcr.io/example-org", "localhost/x"]
@@ -570,7 +560,7 @@ def test_schema_check_catches_a_wrong_field() -> None:
 def test_kyverno_webhooks_skip_the_control_plane() -> None:
     s = parse_settings(
         "prod",
-        {**MINIMAL, "sealedSecrets": {"enabled": True}, "admission": admission()},
+        {**MINIMAL_STACK, "sealedSecrets": {"enabled": True}, "admission": admission()},
         "Pulumi.prod.yaml",
     )
     data = kyverno_config_overrides(s)

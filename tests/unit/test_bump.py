@@ -637,7 +637,7 @@ def push_first(monkeypatch: pytest.MonkeyPatch, other: Path) -> None:
     """Make the branch move between the bump's fetch and its first push: just before that push,
     ``other`` (a clone holding an unpushed bump commit) pushes its dev branch."""
     original = Git.push
-    calls = []
+    calls: list[str] = []
 
     def push(self: Git, remote: str, local: str, branch: str) -> GitResult:
         if not calls:

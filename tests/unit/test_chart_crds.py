@@ -91,7 +91,10 @@ def test_changes_name_what_was_added_changed_and_removed() -> None:
 
 
 def test_without_crds_switches_them_off_and_keeps_the_rest() -> None:
-    values = {"crds": {"install": True, "keep": True, "annotations": {"a": "b"}}, "x": 1}
+    values: dict[str, Any] = {
+        "crds": {"install": True, "keep": True, "annotations": {"a": "b"}},
+        "x": 1,
+    }
     off = without_crds(constants.ARGOCD_CHART, values)
     assert off == {"crds": {"install": False, "keep": True, "annotations": {"a": "b"}}, "x": 1}
     assert values["crds"]["install"] is True, "the input is not changed"
@@ -310,4 +313,4 @@ def test_diff_compares_the_chart_version_and_digests_only() -> None:
 
 def test_delete_never_deletes() -> None:
     """The resource is retainOnDelete; the provider's delete is a no-op belt to that."""
-    assert _CrdsProvider().delete("id", {"kubeconfig": "unreachable"}) is None
+    _CrdsProvider().delete("id", {"kubeconfig": "unreachable"})  # returns, reaching nothing

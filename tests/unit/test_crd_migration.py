@@ -16,7 +16,7 @@ def resource(name: str, type_: str = CRD, **extra: Any) -> dict[str, Any]:
     return {"urn": f"urn:pulumi:s::p::{type_}::{name}", "type": type_, **extra}
 
 
-STATE = {
+STATE: dict[str, Any] = {
     "version": 3,
     "deployment": {
         "manifest": {"time": "t"},

@@ -128,13 +128,18 @@ def test_image_repository_accepts_a_registry_with_a_port(repository: str) -> Non
     assert image_repository_problem(repository) is None
 
 
-def test_app_definition_with_a_tagged_repository_is_refused(tmp_path: Path) -> None:
-    copy_example_catalog(tmp_path)
-    app_yaml = tmp_path / "apps" / "hello-web" / "app.yaml"
+def example_with_repository(root: Path, repository: str) -> None:
+    """A copy of the example catalog under ``root`` whose hello-web has ``repository``."""
+    copy_example_catalog(root)
+    app_yaml = root / "apps" / "hello-web" / "app.yaml"
     text = app_yaml.read_text()
     start = text.index("repository:")
     line = text[start : text.index("\n", start)]
-    app_yaml.write_text(text.replace(line, "repository: redis:7"))
+    app_yaml.write_text(text.replace(line, f"repository: {repository}"))
+
+
+def test_app_definition_with_a_tagged_repository_is_refused(tmp_path: Path) -> None:
+    example_with_repository(tmp_path, "redis:7")
     with pytest.raises(ValidationError) as info:
         load_catalog(tmp_path)
     found = [str(p) for p in info.value.problems]
@@ -145,12 +150,7 @@ def test_app_definition_with_a_tagged_repository_is_refused(tmp_path: Path) -> N
 
 
 def test_app_definition_with_a_registry_port_is_accepted(tmp_path: Path) -> None:
-    copy_example_catalog(tmp_path)
-    app_yaml = tmp_path / "apps" / "hello-web" / "app.yaml"
-    text = app_yaml.read_text()
-    start = text.index("repository:")
-    line = text[start : text.index("\n", start)]
-    app_yaml.write_text(text.replace(line, "repository: registry.example:5000/team/hello-web"))
+    example_with_repository(tmp_path, "registry.example:5000/team/hello-web")
     catalog = load_catalog(tmp_path)
     (app,) = [a for a in catalog.apps if a.name == "hello-web"]
     assert app.definition.image.repository == "registry.example:5000/team/hello-web"

@@ -30,6 +30,7 @@ from infra.settings import StackSettings, load_stack_file, parse_settings
 from infra.specs import argocd_objects
 from infra.specs.catalog_objects import MAX_OBJECT_BYTES
 from tests.support import REPO
+from tests.unit.factories import settings_problems
 
 INFRA = REPO / "infra"
 
@@ -71,7 +72,7 @@ def with_value(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """A deep copy of ``base`` with ``value`` at the dotted ``path`` (``a.b[0].c``)."""
     data = copy.deepcopy(base)
     parts = [int(p) if p.isdigit() else p for p in re.split(r"\.|\[|\]\.?", path) if p]
-    node = data
+    node: Any = data
     for part in parts[:-1]:
         node = node[part]
     node[parts[-1]] = value
@@ -91,12 +92,6 @@ def app_problems(data: dict[str, Any]) -> list[str]:
         AppDefinition.model_validate(data)
     unions = {"source": ("kustomize", "directory", "helm")}
     return [str(p) for p in problems_from_pydantic("apps/shop/app.yaml", info.value, unions=unions)]
-
-
-def stack_problems(values: dict[str, Any]) -> list[str]:
-    with pytest.raises(ValidationError) as info:
-        parse_settings("dev", values, "Pulumi.dev.yaml")
-    return [str(p) for p in info.value.problems]
 
 
 @pytest.fixture
@@ -210,7 +205,7 @@ def test_stack_names_with_junk_around_are_refused(
     values = {**STACK, **override}
     parse_settings("dev", values, "Pulumi.dev.yaml")  # the good value loads
     bad = with_value(values, field, junk.format(get_value(values, field)))
-    found = stack_problems(bad)
+    found = settings_problems(bad)
     assert any(f"gitops-platform:{field}:" in p for p in found), found
 
 
@@ -336,7 +331,7 @@ def test_branch_names_agree_with_git(name: str) -> None:
 
 @pytest.mark.parametrize("branch", ["a..b", "-dev", "dev.lock", "dev/", "a@{1}", "@"])
 def test_stack_branch_is_a_git_branch_name(branch: str) -> None:
-    found = stack_problems(with_value(STACK, "git.branch", branch))
+    found = settings_problems(with_value(STACK, "git.branch", branch))
     assert any("gitops-platform:git.branch:" in p for p in found), found
 
 
@@ -456,7 +451,7 @@ def test_time_zones(zone: str, ok: bool) -> None:
 )
 def test_sync_window_fields_in_the_stack_file(window: dict[str, str], field: str) -> None:
     entry = {"kind": "deny", "schedule": "0 22 * * *", "duration": "1h", **window}
-    found = stack_problems({**STACK, "sync": {"windows": [entry]}})
+    found = settings_problems({**STACK, "sync": {"windows": [entry]}})
     assert any(f"gitops-platform:sync.windows[0].{field}:" in p for p in found), found
 
 
@@ -500,7 +495,7 @@ def test_template_markers_in_app_fields_are_refused(
     ],
 )
 def test_template_markers_in_stack_fields_are_refused(field: str, value: str) -> None:
-    found = stack_problems(with_value(STACK, field, value))
+    found = settings_problems(with_value(STACK, field, value))
     assert any(f"gitops-platform:{field}:" in p and "{{" in p for p in found), found
 
 
@@ -560,7 +555,7 @@ def test_a_malformed_url_is_not_echoed_either(url: str) -> None:
     found = app_problems(with_value(HELM, "source.repoURL", url))
     assert any("source.repoURL" in p for p in found)
     assert SECRET not in "\n".join(found)
-    stack = stack_problems(with_value(STACK, "git.repoURL", url))
+    stack = settings_problems(with_value(STACK, "git.repoURL", url))
     assert SECRET not in "\n".join(stack)
 
 
@@ -659,7 +654,7 @@ def test_a_linked_app_folder_and_catalog_folder_are_refused(
     "apps_dir", ["../apps", "apps/../..", ".", "..", "a\\b", "/srv/apps", "/tmp/x/apps"]
 )
 def test_apps_dir_setting_stays_inside_the_repository(apps_dir: str) -> None:
-    found = stack_problems({**STACK, "catalog": {"appsDir": apps_dir}})
+    found = settings_problems({**STACK, "catalog": {"appsDir": apps_dir}})
     assert any("gitops-platform:catalog.appsDir:" in p for p in found), found
 
 

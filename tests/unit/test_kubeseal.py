@@ -9,7 +9,6 @@ toolchain, so a missing binary is a broken build) and are skipped otherwise.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import os
 import subprocess
 from pathlib import Path
@@ -17,10 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from infra.ops.seal import (
     SealError,
@@ -34,6 +31,7 @@ from infra.ops.seal import (
 )
 from infra.yamlio import dump_all
 from tests.signing import require_tool
+from tests.unit.factories import certificate
 
 VALUES: dict[str, bytes] = {
     "password": b"hunter2",
@@ -60,19 +58,7 @@ def key() -> rsa.RSAPrivateKey:
 @pytest.fixture(scope="module")
 def cert_pem(key: rsa.RSAPrivateKey) -> bytes:
     """A self-signed certificate like the controller's (CN sealed-secret), valid now."""
-    now = dt.datetime.now(dt.UTC)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    return certificate(key)
 
 
 @pytest.fixture(scope="module")
@@ -275,14 +261,7 @@ def test_kubeseal_sealer_selection_errors(
         select_sealer(cert_pem, "--cert c.pem", "openssl")
     # The certificate is checked first, whichever sealer: kubeseal would take a short key.
     short = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
-    now = dt.datetime.now(dt.UTC)
-    weak = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(short.public_key()).serial_number(1)
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-        .sign(short, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-    )  # fmt: skip
+    weak = certificate(short, common_name="x", days=1)
     fake = fake_kubeseal(tmp_path, "exit 0")
     monkeypatch.setenv("PATH", str(Path(fake).parent))
     with pytest.raises(SealError, match=r"RSA key has 1024 bits"):

@@ -11,18 +11,18 @@ from typing import Any
 import pytest
 
 from infra.errors import ValidationError
-from infra.runtime.plan import BINARIES, PORTS, RuntimeSettings, runtime_plan
+from infra.runtime.plan import BINARIES, PORTS, RuntimePlan, RuntimeSettings, runtime_plan
 from infra.runtime.supervisor import MissingEnv, resolve_env
-from infra.settings import load_stack_file, parse_settings
+from infra.settings import StackSettings, load_stack_file, parse_settings
 from infra.specs import chart_values
 from tests.support import REPO
+from tests.unit.factories import MINIMAL_STACK, certificate, ec_pem, minimal_settings
 
-GIT = {"repoURL": "https://example.com/r.git"}
+GIT = MINIMAL_STACK["git"]
 
 
-def parse(cluster: dict[str, object], git: dict[str, object], **more: object):  # type: ignore[no-untyped-def]
-    values = {"cluster": cluster, "git": git, **more}
-    return parse_settings("dev", values, "Pulumi.dev.yaml", REPO)
+def parse(cluster: dict[str, object], git: dict[str, object], **more: object) -> StackSettings:
+    return minimal_settings("dev", root=REPO, cluster=cluster, git=git, **more)
 
 
 def test_the_local_stack_mirrors_the_checkout_into_its_runtime_folder() -> None:
@@ -97,9 +97,7 @@ def test_the_mirror_is_served_on_its_port() -> None:
     assert settings.repo_url == "http://127.0.0.1:20001/repo.git"
 
 
-def plan(  # type: ignore[no-untyped-def]
-    rollouts: str | None = "argo-rollouts", sealed: str | None = "kube-system"
-):
+def plan(rollouts: str | None = "argo-rollouts", sealed: str | None = "kube-system") -> RuntimePlan:
     binaries = {
         b: f"/opt/bin/{b}"
         for b in (
@@ -355,8 +353,10 @@ def test_kyverno_runs_on_loopback_with_webhooks_by_url_only_when_admission_is_on
     assert kyverno.env["KYVERNO_SERVICEACCOUNT_NAME"] == "kyverno-admission-controller"
     assert argv[argv.index("--kubeconfig") + 1] == "/rt/c1/identities/kyverno.kubeconfig"
     remote = RuntimeSettings("/rt/c1", "argocd", None, admission_namespace="policy")
-    argv = next(x for x in runtime_plan(remote, binaries, ports).processes if x.name == "kyverno")
-    assert "--allowInsecureRegistry" not in argv.argv
+    remote_kyverno = next(
+        x for x in runtime_plan(remote, binaries, ports).processes if x.name == "kyverno"
+    )
+    assert "--allowInsecureRegistry" not in remote_kyverno.argv
     names = [
         x.name
         for x in runtime_plan(RuntimeSettings("/rt/c1", "argocd", None), binaries, ports).processes
@@ -365,8 +365,6 @@ def test_kyverno_runs_on_loopback_with_webhooks_by_url_only_when_admission_is_on
 
 
 def test_runtime_settings_of_a_stack_with_admission() -> None:
-    from tests.unit.test_admission import ec_pem
-
     def of(registries: list[str]) -> RuntimeSettings:
         admission = {
             "enabled": True,
@@ -385,28 +383,12 @@ def test_runtime_settings_of_a_stack_with_admission() -> None:
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
     cert_file, key_file = tmp / "tls.crt", tmp / "tls.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    cert_file.write_bytes(certificate(key, common_name="127.0.0.1", days=1))
     key_file.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,

@@ -13,7 +13,9 @@ from tests.support import REPO
 BUILD = "toolchain/build.sh"
 
 
-def make_n(tmp_path: Path, *args: str, tools: tuple[str, ...] = (), plugin: bool = False):  # type: ignore[no-untyped-def]
+def make_n(
+    tmp_path: Path, *args: str, tools: tuple[str, ...] = (), plugin: bool = False
+) -> subprocess.CompletedProcess[str]:
     """`make -n toolchain` with only ``tools`` (fakes) and the system's /usr/bin on PATH, and
     a Pulumi home that holds the kubernetes plugin when ``plugin``."""
     fake = tmp_path / "bin"

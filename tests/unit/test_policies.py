@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from google.protobuf import struct_pb2
+from google.protobuf import struct_pb2  # type: ignore[import-untyped]
 from pulumi.runtime import proto
 from pulumi_policy import (
     EnforcementLevel,
@@ -22,6 +22,7 @@ from pulumi_policy import (
     PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
+    ResourceValidationPolicy,
     Secret,
     StackValidationArgs,
     StackValidationPolicy,
@@ -437,7 +438,9 @@ def validate(
     def report(message: str, _urn: str | None = None) -> None:
         reported.append(message)
 
-    result = pack.policy_named(policy).validate(args, report)
+    named = pack.policy_named(policy)
+    assert isinstance(named, ResourceValidationPolicy), named
+    result = named.validate(args, report)
     assert result is None  # synchronous
     return reported
 

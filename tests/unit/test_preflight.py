@@ -8,13 +8,7 @@ import pytest
 
 from infra.components.cluster.preflight import preflight
 from infra.errors import ValidationError
-from infra.settings import parse_settings
-
-GIT = {"repoURL": "https://example.com/r.git"}
-
-
-def settings(cluster: dict[str, object]):  # type: ignore[no-untyped-def]
-    return parse_settings("dev", {"cluster": cluster, "git": GIT}, "Pulumi.dev.yaml")
+from tests.unit.factories import minimal_settings
 
 
 def fake_bin(tmp_path: Path, names: list[str], docker_rc: int = 1) -> str:
@@ -35,7 +29,7 @@ def test_kind_without_docker_daemon_is_a_clear_error(
 ) -> None:
     monkeypatch.setenv("PATH", fake_bin(tmp_path, ["kind", "docker"]))
     with pytest.raises(ValidationError) as info:
-        preflight(settings({"provider": "kind"}), creating=True)
+        preflight(minimal_settings(cluster={"provider": "kind"}), creating=True)
     (problem,) = info.value.problems
     assert str(problem).startswith(
         "Pulumi.dev.yaml: gitops-platform:cluster.provider: the kind provider needs a running "
@@ -46,12 +40,12 @@ def test_kind_without_docker_daemon_is_a_clear_error(
 
 def test_kind_preview_needs_no_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    preflight(settings({"provider": "kind"}), creating=False)
+    preflight(minimal_settings(cluster={"provider": "kind"}), creating=False)
 
 
 def test_kind_with_docker_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", fake_bin(tmp_path, ["kind", "docker"], docker_rc=0))
-    preflight(settings({"provider": "kind"}), creating=True)
+    preflight(minimal_settings(cluster={"provider": "kind"}), creating=True)
 
 
 def test_kwok_names_missing_binaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,7 +54,9 @@ def test_kwok_names_missing_binaries(tmp_path: Path, monkeypatch: pytest.MonkeyP
         ValidationError,
         match="kwok needs kube-apiserver, kube-controller-manager, kube-scheduler on PATH",
     ):
-        preflight(settings({"provider": "kwok", "controllers": "none"}), creating=True)
+        preflight(
+            minimal_settings(cluster={"provider": "kwok", "controllers": "none"}), creating=True
+        )
 
 
 def test_kwok_with_local_controllers_needs_argocd_and_redis(
@@ -69,7 +65,7 @@ def test_kwok_with_local_controllers_needs_argocd_and_redis(
     kwok = ["kwokctl", "kwok", "etcd", "kube-apiserver", "kube-controller-manager"]
     monkeypatch.setenv("PATH", fake_bin(tmp_path, [*kwok, "kube-scheduler", "helm", "git"]))
     with pytest.raises(ValidationError, match="kwok needs argocd, redis-server, kustomize on PATH"):
-        preflight(settings({"provider": "kwok"}), creating=True)
+        preflight(minimal_settings(cluster={"provider": "kwok"}), creating=True)
 
 
 def test_existing_cluster_context_is_checked_even_in_preview(tmp_path: Path) -> None:
@@ -79,7 +75,9 @@ def test_existing_cluster_context_is_checked_even_in_preview(tmp_path: Path) -> 
     )
     with pytest.raises(ValidationError) as info:
         preflight(
-            settings({"provider": "existing", "kubeconfig": str(kubeconfig), "context": "prod"}),
+            minimal_settings(
+                cluster={"provider": "existing", "kubeconfig": str(kubeconfig), "context": "prod"}
+            ),
             creating=False,
         )
     assert str(info.value) == (

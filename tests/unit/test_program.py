@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from infra.settings import load_stack_file
 from infra.specs import argocd_objects, chart_values
 from infra.specs.crds import CrdSet, CrdSource, crd_digest
 from tests.support import REPO
+from tests.unit.factories import ec_pem, repo_settings
 
 # How the engine protocol marks a secret value (pulumi.runtime.rpc._special_sig_key).
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -78,7 +79,9 @@ def _record_options(mocks: Mocks) -> None:
     def transformation(args: pulumi.ResourceTransformationArgs) -> None:
         mocks.objects.append(args.resource)
         rec = mocks.resources.setdefault(args.name, Recorded(args.type_, args.name, {}))
-        rec.depends_on = [getattr(d, "_name", "?") for d in (args.opts.depends_on or [])]
+        depends_on = args.opts.depends_on or []
+        assert isinstance(depends_on, Sequence), depends_on  # the program passes lists
+        rec.depends_on = [getattr(d, "_name", "?") for d in depends_on]
         rec.parent = getattr(args.opts.parent, "_name", None) if args.opts.parent else None
         rec.retain_on_delete = bool(args.opts.retain_on_delete)
         rec.protect = bool(args.opts.protect)
@@ -113,31 +116,26 @@ def run_program(
 
     import infra.program
 
-    # Provider prerequisites (Docker for kind, ...) are tested in test_preflight.py; under
-    # mocks nothing is created, so the program's preflight is not the subject here.
-    original_preflight = infra.program.preflight
-    infra.program.preflight = lambda settings, creating: None  # type: ignore[assignment]
-    # The charts' CRDs are rendered by helm (tests/unit/test_chart_crds.py); here a digest of
-    # the source stands in, so a stack whose charts come from a repository needs no network.
-    original_crds = infra.program.load_crd_set
-    infra.program.load_crd_set = fake_crd_set  # type: ignore[assignment]
-    # No engine here: the guard against deleting legacy CRD resources sees an empty state.
-    original_state = crd_migration.export_state
-    crd_migration.export_state = state or (lambda stack, cwd: {"deployment": {}})  # type: ignore[assignment]
-    original_export = pulumi.export
+    with pytest.MonkeyPatch.context() as patch:
+        # Provider prerequisites (Docker for kind, ...) are tested in test_preflight.py; under
+        # mocks nothing is created, so the program's preflight is not the subject here.
+        patch.setattr(infra.program, "preflight", lambda settings, creating: None)
+        # The charts' CRDs are rendered by helm (tests/unit/test_chart_crds.py); here a digest
+        # of the source stands in, so a stack whose charts come from a repository needs no
+        # network.
+        patch.setattr(infra.program, "load_crd_set", fake_crd_set)
+        # No engine here: the guard against deleting legacy CRD resources sees an empty state.
+        patch.setattr(
+            crd_migration, "export_state", state or (lambda stack, cwd: {"deployment": {}})
+        )
+        original_export = pulumi.export
 
-    def capture(name: str, value: Any) -> None:
-        exports[name] = value
-        original_export(name, value)
+        def capture(name: str, value: Any) -> None:
+            exports[name] = value
+            original_export(name, value)
 
-    pulumi.export = capture  # type: ignore[assignment]
-    try:
+        patch.setattr(pulumi, "export", capture)
         infra.program.main()
-    finally:
-        pulumi.export = original_export  # type: ignore[assignment]
-        infra.program.preflight = original_preflight
-        infra.program.load_crd_set = original_crds  # type: ignore[assignment]
-        crd_migration.export_state = original_state  # type: ignore[assignment]
     return mocks, exports
 
 
@@ -519,13 +517,7 @@ def test_admission_on_a_real_cluster_is_the_kyverno_chart_then_the_policies(
     cluster = {"provider": "existing", "kubeconfig": kubeconfig, "context": "prod"}
     overrides = {"cluster": cluster, "admission": PROD_ADMISSION}
     mocks, exports = run_program("prod", overrides)
-    raw = yaml.safe_load((REPO / "Pulumi.prod.yaml").read_text())["config"]
-    raw.update({f"gitops-platform:{k}": v for k, v in overrides.items()})
-    from infra.settings import parse_settings
-
-    settings = parse_settings(
-        "prod", {k.split(":", 1)[1]: v for k, v in raw.items()}, "Pulumi.prod.yaml", REPO
-    )
+    settings = repo_settings("prod", **overrides)
 
     async def check() -> None:
         assert mocks.resources["admission"].type_ == "gitops-platform:index:Admission"
@@ -558,7 +550,6 @@ def test_admission_on_kwok_is_the_crds_and_config_then_the_runtime_then_the_poli
     """kwok: no chart; the namespace, the CRDs of the built Kyverno and its ConfigMap, which
     the runtime's Kyverno process waits for; the policies wait for the runtime."""
     import infra.program
-    from tests.unit.test_admission import ec_pem
 
     crds = ["/toolchain/kyverno/crds/kyverno/kyverno.io_clusterpolicies.yaml"]
     monkeypatch.setattr(infra.program, "kyverno_crd_files", lambda: crds)

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from infra.catalog import App, AppDefinition, Catalog
 from infra.catalog.models import RESERVED_PROJECT_NAMES
-from infra.settings import parse_settings
 from infra.specs import argocd_objects, expand
-from tests.support import PROD_ADMISSION, schema_errors
+from tests.support import schema_errors
+from tests.unit.factories import minimal_settings
 
 label = st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True)
 envs = st.dictionaries(
@@ -83,16 +83,11 @@ def catalogs(draw: Any) -> Catalog:
 
 
 stack_settings = st.builds(
-    lambda env, automated, prune, heal: parse_settings(
+    lambda env, automated, prune, heal: minimal_settings(
         env,
-        {
-            "cluster": {"provider": "kwok"},
-            "git": {"repoURL": "https://git.example.com/platform.git"},
-            "sync": {"automated": automated, "prune": prune, "selfHeal": heal},
-            "catalog": {"allowEmpty": True},
-            **({"admission": PROD_ADMISSION} if env == "prod" else {}),
-        },
-        "Pulumi.x.yaml",
+        git={"repoURL": "https://git.example.com/platform.git"},
+        sync={"automated": automated, "prune": prune, "selfHeal": heal},
+        catalog={"allowEmpty": True},
     ),
     st.sampled_from(["dev", "prod"]),
     st.booleans(),
@@ -130,7 +125,7 @@ def test_generated_applications_keep_the_invariants(catalog: Catalog, s: Any) ->
             assert source["repoURL"] in project["sourceRepos"]
             if "chart" not in source:
                 assert source["targetRevision"] == s.branch
-        override = definition.environments[s.environment].sync  # type: ignore[index]
+        override = definition.environments[s.environment].sync
         automated = s.sync.automated if override.automated is None else override.automated
         assert ("automated" in spec["syncPolicy"]) == automated
         assert schema_errors(app) == []

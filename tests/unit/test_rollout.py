@@ -5,8 +5,6 @@ blueGreen/canary app pointing at its generated folder."""
 from __future__ import annotations
 
 import copy
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from infra.specs.rollout import (
     rollout,
     rollout_objects,
 )
+from tests.signing import require_tool
 from tests.support import REPO, ROLLOUTS_CHART, copy_example_catalog, schema_errors
 
 runner = CliRunner()
@@ -164,14 +163,7 @@ def test_generated_files_are_deterministic_and_marked() -> None:
 
 
 def test_generated_kustomization_builds_with_kustomize(tmp_path: Path) -> None:
-    toolchain = subprocess.run(
-        [str(REPO / "toolchain" / "build.sh"), "--bin-dir"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    kubectl = shutil.which("kubectl", path=f"{toolchain}:{os.environ.get('PATH', '')}")
-    assert kubectl, "kubectl not found: run `make toolchain` (it builds kubectl with kustomize)"
+    kubectl = require_tool("kubectl")  # the toolchain builds kubectl with kustomize
     done = subprocess.run(
         [kubectl, "kustomize", str(REPO / "apps" / "payments-api" / "generated" / "prod")],
         capture_output=True,

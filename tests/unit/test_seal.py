@@ -16,11 +16,9 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from infra.catalog.models import App
@@ -43,25 +41,10 @@ from infra.ops.seal import (
     write_sealed,
 )
 from tests.support import REPO, copy_example_catalog
+from tests.unit.factories import certificate
 
 runner = CliRunner()
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
-
-
-def certificate(key: Any, *, days: int = 3650, start: dt.datetime = NOW) -> bytes:
-    """A self-signed certificate like the controller's (CN sealed-secret)."""
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(start - dt.timedelta(days=1))
-        .not_valid_after(start + dt.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +54,7 @@ def key() -> rsa.RSAPrivateKey:
 
 @pytest.fixture(scope="module")
 def cert_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return certificate(key, start=dt.datetime.now(dt.UTC))
+    return certificate(key)
 
 
 def hybrid_decrypt(key: rsa.RSAPrivateKey, ciphertext: bytes, label: bytes) -> bytes:
@@ -163,7 +146,7 @@ def test_invalid_secret_name(key: rsa.RSAPrivateKey) -> None:
 
 
 def test_load_public_key(key: rsa.RSAPrivateKey) -> None:
-    public = load_public_key(certificate(key), "--cert c.pem", now=NOW)
+    public = load_public_key(certificate(key, start=NOW), "--cert c.pem", now=NOW)
     assert public.public_numbers() == key.public_key().public_numbers()
 
 
@@ -180,7 +163,7 @@ def test_certificate_errors(key: rsa.RSAPrivateKey) -> None:
         load_public_key(broken, "--cert c.pem", now=NOW)
     ec_key = ec.generate_private_key(ec.SECP256R1())
     with pytest.raises(SealError, match=r"expected the controller's RSA key"):
-        load_public_key(certificate(ec_key), "--cert c.pem", now=NOW)
+        load_public_key(certificate(ec_key, start=NOW), "--cert c.pem", now=NOW)
     old = certificate(key, days=10, start=NOW - dt.timedelta(days=100))
     with pytest.raises(SealError, match=r"--cert c\.pem: the certificate expired on 2026-03-03"):
         load_public_key(old, "--cert c.pem", now=NOW)
@@ -490,44 +473,18 @@ def test_seal_usage_error_exit_2(repo: Path) -> None:
 # -- hostile input (issue 9): one clear error each, nothing written --------------------------------
 
 
-def cert_for_public(public: rsa.RSAPublicKey, *, start: dt.datetime = NOW) -> bytes:
-    """A certificate holding ``public`` (any key, even one without a private half), signed by
-    a throwaway key: the sealer reads only the subject's public key."""
-    signer = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sealed-secret")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(2)
-        .not_valid_before(start - dt.timedelta(days=1))
-        .not_valid_after(start + dt.timedelta(days=30))
-        .sign(signer, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
 def test_weak_and_odd_certificates_are_refused(key: rsa.RSAPrivateKey) -> None:
     short = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     with pytest.raises(SealError, match=r"^--cert c\.pem: the certificate's RSA key has 1024 bits"):
-        load_public_key(certificate(short), "--cert c.pem", now=NOW)
-    # A giant modulus (no private key needed to put it in a certificate).
+        load_public_key(certificate(short, start=NOW), "--cert c.pem", now=NOW)
+    # A giant modulus (no private key needed to put it in a certificate: a throwaway key signs
+    # it, the sealer reads only the subject's public key).
     giant = rsa.RSAPublicNumbers(65537, (1 << 20000) + 1).public_key()
+    signed_by_another = certificate(weak_free_key(), public_key=giant, start=NOW, days=30)
     with pytest.raises(SealError, match=r"has 20001 bits; more than 16384 is not a controller"):
-        load_public_key(cert_for_public(giant), "--cert c.pem", now=NOW)
+        load_public_key(signed_by_another, "--cert c.pem", now=NOW)
     ed = ed25519.Ed25519PrivateKey.generate()
-    ed_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
-        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
-        .public_key(ed.public_key())
-        .serial_number(3)
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=1))
-        .sign(ed, None)
-        .public_bytes(serialization.Encoding.PEM)
-    )
+    ed_cert = certificate(ed, common_name="x", start=NOW, days=1)
     with pytest.raises(SealError, match=r"holds a Ed25519PublicKey, expected the controller's RSA"):
         load_public_key(ed_cert, "--cert c.pem", now=NOW)
     future = certificate(key, start=NOW + dt.timedelta(days=10))
@@ -542,7 +499,7 @@ def test_weak_and_odd_certificates_are_refused(key: rsa.RSAPrivateKey) -> None:
     garbage = f"-----BEGIN CERTIFICATE-----\n{noise}-----END CERTIFICATE-----\n".encode()
     with pytest.raises(SealError, match=r"^--cert c\.pem: not a valid PEM certificate"):
         load_public_key(garbage, "--cert c.pem", now=NOW)
-    huge = certificate(key) + b"\n" * (MAX_CERT_BYTES + 1)
+    huge = certificate(key, start=NOW) + b"\n" * (MAX_CERT_BYTES + 1)
     with pytest.raises(SealError, match=r"^--cert c\.pem: larger than 65536 bytes"):
         load_public_key(huge, "--cert c.pem", now=NOW)
 
@@ -778,8 +735,6 @@ def test_write_sealed_is_atomic_when_the_kustomization_cannot_be_replaced(
 ) -> None:
     import os
 
-    import infra.ops.seal.placement as seal
-
     copy_example_catalog(tmp_path)
     before = snapshot(tmp_path)
     target = kustomize_target(tmp_path)
@@ -790,7 +745,7 @@ def test_write_sealed_is_atomic_when_the_kustomization_cannot_be_replaced(
             raise OSError(28, "No space left on device", str(src))
         real_replace(src, dst)
 
-    monkeypatch.setattr(seal.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(SealError) as info:
         write_sealed(tmp_path, target, builder(key, {"a": b"1"}), name="db",
                      namespace="payments", new_keys=["a"], merge=False)  # fmt: skip
@@ -804,8 +759,6 @@ def test_write_sealed_merge_restores_the_old_manifest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: rsa.RSAPrivateKey
 ) -> None:
     import os
-
-    import infra.ops.seal.placement as seal
 
     copy_example_catalog(tmp_path)
     target = kustomize_target(tmp_path)
@@ -822,7 +775,7 @@ def test_write_sealed_merge_restores_the_old_manifest(
             raise OSError(5, "Input/output error", str(dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(seal.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(SealError, match=r"Input/output error; nothing was changed$"):
         write_sealed(tmp_path, target, builder(key, {"a": b"2", "b": b"3"}), name="db",
                      namespace="payments", new_keys=["a", "b"], merge=True)  # fmt: skip
@@ -833,8 +786,6 @@ def test_write_sealed_leaves_nothing_when_writing_fails_or_is_interrupted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: rsa.RSAPrivateKey
 ) -> None:
     import os
-
-    import infra.ops.seal.placement as seal
 
     copy_example_catalog(tmp_path)
     before = snapshot(tmp_path)
@@ -850,13 +801,13 @@ def test_write_sealed_leaves_nothing_when_writing_fails_or_is_interrupted(
                 raise failure
             real_fsync(fd)
 
-        monkeypatch.setattr(seal.os, "fsync", fsync)
+        monkeypatch.setattr(os, "fsync", fsync)
         with pytest.raises((SealError, KeyboardInterrupt)):
             write_sealed(tmp_path, target, builder(key, {"a": b"1"}), name="db",
                          namespace="payments", new_keys=["a"], merge=False)  # fmt: skip
         assert snapshot(tmp_path) == before, failure
     # A failing sealer (kubeseal) writes nothing either; a folder made for --output is removed.
-    monkeypatch.setattr(seal.os, "fsync", real_fsync)
+    monkeypatch.setattr(os, "fsync", real_fsync)
 
     def broken(existing: Any) -> dict[str, Any]:
         raise SealError("--sealer kubeseal: failed")
@@ -866,7 +817,7 @@ def test_write_sealed_leaves_nothing_when_writing_fails_or_is_interrupted(
                      merge=False)  # fmt: skip
     assert snapshot(tmp_path) == before
     out = SealTarget(str(tmp_path / "new" / "deeper" / "s.yaml"), None)
-    monkeypatch.setattr(seal.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "full")))
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(28, "full")))
     with pytest.raises(SealError, match=r"^cannot write .*s\.yaml: full; nothing was changed"):
         write_sealed(tmp_path, out, builder(key, {"a": b"1"}), name="db", namespace="payments",
                      new_keys=["a"], merge=False)  # fmt: skip
@@ -928,7 +879,7 @@ def test_seal_hostile_input_exits_1_and_writes_nothing(
     with open(repo / "big", "wb") as big:
         big.truncate(8 * MAX_SECRET_BYTES)
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    (repo / "weak.pem").write_bytes(certificate(weak, start=dt.datetime.now(dt.UTC)))
+    (repo / "weak.pem").write_bytes(certificate(weak))
     later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
     (repo / "future.pem").write_bytes(certificate(weak_free_key(), start=later))
     before = snapshot(repo)

@@ -16,14 +16,7 @@ from infra.settings import (
     settings_from_engine,
 )
 from tests.support import REPO
-
-MINIMAL = {"cluster": {"provider": "kwok"}, "git": {"repoURL": "https://example.com/r.git"}}
-
-
-def messages(stack: str, values: dict[str, object]) -> list[str]:
-    with pytest.raises(ValidationError) as info:
-        parse_settings(stack, values, "Pulumi.x.yaml")
-    return [str(p) for p in info.value.problems]
+from tests.unit.factories import MINIMAL_STACK, settings_problems
 
 
 def test_real_stack_files() -> None:
@@ -38,7 +31,7 @@ def test_real_stack_files() -> None:
 
 
 def test_defaults() -> None:
-    s = parse_settings("dev", MINIMAL, "Pulumi.dev.yaml")
+    s = parse_settings("dev", MINIMAL_STACK, "Pulumi.dev.yaml")
     assert isinstance(s.cluster, KwokCluster)
     assert s.environment == "dev" and s.branch == "dev"
     assert s.cluster_name == "gitops-dev"
@@ -51,35 +44,35 @@ def test_defaults() -> None:
     ("values", "expected"),
     [
         (
-            {**MINIMAL, "colour": "blue"},
+            {**MINIMAL_STACK, "colour": "blue"},
             "Pulumi.x.yaml: gitops-platform:colour: unknown key; expected one of",
         ),
         (
-            {"git": MINIMAL["git"]},
+            {"git": MINIMAL_STACK["git"]},
             "Pulumi.x.yaml: gitops-platform:cluster: required key is missing",
         ),
         (
-            {**MINIMAL, "cluster": {"provider": "eks"}},
+            {**MINIMAL_STACK, "cluster": {"provider": "eks"}},
             "Pulumi.x.yaml: gitops-platform:cluster: unknown provider 'eks'; expected one of kind, kwok, existing",
         ),
         (
-            {**MINIMAL, "cluster": {"provider": "existing"}},
+            {**MINIMAL_STACK, "cluster": {"provider": "existing"}},
             "Pulumi.x.yaml: gitops-platform:cluster.context: required key is missing",
         ),
         (
-            {**MINIMAL, "cluster": {"provider": "kind", "nodes": 0}},
+            {**MINIMAL_STACK, "cluster": {"provider": "kind", "nodes": 0}},
             "Pulumi.x.yaml: gitops-platform:cluster.nodes: Input should be greater than or equal to 1",
         ),
         (
-            {**MINIMAL, "argocd": {"chart": {"version": "10.x"}}},
+            {**MINIMAL_STACK, "argocd": {"chart": {"version": "10.x"}}},
             "Pulumi.x.yaml: gitops-platform:argocd.chart.version: String should match pattern",
         ),
         (
-            {**MINIMAL, "sync": {"automated": "yes"}},
+            {**MINIMAL_STACK, "sync": {"automated": "yes"}},
             "Pulumi.x.yaml: gitops-platform:sync.automated: Input should be a valid boolean",
         ),
         (
-            {**MINIMAL, "sync": {"selfheal": True}},
+            {**MINIMAL_STACK, "sync": {"selfheal": True}},
             "Pulumi.x.yaml: gitops-platform:sync.selfheal: unknown key",
         ),
     ],
@@ -95,15 +88,15 @@ def test_defaults() -> None:
     ],
 )
 def test_bad_settings(values: dict[str, object], expected: str) -> None:
-    found = messages("dev", values)
+    found = settings_problems(values, "dev", "Pulumi.x.yaml")
     assert any(m.startswith(expected) for m in found), found
 
 
 def test_stack_not_named_after_an_environment_must_say_which() -> None:
-    assert messages("sandbox", MINIMAL) == [
+    assert settings_problems(MINIMAL_STACK, "sandbox", "Pulumi.x.yaml") == [
         "Pulumi.x.yaml: gitops-platform:environment: required for stack 'sandbox': one of dev, prod"
     ]
-    s = parse_settings("sandbox", {**MINIMAL, "environment": "dev"}, "Pulumi.sandbox.yaml")
+    s = parse_settings("sandbox", {**MINIMAL_STACK, "environment": "dev"}, "Pulumi.sandbox.yaml")
     assert s.branch == "dev" and s.cluster_name == "gitops-sandbox"
 
 
@@ -127,9 +120,11 @@ def test_missing_stack_file(tmp_path: Path) -> None:
 
 def test_every_key_is_documented_in_the_readme() -> None:
     readme = (REPO / "README.md").read_text()
+    from pydantic import BaseModel
+
     from infra.settings import KNOWN_KEYS, StackSettings
 
-    def walk(model: type, prefix: str) -> list[str]:
+    def walk(model: type[BaseModel], prefix: str) -> list[str]:
         keys = []
         for name, field in model.model_fields.items():
             if name in ("stack", "root"):
@@ -137,7 +132,7 @@ def test_every_key_is_documented_in_the_readme() -> None:
             keys.append(f"{prefix}{name}")
             ann = field.annotation
             for sub in getattr(ann, "__args__", ()) or (ann,):
-                if isinstance(sub, type) and hasattr(sub, "model_fields"):
+                if isinstance(sub, type) and issubclass(sub, BaseModel):
                     keys += walk(sub, f"{prefix}{name}.")
         return keys
 

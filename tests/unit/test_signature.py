@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from typer.testing import CliRunner
 
 from infra.cli.app import app as cli
@@ -40,14 +38,10 @@ from infra.delivery.signature import (
 from infra.settings import AdmissionSettings
 from tests.signing import Registry, key_pair, require_tool
 from tests.support import PROD_ADMISSION
-from tests.unit.gitrepo import Remote, git, isolate_git, make_remote, refs
+from tests.unit.factories import ec_pem
+from tests.unit.gitrepo import Remote, git, isolate_git, make_remote, refs, stack_file
 
-PEM = (
-    ec.generate_private_key(ec.SECP256R1())
-    .public_key()
-    .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-    .decode("ascii")
-)
+PEM = ec_pem()
 
 
 def admission(**changes: Any) -> AdmissionSettings:
@@ -450,26 +444,18 @@ PROD_OVERLAY = f"apps/{APP}/overlays/prod/kustomization.yaml"
 
 def signed_catalog(signed: Signed, repository: str | None = None) -> dict[str, str]:
     repository = repository or signed.repository
-    key = "\n".join(f"        {line}" for line in signed.pem.strip().splitlines())
-    prod = "\n".join(
-        [
-            "config:",
-            "  gitops-platform:environment: prod",
-            "  gitops-platform:cluster:",
-            "    provider: existing",
-            "    context: test",
-            "  gitops-platform:git:",
-            "    repoURL: https://git.example.invalid/platform.git",
-            "  gitops-platform:admission:",
+    key = [f"        {line}" for line in signed.pem.strip().splitlines()]
+    prod = stack_file(
+        "prod",
+        admission=(
             "    enabled: true",
             "    trustedRegistries:",
             f"      - {signed.registry.host}/example-org",
             "    signer:",
             "      transparencyLog: false",
             "      publicKey: |",
-            key,
-            "",
-        ]
+            *key,
+        ),
     )
     overlay = (
         "resources:\n  - ../../base\nimages:\n"

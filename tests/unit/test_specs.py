@@ -14,6 +14,7 @@ from infra.settings import StackSettings, load_stack_file
 from infra.specs import argocd_objects, argocd_secret, chart_values, expand
 from infra.specs.expand import TemplateError
 from tests.support import REPO, copy_example_catalog, schema_errors
+from tests.unit.factories import MINIMAL_STACK
 
 
 def objects(stack: str) -> list[dict[str, Any]]:
@@ -292,11 +293,7 @@ def test_sync_windows_apply_to_every_project() -> None:
 def test_bad_sync_window_names_the_key(window: dict[str, Any], field: str) -> None:
     from infra.settings import parse_settings
 
-    values = {
-        "cluster": {"provider": "kwok"},
-        "git": {"repoURL": "https://example.com/r.git"},
-        "sync": {"windows": [window]},
-    }
+    values = {**MINIMAL_STACK, "sync": {"windows": [window]}}
     with pytest.raises(ValidationError) as info:
         parse_settings("prod", values, "Pulumi.prod.yaml")
     assert [p.field for p in info.value.problems] == [f"gitops-platform:sync.windows[0].{field}"]
@@ -408,11 +405,7 @@ def test_every_application_retries_as_the_stack_says() -> None:
 def test_bad_sync_retry_names_the_key(retry: dict[str, Any], field: str) -> None:
     from infra.settings import parse_settings
 
-    values = {
-        "cluster": {"provider": "kwok"},
-        "git": {"repoURL": "https://example.com/r.git"},
-        "sync": {"retry": retry},
-    }
+    values = {**MINIMAL_STACK, "sync": {"retry": retry}}
     with pytest.raises(ValidationError) as info:
         parse_settings("prod", values, "Pulumi.prod.yaml")
     assert [p.field for p in info.value.problems] == [f"gitops-platform:sync.retry.{field}"]

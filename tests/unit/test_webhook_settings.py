@@ -10,31 +10,26 @@ import yaml
 
 from infra import constants
 from infra.errors import ValidationError
-from infra.settings import load_stack_file, parse_settings
+from infra.settings import load_stack_file
 from infra.specs.argocd_install import argocd_secret, webhook_secrets
 from tests.support import REPO
+from tests.unit.factories import repo_settings
 
 GITHUB = "g" * 40
 LOCK = "generated-lock-value"
 
 
-def settings(stack: str = "dev", **webhook: object):  # type: ignore[no-untyped-def]
-    base = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
-    values = {k.split(":", 1)[1]: v for k, v in base.items()}
-    if webhook:
-        values["webhook"] = webhook
-    return parse_settings(stack, values, f"Pulumi.{stack}.yaml", REPO)
-
-
 def test_every_git_host_is_locked_when_none_is_configured() -> None:
-    keys = webhook_secrets(settings(), LOCK)
+    keys = webhook_secrets(repo_settings("dev"), LOCK)
     # An empty key would make argocd-server accept that host's calls unauthenticated.
     assert keys == dict.fromkeys(constants.ARGOCD_WEBHOOK_KEYS, LOCK)
     assert len(keys) == 7
 
 
 def test_configured_secrets_replace_the_lock_of_their_host_only() -> None:
-    keys = webhook_secrets(settings(githubSecret=GITHUB, gitlabSecret="l" * 16), LOCK)
+    keys = webhook_secrets(
+        repo_settings("dev", webhook={"githubSecret": GITHUB, "gitlabSecret": "l" * 16}), LOCK
+    )
     assert keys["webhook.github.secret"] == GITHUB
     assert keys["webhook.gitlab.secret"] == "l" * 16
     others = set(constants.ARGOCD_WEBHOOK_KEYS) - {"webhook.github.secret", "webhook.gitlab.secret"}
@@ -42,9 +37,16 @@ def test_configured_secrets_replace_the_lock_of_their_host_only() -> None:
 
 
 def test_the_secrets_land_in_argocd_secret_beside_the_admin_password() -> None:
-    keys = webhook_secrets(settings(bitbucketServerSecret="b" * 20, gogsSecret="o" * 20), LOCK)
+    keys = webhook_secrets(
+        repo_settings("dev", webhook={"bitbucketServerSecret": "b" * 20, "gogsSecret": "o" * 20}),
+        LOCK,
+    )
     secret = argocd_secret(
-        settings(), password_hash="h", password_mtime="t", server_secret_key="k", webhook=keys
+        repo_settings("dev"),
+        password_hash="h",
+        password_mtime="t",
+        server_secret_key="k",
+        webhook=keys,
     )
     data = secret["stringData"]
     assert data["webhook.bitbucketserver.secret"] == "b" * 20
@@ -74,7 +76,7 @@ def test_a_bad_webhook_setting_is_one_line_naming_the_key(
     webhook: dict[str, object], message: str
 ) -> None:
     with pytest.raises(ValidationError) as info:
-        settings(**webhook)
+        repo_settings("dev", webhook=webhook)
     lines = str(info.value).splitlines()
     assert len(lines) == 1 and f"Pulumi.dev.yaml: gitops-platform:{message}" in lines[0], lines
 
