@@ -556,20 +556,20 @@ def test_fifo_and_devices_as_value_files_are_refused(tmp_path: Path) -> None:
 def test_large_value_files_are_read_with_a_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import infra.ops.seal.inputs as seal
+    from infra import bounded
 
     big = tmp_path / "big"
     with open(big, "wb") as out:
         out.truncate(64 * 1024 * 1024)  # sparse: 64 MiB of zeros on no disk
     asked: list[int] = []
-    real = seal.read_at_most
+    real = bounded.read_at_most
 
     def spy(stream: Any, limit: int) -> bytes:
         data = real(stream, limit)
         asked.append(len(data))
         return data
 
-    monkeypatch.setattr(seal, "read_at_most", spy)
+    monkeypatch.setattr(bounded, "read_at_most", spy)
     with pytest.raises(
         SealError, match=r"^--from-file k=.*: the values add up to more than 1048576"
     ):

@@ -19,7 +19,7 @@ from typing import IO
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from infra.bounded import read_at_most
+from infra import bounded
 from infra.ops.seal.limits import (
     MAX_CERT_BYTES,
     MAX_RSA_BITS,
@@ -58,7 +58,7 @@ def _read_regular(
     with os.fdopen(fd, "rb", buffering=0) as stream:
         os.set_blocking(fd, True)
         try:
-            return read_at_most(stream, limit)
+            return bounded.read_at_most(stream, limit)
         except OSError as exc:
             raise SealError(f"{display}: cannot read{subject}: {exc.strerror}") from None
 
@@ -141,7 +141,7 @@ def parse_values(
             stream = stdin if stdin is not None else sys.stdin.buffer
             if stream.isatty():
                 raise SealError(f"{flag}: stdin is a terminal; pipe the value in")
-            data = read_at_most(stream, MAX_SECRET_BYTES - total)
+            data = bounded.read_at_most(stream, MAX_SECRET_BYTES - total)
             if total + len(data) > MAX_SECRET_BYTES:
                 raise too_large(flag)
         else:
