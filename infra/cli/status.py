@@ -9,8 +9,13 @@ import typer
 
 from infra.cli.common import StackOption, handle_errors, project_root
 from infra.delivery.stacks import load_stack_inputs
-from infra.errors import PlatformError
-from infra.runtime.status import application_statuses, runtime_info, wait_settled
+from infra.runtime.status import (
+    application_statuses,
+    not_running,
+    require_settled,
+    runtime_info,
+    wait_settled,
+)
 
 
 @handle_errors
@@ -54,12 +59,8 @@ def status_cmd(
     if "rollouts-dashboard" in info.processes:
         typer.echo(f"Rollouts:    http://127.0.0.1:{info.ports['rollouts-dashboard']}/rollouts/")
     typer.echo(f"Logs:        {info.logs}")
-    # What the supervisor reports of each process that is not running (the kubelet's
-    # reasons: no workload, scaled to 0, a missing env key, exited).
-    for name, process in sorted(info.processes.items()):
-        state = (process or {}).get("state") if isinstance(process, dict) else None
-        if state and state != "running":
-            typer.echo(f"Process:     {name}: {state}")
+    for line in not_running(info):
+        typer.echo(f"Process:     {line}")
     typer.echo("")
     width = max([len(s.name) for s in statuses] + [11])
     typer.echo(f"{'APPLICATION':<{width}}  {'SYNC':<10}  {'HEALTH':<12}  REVISION")
@@ -68,8 +69,4 @@ def status_cmd(
     for s in statuses:
         if not s.settled and s.error:
             typer.echo(f"\n{s.name}: {s.error[:400]}")
-    unsettled = [s.name for s in statuses if not s.settled]
-    if len(statuses) < expected:
-        raise PlatformError(f"{len(statuses)} Applications, the catalog expects {expected}")
-    if unsettled:
-        raise PlatformError(f"not Synced and Healthy: {', '.join(unsettled)}")
+    require_settled(statuses, expected)

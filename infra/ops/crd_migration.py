@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         urns = migrate(args.stack)
     except PlatformError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     for urn in urns:
         print(f"crd-migration: {args.stack}: kept on the next up (retainOnDelete): {urn}")
     return 0

@@ -18,7 +18,15 @@ from infra.kube import api_client
 from infra.runtime.supervisor import supervisor_alive
 from infra.settings import StackSettings
 
-__all__ = ["AppStatus", "RuntimeInfo", "application_statuses", "runtime_info", "wait_settled"]
+__all__ = [
+    "AppStatus",
+    "RuntimeInfo",
+    "application_statuses",
+    "not_running",
+    "require_settled",
+    "runtime_info",
+    "wait_settled",
+]
 
 
 STUCK_SECONDS = 30.0
@@ -130,3 +138,24 @@ def wait_settled(
         if (complete and not unsettled) or stuck or now >= deadline:
             return statuses
         sleep(3)
+
+
+def not_running(info: RuntimeInfo) -> list[str]:
+    """``name: state`` of each process the supervisor reports as not running (the kubelet's
+    reasons: no workload, scaled to 0, a missing env key, exited)."""
+    out = []
+    for name, process in sorted(info.processes.items()):
+        state = process.get("state") if isinstance(process, dict) else None
+        if state and state != "running":
+            out.append(f"{name}: {state}")
+    return out
+
+
+def require_settled(statuses: list[AppStatus], expected: int) -> None:
+    """Raise :class:`PlatformError` unless the catalog's ``expected`` Applications all exist and
+    are Synced and Healthy."""
+    if len(statuses) < expected:
+        raise PlatformError(f"{len(statuses)} Applications, the catalog expects {expected}")
+    unsettled = [s.name for s in statuses if not s.settled]
+    if unsettled:
+        raise PlatformError(f"not Synced and Healthy: {', '.join(unsettled)}")

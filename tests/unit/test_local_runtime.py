@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra.errors import ValidationError
+from infra.errors import PlatformError, ValidationError
 from infra.runtime.plan import BINARIES, PORTS, RuntimePlan, RuntimeSettings, runtime_plan
 from infra.runtime.supervisor import MissingEnv, resolve_env
 from infra.settings import StackSettings, load_stack_file, parse_settings
@@ -278,6 +278,26 @@ def test_status_waits_for_every_app_but_not_for_one_that_keeps_failing() -> None
     now[0] = 0.0
     out = wait_settled(lambda: [ok, failing], 600, expected=2, sleep=sleep, clock=lambda: now[0])
     assert out == [ok, failing] and 30 <= now[0] < 60
+
+
+def test_status_fails_on_a_missing_or_unsettled_app_and_lists_idle_processes() -> None:
+    from infra.runtime.status import AppStatus, RuntimeInfo, not_running, require_settled
+
+    ok = AppStatus("a", "Synced", "Healthy", "abc")
+    pending = AppStatus("b", "OutOfSync", "Missing", "")
+    require_settled([ok], expected=1)
+    with pytest.raises(PlatformError, match=r"^1 Applications, the catalog expects 2$"):
+        require_settled([ok], expected=2)
+    with pytest.raises(PlatformError, match=r"^not Synced and Healthy: b$"):
+        require_settled([ok, pending], expected=2)
+    info = RuntimeInfo(
+        server="127.0.0.1:1",
+        kubeconfig="kubeconfig",
+        namespace="argocd",
+        logs="logs",
+        processes={"x": {"state": "running"}, "y": {"state": "scaled to 0"}, "z": None},
+    )
+    assert not_running(info) == ["y: scaled to 0"]
 
 
 def test_the_sealed_secrets_controller_runs_with_the_charts_flags_on_loopback() -> None:
