@@ -22,6 +22,13 @@ KUSTOMIZATION_FILES: Final = ("kustomization.yaml", "kustomization.yml", "Kustom
 """The names kustomize reads a kustomization from, in the order it looks for them."""
 MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
 """The suffixes of the files Argo CD's directory source reads as manifests (besides jsonnet)."""
+LOCAL_DIR: Final = ".gitops-local"
+"""Per-cluster folder of the local runtime under the project root (gitignored):
+``.gitops-local/<cluster>/`` holds the git mirror, the runtime's kubeconfig, its state and the
+processes' logs."""
+MIRROR_REPOSITORY: Final = "repo.git"
+"""The local git mirror's folder under ``.gitops-local/<cluster>/``, and its path on the git
+server."""
 APPS_DIR: Final = "apps"
 APP_FILE: Final = "app.yaml"
 APPS_README: Final = "README.md"
@@ -42,11 +49,11 @@ PROD_ENVIRONMENT: Final = "prod"
 """The environment held to prod's rules (protection, no auto-prune, signed images)."""
 
 ARGOCD_NAMESPACE_DEFAULT: Final = "argocd"
+SHARED_NAMESPACES: Final = frozenset({"kube-system", "kube-public", "default"})
+"""Namespaces every cluster has: an add-on installed there never creates or deletes them."""
 IN_CLUSTER_SERVER: Final = "https://kubernetes.default.svc"
 
-RESERVED_NAMESPACES: Final = frozenset(
-    {"kube-system", "kube-public", "kube-node-lease", "argocd", "default"}
-)
+RESERVED_NAMESPACES: Final = SHARED_NAMESPACES | {"kube-node-lease", ARGOCD_NAMESPACE_DEFAULT}
 """Namespaces no app may deploy into (the Argo CD namespace of the stack is added to these)."""
 
 # Labels and annotations written on every object the platform generates.

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from infra import constants
-from infra.settings import SHARED_NAMESPACES, StackSettings
+from infra.settings import StackSettings
 from infra.specs.crds import CRD_SWITCHES
 
 __all__ = [
@@ -82,7 +82,7 @@ def _prod(settings: StackSettings) -> bool:
 def addon_namespace(settings: StackSettings, namespace: str) -> dict[str, Any] | None:
     """The Namespace object an add-on creates, or ``None`` for a namespace every cluster has
     (``kube-system``...), which the stack must never own (its ``destroy`` would delete it)."""
-    if namespace in SHARED_NAMESPACES:
+    if namespace in constants.SHARED_NAMESPACES:
         return None
     return {
         "apiVersion": "v1",

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import yaml
 
-from infra.constants import ARGOCD_WEBHOOK_PATH
+from infra.constants import ARGOCD_WEBHOOK_PATH, LOCAL_DIR
 from infra.runtime.git_hook import install_hook, write_config
 from infra.runtime.git_http import GitHttpServer
 from tests.e2e.registry import SignedImages
@@ -125,6 +125,11 @@ class Project:
     """The stack's ``webhook.githubSecret``: the remote's hook signs its push events with it."""
     _api: tuple[str, Any] | None = None
 
+    @property
+    def runtime_dir(self) -> Path:
+        """The local runtime's folder of this project's cluster (``.gitops-local/<cluster>``)."""
+        return self.root / LOCAL_DIR / self.cluster_name
+
     @classmethod
     def create(
         cls,
@@ -196,7 +201,7 @@ class Project:
         the stack's ``git.repoURL`` points at it, its branch stays the stack file's."""
         # The program (links into the checkout under test) is not part of what Argo CD clones:
         # Argo CD refuses a repository with a link that points outside it.
-        ignore = "__main__.py\ninfra\n.venv\n*.kubeconfig\n.gitops-local/\n*.yaml.rendered\n"
+        ignore = f"__main__.py\ninfra\n.venv\n*.kubeconfig\n{LOCAL_DIR}/\n*.yaml.rendered\n"
         ignore += "*.rendered.yaml\n"
         # The stack file is the test's (its edits are not commits Argo CD should see).
         (self.root / ".gitignore").write_text(
@@ -357,7 +362,7 @@ class Project:
         """Stop the local runtime's supervisor (and so its processes), if one runs."""
         from infra.runtime.supervisor import stop_supervisor
 
-        directory = self.root / ".gitops-local" / self.cluster_name
+        directory = self.runtime_dir
         try:
             pid = int((directory / "supervisor.pid").read_text())
         except (OSError, ValueError):

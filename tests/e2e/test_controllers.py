@@ -177,10 +177,6 @@ def project(tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Ite
     print("\n".join(project.log))
 
 
-def runtime_dir(project: Project) -> Path:
-    return project.root / ".gitops-local" / project.cluster_name
-
-
 def kubeconfig_file(project: Project) -> Path:
     path = project.root.parent / "controllers.kubeconfig"
     if not path.exists():
@@ -270,7 +266,7 @@ def promote(project: Project, name: str) -> None:
 
 def dashboard(project: Project, name: str) -> str:
     """The rollout's page on the Rollouts dashboard the local runtime serves."""
-    plan = json.loads((runtime_dir(project) / "plan.json").read_text())
+    plan = json.loads((project.runtime_dir / "plan.json").read_text())
     return f"http://127.0.0.1:{plan['ports']['rollouts-dashboard']}/rollouts/rollout/{SHOP}/{name}"
 
 
@@ -297,7 +293,7 @@ def test_up_runs_every_controller_and_every_app_goes_synced_and_healthy(
     project: Project,
 ) -> None:
     project.up()
-    status = json.loads((runtime_dir(project) / "status.json").read_text())
+    status = json.loads((project.runtime_dir / "status.json").read_text())
     running = {n for n, p in status["processes"].items() if p["state"] == "running"}
     assert {"rollouts-controller", "sealed-secrets-controller", "notifications-controller",
             "service-proxy"} <= running, status  # fmt: skip
@@ -426,7 +422,7 @@ def test_seal_with_a_context_fetches_the_certificate_through_the_api_servers_ser
     so the one stand-in is the endpoint: a Pod whose IP is this machine's address, where a
     forwarder leads to the local controller; a Service of our own names it (the chart's keeps
     its fake pod)."""
-    plan = json.loads((runtime_dir(project) / "plan.json").read_text())
+    plan = json.loads((project.runtime_dir / "plan.json").read_text())
     controller = ("127.0.0.1", int(plan["ports"]["sealed-secrets"]))
     address = _host_address()
     forwarder = _Forwarder(address, controller)
@@ -526,7 +522,7 @@ def test_a_canary_walks_its_steps_with_its_checks_then_waits_for_promotion(
 ) -> None:
     new_version = AppServer().start()
     try:
-        expose(runtime_dir(project), f"{CANARY}-canary", SHOP, 8080, new_version.address)
+        expose(project.runtime_dir, f"{CANARY}-canary", SHOP, 8080, new_version.address)
         stable = rollout_status(project, CANARY)["stableRS"]
         set_tag(project, CANARY, "3.0.0")
         current = wait_rollout(
@@ -596,7 +592,7 @@ def test_a_canary_whose_check_fails_is_aborted_and_the_stable_version_stays(
 ) -> None:
     broken = AppServer(statuses={"/cart": 500}).start()
     try:
-        expose(runtime_dir(project), f"{CANARY}-canary", SHOP, 8080, broken.address)
+        expose(project.runtime_dir, f"{CANARY}-canary", SHOP, 8080, broken.address)
         stable = rollout_status(project, CANARY)["stableRS"]
         set_tag(project, CANARY, "3.0.1")
         current = wait_rollout(
@@ -646,7 +642,7 @@ def test_a_canary_whose_check_fails_is_aborted_and_the_stable_version_stays(
 def test_blue_green_previews_checks_and_switches_only_when_promoted(project: Project) -> None:
     new_version = AppServer().start()
     try:
-        expose(runtime_dir(project), f"{BLUE_GREEN}-preview", SHOP, 8000, new_version.address)
+        expose(project.runtime_dir, f"{BLUE_GREEN}-preview", SHOP, 8000, new_version.address)
         active = selector_hash(project, BLUE_GREEN)
         assert active is not None and active == rollout_status(project, BLUE_GREEN)["stableRS"]
         set_tag(project, BLUE_GREEN, "2.0.0")
@@ -699,7 +695,7 @@ def test_blue_green_whose_check_fails_never_switches_the_active_service(
 ) -> None:
     broken = AppServer(statuses={"/items": 503}).start()
     try:
-        expose(runtime_dir(project), f"{BLUE_GREEN}-preview", SHOP, 8000, broken.address)
+        expose(project.runtime_dir, f"{BLUE_GREEN}-preview", SHOP, 8000, broken.address)
         active = selector_hash(project, BLUE_GREEN)
         set_tag(project, BLUE_GREEN, "2.0.1")
         current = wait_rollout(
@@ -828,8 +824,8 @@ def test_every_controller_acts_as_its_charts_service_account_and_rbac_decides(
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    status = json.loads((runtime_dir(project) / "status.json").read_text())["processes"]
-    admin = (runtime_dir(project) / "kubeconfig").resolve()
+    status = json.loads((project.runtime_dir / "status.json").read_text())["processes"]
+    admin = (project.runtime_dir / "kubeconfig").resolve()
     seen = {}
     for name, process in status.items():
         if name not in IDENTITIES:
@@ -873,7 +869,7 @@ def test_a_controller_runs_only_as_the_kubelet_would_run_its_pod(project: Projec
 
     apps = client.AppsV1Api(project.api())
     name, process = "argocd-notifications-controller", "notifications-controller"
-    status_file = runtime_dir(project) / "status.json"
+    status_file = project.runtime_dir / "status.json"
 
     def state() -> str:
         return str(json.loads(status_file.read_text())["processes"][process]["state"])
@@ -905,7 +901,7 @@ def test_a_controller_runs_only_as_the_kubelet_would_run_its_pod(project: Projec
     assert "env E2E_TOKEN: Secret argocd/e2e-extra has no key 't' (not optional)" in state()
     shown = project.platformctl("status", "--stack", project.stack, check=False).stdout
     assert f"Process:     {process}: cannot start: env E2E_TOKEN" in shown
-    log = (runtime_dir(project) / "logs" / f"{process}.log").read_text()
+    log = (project.runtime_dir / "logs" / f"{process}.log").read_text()
     assert "has no key 't' (not optional)" in log
 
     core(project).create_namespaced_secret(
@@ -922,4 +918,4 @@ def test_a_controller_runs_only_as_the_kubelet_would_run_its_pod(project: Projec
 def test_destroy_stops_every_controller(project: Project) -> None:
     project.pulumi("destroy", "--yes", "--skip-preview")
     assert project.cluster_name not in project.clusters()
-    assert not (runtime_dir(project) / "plan.json").exists()
+    assert not (project.runtime_dir / "plan.json").exists()

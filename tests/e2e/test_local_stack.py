@@ -14,6 +14,7 @@ import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 
+from infra.constants import MIRROR_REPOSITORY
 from tests.e2e.browser import screenshot, sign_in, text_of, wait_until
 from tests.e2e.harness import GIT, LogWatch, Project, wait_for
 
@@ -30,7 +31,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 def test_up_then_status_shows_argocd_syncing_the_checkout(project: Project) -> None:
     project.up()
-    mirror = project.root / ".gitops-local" / project.cluster_name / "repo.git"
+    mirror = project.runtime_dir / MIRROR_REPOSITORY
     head = project.run(["git", "rev-parse", "HEAD"]).stdout.strip()
     assert project.run(["git", "--git-dir", str(mirror), "rev-parse", "dev"]).stdout.strip() == head
     status = project.platformctl("status", "--stack", "local", "--wait", "300", check=False)
@@ -130,9 +131,7 @@ def test_an_apps_page_shows_its_resource_tree(project: Project, browser: WebDriv
 def test_the_rollouts_dashboard_lists_the_catalogs_rollouts(
     project: Project, browser: WebDriver
 ) -> None:
-    plan = json.loads(
-        (project.root / ".gitops-local" / project.cluster_name / "plan.json").read_text()
-    )
+    plan = json.loads((project.runtime_dir / "plan.json").read_text())
     port = plan["ports"]["rollouts-dashboard"]
     browser.get(f"http://127.0.0.1:{port}/rollouts/payments")
     wait_until(
@@ -163,12 +162,12 @@ def test_destroy_stops_the_runtime_and_removes_the_cluster(project: Project) -> 
     import json
     import os
 
-    status = project.root / ".gitops-local" / project.cluster_name / "status.json"
+    status = project.runtime_dir / "status.json"
     pids = [p["pid"] for p in json.loads(status.read_text())["processes"].values() if p["pid"]]
     project.pulumi("destroy", "--yes")
     assert project.cluster_name not in project.clusters()
     assert not [pid for pid in pids if os.path.exists(f"/proc/{pid}")]
-    directory = project.root / ".gitops-local" / project.cluster_name
+    directory = project.runtime_dir
     assert not (directory / "repo.git").exists()
     # No credential (the webhook's secret among them) is left behind; the logs stay.
     assert sorted(p.name for p in directory.iterdir()) == ["logs"]
