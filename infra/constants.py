@@ -49,11 +49,20 @@ PROD_ENVIRONMENT: Final = "prod"
 """The environment held to prod's rules (protection, no auto-prune, signed images)."""
 
 ARGOCD_NAMESPACE_DEFAULT: Final = "argocd"
-SHARED_NAMESPACES: Final = frozenset({"kube-system", "kube-public", "default"})
+KUBE_SYSTEM_NAMESPACE: Final = "kube-system"
+"""The cluster's own components' namespace (also the Sealed Secrets controller's default:
+``kubeseal`` looks for it there)."""
+SHARED_NAMESPACES: Final = frozenset({KUBE_SYSTEM_NAMESPACE, "kube-public", "default"})
 """Namespaces every cluster has: an add-on installed there never creates or deletes them."""
+CONTROL_PLANE_NAMESPACES: Final = frozenset(
+    {KUBE_SYSTEM_NAMESPACE, "kube-public", "kube-node-lease"}
+)
+"""The namespaces of the cluster's control plane: no admission policy applies there."""
 IN_CLUSTER_SERVER: Final = "https://kubernetes.default.svc"
 
-RESERVED_NAMESPACES: Final = SHARED_NAMESPACES | {"kube-node-lease", ARGOCD_NAMESPACE_DEFAULT}
+RESERVED_NAMESPACES: Final = (
+    SHARED_NAMESPACES | CONTROL_PLANE_NAMESPACES | {ARGOCD_NAMESPACE_DEFAULT}
+)
 """Namespaces no app may deploy into (the Argo CD namespace of the stack is added to these)."""
 
 # Labels and annotations written on every object the platform generates.
@@ -72,6 +81,8 @@ changed (drift is reverted by `pulumi up --refresh` instead of failing on a conf
 OWNED_ANNOTATIONS: Final = {ANNOTATION_PATCH_FORCE: "true"}
 
 # Argo CD secret keys and labels (Argo CD reads secrets labelled part-of=argocd).
+ARGOCD_PART_OF: Final = "argocd"
+"""The ``app.kubernetes.io/part-of`` value Argo CD finds its secrets by."""
 ARGOCD_SECRET: Final = "argocd-secret"
 ARGOCD_REDIS_SECRET: Final = "argocd-redis"
 ARGOCD_INITIAL_ADMIN_SECRET: Final = "argocd-initial-admin-secret"

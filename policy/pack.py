@@ -29,6 +29,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
+from infra.constants import LABEL_ENV
 from infra.policy_checks import CHART_TYPES
 from policy import rules
 
@@ -74,9 +75,9 @@ def _labelled(props: Mapping[str, Any]) -> dict[str, Any]:
     ``UnknownValueError`` (at preview)."""
     metadata = props.get("metadata")
     labels = metadata.get("labels") if isinstance(metadata, Mapping) else None
-    if not isinstance(labels, Mapping) or rules.LABEL_ENV not in labels:
+    if not isinstance(labels, Mapping) or LABEL_ENV not in labels:
         return {}
-    return {"metadata": {"labels": {rules.LABEL_ENV: plain(labels[rules.LABEL_ENV])}}}
+    return {"metadata": {"labels": {LABEL_ENV: plain(labels[LABEL_ENV])}}}
 
 
 def _report(report_violation: ReportViolation, messages: list[str]) -> None:
@@ -112,7 +113,7 @@ def _pinned_charts(args: ResourceValidationArgs, report_violation: ReportViolati
 
 
 NO_LABELLED_RESOURCE = (
-    f"no resource of the stack carries the {rules.LABEL_ENV} label, so its environment is not "
+    f"no resource of the stack carries the {LABEL_ENV} label, so its environment is not "
     "known (the program labels the Argo CD namespace and every Argo CD object)"
 )
 

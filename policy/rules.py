@@ -20,9 +20,6 @@ from infra.specs.admission import ADMISSION_POLICY
 from infra.yamlio import read_documents
 
 __all__ = [
-    "ARGOCD_NAMESPACE",
-    "LABEL_ENV",
-    "PROD_ENVIRONMENT",
     "PROTECTED_IN_PROD",
     "SYSTEM_NAMESPACES",
     "WORKLOAD_POD_SPEC_PATHS",
@@ -48,8 +45,7 @@ __all__ = [
 # carries as its ``LABEL_ENV`` label. Never the stack's name: a stack ``prod-eu`` deploying
 # prod is prod, a stack ``prod`` deploying dev is not.
 
-ARGOCD_NAMESPACE = "argocd"
-SYSTEM_NAMESPACES = frozenset({ARGOCD_NAMESPACE, "kube-system"})
+SYSTEM_NAMESPACES = frozenset({constants.ARGOCD_NAMESPACE_DEFAULT, constants.KUBE_SYSTEM_NAMESPACE})
 """Namespaces no AppProject may target (besides the namespace the AppProject itself lives in,
 which is Argo CD's own)."""
 
@@ -73,7 +69,9 @@ WORKLOAD_POD_SPEC_PATHS: Mapping[str, tuple[str, ...]] = {
 }
 """Workload kind -> where its pod spec is, from the top of the object."""
 
-_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+_CONTAINER_LISTS = sorted(constants.CONTAINER_LISTS, key=lambda name: name != "initContainers")
+"""The pod's container lists, init containers first (as they start): the order the messages
+name them in."""
 
 
 def resource_kind(resource_type: str) -> str:
@@ -199,9 +197,6 @@ class StackResource:
     """Its ``LABEL_ENV`` label; None when it carries none."""
 
 
-_stack_file = constants.stack_file
-
-
 def stack_environment(
     stack: str, resources: Iterable[StackResource]
 ) -> tuple[frozenset[str], list[Violation]]:
@@ -221,9 +216,9 @@ def stack_environment(
     return frozenset(names), [
         (
             f"stack {stack!r} carries more than one environment in the {LABEL_ENV} label "
-            f"({seen}): a stack deploys exactly one, its gitops-platform:environment in "
-            f"{_stack_file(stack)}; label every resource with it (or move the others to the "
-            "stack of their environment)",
+            f"({seen}): a stack deploys exactly one, its {constants.PROJECT}:environment in "
+            f"{constants.stack_file(stack)}; label every resource with it (or move the others "
+            "to the stack of their environment)",
             None,
         )
     ]
@@ -242,7 +237,7 @@ def protection_violations(
     return [
         f"resource {name!r} is not protected on stack {stack!r} (environment {environment}): "
         "`pulumi destroy` or a rename would delete Argo CD and every Application; set "
-        f"gitops-platform:argocd.protect: true in {_stack_file(stack)}"
+        f"{constants.PROJECT}:argocd.protect: true in {constants.stack_file(stack)}"
     ]
 
 
@@ -283,8 +278,8 @@ def admission_violations(stack: str, resources: Iterable[StackResource]) -> list
         (
             f"stack {stack!r} deploys prod without admission control (no ClusterPolicy "
             f"{ADMISSION_POLICY}): any image, signed or not, would run; set "
-            f"gitops-platform:admission.enabled: true, with trustedRegistries and signer, in "
-            f"{_stack_file(stack)} (docs/admission.md)",
+            f"{constants.PROJECT}:admission.enabled: true, with trustedRegistries and signer, in "
+            f"{constants.stack_file(stack)} (docs/admission.md)",
             None,
         )
     ]
@@ -375,6 +370,6 @@ def auto_prune_violations(stack: str, kind: str, obj: Mapping[str, Any]) -> list
     return [
         f"{path} is true on stack {stack!r} (environment {environment}): prod never prunes "
         "automatically (set environments.prod.sync.prune to false in the app's app.yaml, and "
-        f"gitops-platform:sync.prune to false in {_stack_file(stack)})"
+        f"{constants.PROJECT}:sync.prune to false in {constants.stack_file(stack)})"
         for path in paths
     ]

@@ -29,8 +29,6 @@ from infra.yamlio import load_file
 
 __all__ = ["Catalog", "load_catalog"]
 
-KUSTOMIZATION_FILES = constants.KUSTOMIZATION_FILES
-
 
 @dataclass(frozen=True)
 class Catalog:
@@ -176,7 +174,7 @@ def _check_paths(app: App, root: Path, app_dir: Path, lines: dict[str, int]) -> 
     if isinstance(source, KustomizeSource):
         for env in app.enabled_environments():
             overlay = root / app.overlay_path(env)
-            if not any((overlay / f).is_file() for f in KUSTOMIZATION_FILES):
+            if not any((overlay / f).is_file() for f in constants.KUSTOMIZATION_FILES):
                 rel = _display(overlay, root)
                 problems.append(
                     Problem(
@@ -196,7 +194,7 @@ def _check_paths(app: App, root: Path, app_dir: Path, lines: dict[str, int]) -> 
             )
         )
     if isinstance(source, DirectorySource) and not any(
-        p.suffix in {".yaml", ".yml", ".json"} for p in target.iterdir()
+        p.suffix in constants.MANIFEST_SUFFIXES for p in target.iterdir()
     ):
         problems.append(
             Problem(

@@ -36,7 +36,6 @@ from infra.yamlio import read_documents
 
 __all__ = ["remote_reference_problems"]
 
-KUSTOMIZATION_NAMES: Final = frozenset(constants.KUSTOMIZATION_FILES)
 _LIST_FIELDS: Final = (
     "resources",
     "bases",
@@ -243,7 +242,7 @@ def remote_reference_problems(repo_root: Path, apps_dir: Path) -> list[Problem]:
     for path in _files(apps_dir):
         if path in unsafe or not path.is_file() or path.is_symlink():
             continue
-        if path.name in KUSTOMIZATION_NAMES:
+        if path.name in constants.KUSTOMIZATION_FILES:
             checker.kustomization(path)
         elif path.name == "Chart.yaml":
             checker.chart(path)

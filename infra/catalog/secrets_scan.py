@@ -36,14 +36,12 @@ from infra.catalog.safe_paths import entry_problem
 from infra.errors import Problem
 from infra.yamlio import MappingNode, Node, ScalarNode, SequenceNode, compose_documents
 
-__all__ = ["MANIFEST_SUFFIXES", "MAX_MANIFEST_BYTES", "plain_secret_problems"]
+__all__ = ["MAX_MANIFEST_BYTES", "plain_secret_problems"]
 
-MANIFEST_SUFFIXES: Final = constants.MANIFEST_SUFFIXES
 MAX_MANIFEST_BYTES: Final = 1024 * 1024
 """Files larger than this are refused unread (a Kubernetes object is at most ~1.5 MiB)."""
 VALUE_FIELDS: Final = ("data", "stringData")
 GENERATOR_SOURCES: Final = ("literals", "files", "envs", "env")
-KUSTOMIZATION_FILES: Final = constants.KUSTOMIZATION_FILES
 
 
 def _display(path: Path, root: Path) -> str:
@@ -69,7 +67,10 @@ def _files(apps_dir: Path) -> Iterator[Path]:
         dirs[:] = sorted(d for d in dirs if not (Path(directory) / d).is_symlink())
         here = Path(directory)
         for name in sorted(files):
-            if not (name.lower().endswith(MANIFEST_SUFFIXES) or name in KUSTOMIZATION_FILES):
+            if not (
+                name.lower().endswith(constants.MANIFEST_SUFFIXES)
+                or name in constants.KUSTOMIZATION_FILES
+            ):
                 continue
             if name == constants.APP_FILE and here.parent == apps_dir:
                 continue
@@ -233,7 +234,7 @@ def plain_secret_problems(repo_root: Path, apps_dir: Path) -> list[Problem]:
         documents, parse_problems = _documents(text, file, path.suffix.lower() == ".json")
         problems.extend(parse_problems)
         app, env = _app_and_env(path, apps_dir)
-        kustomization = path.name in KUSTOMIZATION_FILES
+        kustomization = path.name in constants.KUSTOMIZATION_FILES
         for index, document in enumerate(documents, start=1):
             problems.extend(
                 _object_problems(

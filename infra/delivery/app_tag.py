@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra import constants
-from infra.catalog.loader import KUSTOMIZATION_FILES
 from infra.catalog.models import DNS1123_LABEL, App, DirectorySource, HelmSource
 from infra.delivery.catalog_view import load_tree_catalog
 from infra.delivery.errors import InputError
@@ -39,9 +38,6 @@ from infra.yaml_roundtrip import (
 )
 
 __all__ = ["FileEdit", "TagPlan", "TagSite", "load_app", "locate_tag"]
-
-MANIFEST_SUFFIXES = constants.MANIFEST_SUFFIXES
-CONTAINER_LISTS = frozenset(constants.CONTAINER_LISTS)
 
 
 @dataclass(frozen=True)
@@ -190,7 +186,9 @@ def locate_tag(tree: Tree, app: App, env: str, flag: str = "--env") -> TagPlan:
     elif isinstance(source, DirectorySource):
         folder = app.source_folder()
         manifests = [
-            f for f in tree.files(folder, recursive=source.recurse) if f.endswith(MANIFEST_SUFFIXES)
+            f
+            for f in tree.files(folder, recursive=source.recurse)
+            if f.endswith(constants.MANIFEST_SUFFIXES)
         ]
         for file in manifests:
             document = _parse(tree, file, documents, what="manifest")
@@ -205,10 +203,10 @@ def locate_tag(tree: Tree, app: App, env: str, flag: str = "--env") -> TagPlan:
         file = next(
             (
                 f"{overlay}/{name}"
-                for name in KUSTOMIZATION_FILES
+                for name in constants.KUSTOMIZATION_FILES
                 if tree.read(f"{overlay}/{name}") is not None
             ),
-            f"{overlay}/{KUSTOMIZATION_FILES[0]}",
+            f"{overlay}/{constants.KUSTOMIZATION_FILES[0]}",
         )
         document = _parse(tree, file, documents, what="kustomization")
         sites.append(_kustomize_site(document, repository))
@@ -313,7 +311,7 @@ def _container_sites(document: YamlDocument, repository: str) -> list[TagSite]:
     sites = []
     for located in document.walk():
         path = located.path
-        if len(path) < 3 or path[-1] != "image" or path[-3] not in CONTAINER_LISTS:
+        if len(path) < 3 or path[-1] != "image" or path[-3] not in constants.CONTAINER_LISTS:
             continue
         if not located.is_scalar:
             continue

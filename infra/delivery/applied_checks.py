@@ -40,7 +40,6 @@ from infra import constants
 from infra.bounded import read_text_file
 from infra.delivery.errors import InputError
 from infra.delivery.render_app import (
-    KUSTOMIZATION_FILES,
     NotRenderable,
     ToolMissing,
     input_files,
@@ -244,7 +243,7 @@ def _index_documents(trace: _Trace, text: str, file: str) -> None:
         for item in document if isinstance(document, list) else [document]:
             if not isinstance(item, dict):
                 continue
-            if posixpath.basename(file) in KUSTOMIZATION_FILES or item.get("kind") in (
+            if posixpath.basename(file) in constants.KUSTOMIZATION_FILES or item.get("kind") in (
                 "Kustomization",
                 "Component",
             ):
@@ -276,7 +275,7 @@ def _source_folder(application: dict[str, Any], repo_url: str) -> str:
 
 
 def _fallback(folder: str, checkout: Path) -> str:
-    for name in KUSTOMIZATION_FILES:
+    for name in constants.KUSTOMIZATION_FILES:
         if (checkout / folder / name).is_file():
             return posixpath.join(folder, name)
     return folder

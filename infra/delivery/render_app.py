@@ -59,8 +59,6 @@ __all__ = [
     "target_cluster",
 ]
 
-KUSTOMIZATION_FILES: Final = constants.KUSTOMIZATION_FILES
-_MANIFEST: Final = re.compile(r"\.(ya?ml|json)$")
 _REMOTE: Final = re.compile(r"^(\w+://|git@|github\.com/|gitlab\.com/)")
 _VERSION_TAG: Final = re.compile(r":(v1\.\d+\.\d+)(@|$)")
 
@@ -177,7 +175,7 @@ def _repo_path(checkout: Path, path: str) -> Path:
 
 def _kustomization(folder: Path) -> Path | None:
     return next(
-        (folder / n for n in KUSTOMIZATION_FILES if (folder / n).is_file()),
+        (folder / n for n in constants.KUSTOMIZATION_FILES if (folder / n).is_file()),
         None,
     )
 
@@ -395,7 +393,7 @@ def _read_directory(
     for file in sorted(_files_under(checkout, path, recursive=recurse)):
         if file.endswith(".jsonnet"):
             raise NotRenderable(f"{name}: {file}: jsonnet is not rendered by the plan")
-        if not _MANIFEST.search(file):
+        if not file.endswith(constants.MANIFEST_SUFFIXES):
             continue
         text = (checkout / file).read_text(encoding="utf-8")
         objects.extend((obj, file) for obj in load_manifests(text, file))

@@ -32,7 +32,8 @@ __all__ = [
 
 def stack_names(root: Path) -> list[str]:
     """The stacks whose ``Pulumi.<stack>.yaml`` is in ``root``, sorted."""
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+    prefix, suffix = constants.STACK_FILE_PATTERN.split("{stack}")
+    return sorted(p.name[len(prefix) : -len(suffix)] for p in root.glob(constants.stack_file("*")))
 
 
 def _check_env(env: str, env_flag: str) -> None:

@@ -3,6 +3,7 @@ to Argo CD (admission has its own module). Pure."""
 
 from __future__ import annotations
 
+from infra import constants
 from infra.catalog.models import DnsLabel
 from infra.settings.base import SettingsModel
 from infra.settings.charts import RolloutsChartSettings, SealedSecretsChartSettings
@@ -15,7 +16,7 @@ __all__ = [
 ]
 
 DEFAULT_ROLLOUTS_NAMESPACE = "argo-rollouts"
-DEFAULT_SEALED_SECRETS_NAMESPACE = "kube-system"
+DEFAULT_SEALED_SECRETS_NAMESPACE = constants.KUBE_SYSTEM_NAMESPACE
 """kubeseal's default ``--controller-namespace`` (see infra/specs/addons.py)."""
 
 

@@ -36,7 +36,6 @@ from infra.specs.crds import CRD_SWITCHES
 __all__ = [
     "ADMISSION_DEBUG_POLICY",
     "ADMISSION_POLICY",
-    "CONTROL_PLANE_NAMESPACES",
     "KYVERNO_API_VERSION",
     "KYVERNO_CONFIGMAP",
     "KYVERNO_IDENTITY_TEMPLATES",
@@ -72,7 +71,6 @@ KYVERNO_CONFIGMAP: Final = "kyverno"
 WEBHOOK_TIMEOUT_SECONDS: Final = 15
 """Per admission request: verification fetches signatures from the registry (Kyverno's
 default is 10 s, its maximum 30)."""
-CONTROL_PLANE_NAMESPACES: Final = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 AUTOGEN_ANNOTATION: Final = "pod-policies.kyverno.io/autogen-controllers"
 
 
@@ -80,7 +78,7 @@ def excluded_namespaces(settings: StackSettings) -> list[str]:
     """Namespaces no policy of the platform may apply to, and that Kyverno's webhooks never
     see: the control plane's, Argo CD's, Kyverno's own and the add-ons'. With Kyverno stopped,
     its (fail-closed) webhooks then still let the platform itself run and repair it."""
-    names = set(CONTROL_PLANE_NAMESPACES) | set(settings.platform_namespaces)
+    names = set(constants.CONTROL_PLANE_NAMESPACES) | set(settings.platform_namespaces)
     names |= {settings.admission.namespace, constants.ARGOCD_NAMESPACE_DEFAULT}
     return sorted(names)
 
@@ -140,7 +138,6 @@ WORKLOAD_KINDS: Final = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet",
 ROLLOUT_KIND: Final = "argoproj.io/v1alpha1/Rollout"
 """Argo Rollouts' workload (``spec.template`` too); matched only when Rollouts is installed:
 Kyverno refuses a policy naming a kind the API server does not serve."""
-CONTAINER_LISTS: Final = constants.CONTAINER_LISTS
 
 
 def _rollout_extractors() -> dict[str, Any]:
@@ -155,7 +152,7 @@ def _rollout_extractors() -> dict[str, Any]:
                 "value": "image",
                 "key": "name",
             }
-            for lists in CONTAINER_LISTS
+            for lists in constants.CONTAINER_LISTS
         ]
     }
 
@@ -274,15 +271,21 @@ def admission_policies(settings: StackSettings, catalog: Catalog) -> list[dict[s
                     pin=False,
                     rollouts=settings.rollouts.enabled,
                 ),
-                _registry_rule(settings, REGISTRY_RULE, scope("Pod"), CONTAINER_LISTS, ("spec",)),
                 _registry_rule(
-                    settings, REGISTRY_WORKLOADS_RULE, scope(*workloads), CONTAINER_LISTS, template
+                    settings, REGISTRY_RULE, scope("Pod"), constants.CONTAINER_LISTS, ("spec",)
+                ),
+                _registry_rule(
+                    settings,
+                    REGISTRY_WORKLOADS_RULE,
+                    scope(*workloads),
+                    constants.CONTAINER_LISTS,
+                    template,
                 ),
                 _registry_rule(
                     settings,
                     REGISTRY_CRONJOBS_RULE,
                     scope("CronJob"),
-                    CONTAINER_LISTS,
+                    constants.CONTAINER_LISTS,
                     ("spec", "jobTemplate", "spec", "template", "spec"),
                 ),
             ],

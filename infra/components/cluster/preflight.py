@@ -54,7 +54,7 @@ def preflight(settings: StackSettings, *, creating: bool) -> None:
     does not need Docker or the kwok binaries.
     """
     file = constants.stack_file(settings.stack)
-    field = "gitops-platform:cluster.provider"
+    field = f"{constants.PROJECT}:cluster.provider"
     hint = "or use provider `kwok` (README: 'Trying it without Docker')"
     cluster = settings.cluster
     problems: list[Problem] = []

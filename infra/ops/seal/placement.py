@@ -30,7 +30,6 @@ from typing import Any
 
 from infra import constants
 from infra.atomic import temp_beside
-from infra.catalog.loader import KUSTOMIZATION_FILES
 from infra.catalog.models import App, DirectorySource, HelmSource, KustomizeSource
 from infra.errors import ValidationError
 from infra.ops.seal.inputs import read_regular_file
@@ -84,7 +83,9 @@ def seal_target(app: App, env: str, name: str, root: Path) -> SealTarget:
         )
     if isinstance(source, KustomizeSource):
         overlay = app.overlay_path(env)
-        found = next((f for f in KUSTOMIZATION_FILES if (root / overlay / f).is_file()), None)
+        found = next(
+            (f for f in constants.KUSTOMIZATION_FILES if (root / overlay / f).is_file()), None
+        )
         if found is None:
             raise SealError(f"{app.file}: overlay {overlay}/kustomization.yaml does not exist")
         return SealTarget(f"{overlay}/{filename}", f"{overlay}/{found}")
