@@ -23,12 +23,13 @@ from infra.chart_render import load_crd_set, render_chart_folder, stack_crd_sour
 from infra.components.admission import (
     Admission,
     AdmissionPolicies,
+    LocalKyverno,
     kyverno_chart_folder,
     kyverno_crd_files,
 )
 from infra.components.app_catalog import AppCatalog
 from infra.components.argocd import ArgoCD
-from infra.components.charts import AddonArgs, ChartAddon
+from infra.components.charts import AddonArgs, AddonSection, ChartAddon
 from infra.components.cluster import Cluster
 from infra.components.cluster.preflight import preflight
 from infra.components.local_runtime import LocalRuntime
@@ -42,8 +43,14 @@ from infra.policy_checks import chart_archive_problems, plaintext_secret_problem
 from infra.project import find_project_root
 from infra.runtime.mirror import head_commit
 from infra.settings import StackSettings, settings_from_engine
-from infra.specs import admission_policies, argocd_objects
-from infra.specs.admission import KYVERNO_IDENTITY_TEMPLATES, kyverno_identity_values
+from infra.specs import admission_policies, argocd_objects, chart_values
+from infra.specs.addons import addon_namespace, rollouts_values, sealed_secrets_values
+from infra.specs.admission import (
+    KYVERNO_IDENTITY_TEMPLATES,
+    kyverno_configmap,
+    kyverno_identity_values,
+    kyverno_values,
+)
 from infra.specs.crds import CrdSet
 
 __all__ = ["StackPlan", "main", "plan", "stack_crds"]
@@ -96,7 +103,7 @@ def mirror_commit(settings: StackSettings, root: Path) -> str | None:
             [
                 Problem(
                     constants.stack_file(settings.stack),
-                    "gitops-platform:git.mirror",
+                    f"{constants.PROJECT}:git.mirror",
                     f"{root} is not a git checkout with a commit: the mirror is filled from "
                     "the committed HEAD (`git init && git add -A && git commit`)",
                 )
@@ -117,12 +124,15 @@ def stack_crds(settings: StackSettings, root: Path) -> dict[str, CrdSet]:
     }
 
 
-def kyverno_identity(settings: StackSettings) -> list[dict[str, Any]] | None:
-    """On kwok with admission: the admission controller's ServiceAccount and RBAC, rendered
-    from the chart of the Kyverno the runtime runs (the process acts as that account)."""
-    if not (settings.admission.enabled and settings.local_controllers):
+def kyverno_install(settings: StackSettings) -> dict[str, Any] | LocalKyverno | None:
+    """How the stack runs Kyverno (None unless ``admission.enabled``): the chart's values, or
+    on kwok its ConfigMap and the admission controller's ServiceAccount and RBAC, rendered from
+    the chart of the Kyverno the runtime runs (the process acts as that account)."""
+    if not settings.admission.enabled:
         return None
-    return render_chart_folder(
+    if not settings.local_controllers:
+        return kyverno_values(settings)
+    identity = render_chart_folder(
         kyverno_chart_folder(),
         constants.KYVERNO_CHART,
         settings.admission.namespace,
@@ -130,6 +140,7 @@ def kyverno_identity(settings: StackSettings) -> list[dict[str, Any]] | None:
         KYVERNO_IDENTITY_TEMPLATES,
         target_cluster(settings).kube_version,
     )
+    return LocalKyverno(kyverno_configmap(settings), identity)
 
 
 def main() -> None:
@@ -142,7 +153,7 @@ def main() -> None:
         preflight(settings, creating=not pulumi.runtime.is_dry_run())
         commit = mirror_commit(settings, root)
         crds = stack_crds(settings, root)
-        identity = kyverno_identity(settings)
+        kyverno = kyverno_install(settings)
         if settings.admission.enabled:
             # Kyverno's CRDs were not retainOnDelete before they moved to their owner.
             refuse_unretained_crds(pulumi.get_stack(), str(root))
@@ -150,36 +161,65 @@ def main() -> None:
         # RunError: the engine prints the message alone, no traceback.
         raise pulumi.RunError(f"invalid configuration:\n{exc}") from None
 
-    cluster = Cluster("cluster", {"settings": settings})
+    cluster = Cluster(
+        "cluster",
+        {
+            "cluster": settings.cluster,
+            "cluster_name": settings.cluster_name,
+            "protect": settings.argocd.protect,
+            "stack_file": constants.stack_file(settings.stack),
+        },
+    )
     argocd = ArgoCD(
         "argocd",
         {
-            "settings": settings,
+            "argocd": settings.argocd,
+            "environment": settings.environment,
+            "admin_password": settings.adminPassword,
+            "webhook": settings.webhook,
+            "values": chart_values(settings),
             "provider": cluster.provider,
             "project_root": str(root),
             "crds": crds["argocd"],
             "kubeconfig": cluster.kubeconfig,
         },
     )
-    addon_args: AddonArgs = {
-        "settings": settings,
-        "provider": cluster.provider,
-        "project_root": str(root),
-        "kubeconfig": cluster.kubeconfig,
-    }
+
+    def addon_args(section: AddonSection) -> AddonArgs:
+        """An add-on's section, its rendered Namespace, and how to reach the cluster."""
+        return {
+            "section": section,
+            "namespace_spec": addon_namespace(settings, section.namespace),
+            "provider": cluster.provider,
+            "project_root": str(root),
+            "kubeconfig": cluster.kubeconfig,
+        }
+
     rollouts = (
-        ChartAddon("rollouts", ROLLOUTS, addon_args, crds["rollouts"])
+        ChartAddon(
+            "rollouts",
+            ROLLOUTS,
+            addon_args(settings.rollouts),
+            rollouts_values(settings),
+            crds["rollouts"],
+        )
         if settings.rollouts.enabled
         else None
     )
     sealed_secrets = (
-        ChartAddon("sealed-secrets", SEALED_SECRETS, addon_args, crds["sealedSecrets"])
+        ChartAddon(
+            "sealed-secrets",
+            SEALED_SECRETS,
+            addon_args(settings.sealedSecrets),
+            sealed_secrets_values(settings),
+            crds["sealedSecrets"],
+        )
         if settings.sealedSecrets.enabled
         else None
     )
     admission = (
-        Admission("admission", addon_args, crds["admission"], identity)
-        if settings.admission.enabled
+        Admission("admission", addon_args(settings.admission), crds["admission"], kyverno)
+        if kyverno is not None
         else None
     )
     catalog = AppCatalog(
@@ -200,7 +240,8 @@ def main() -> None:
                 "settings": settings,
                 "kubeconfig": cluster.kubeconfig,
                 "commit": commit,
-                "webhook_secret": argocd.mirror_webhook_secret,
+                # The mirror signs its push events with the GitHub key.
+                "webhook_secret": argocd.github_webhook_secret if settings.git.mirror else None,
             },
             # The processes read what the charts and the program created.
             pulumi.ResourceOptions(

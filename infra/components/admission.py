@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -30,8 +30,6 @@ from infra.components.app_catalog import custom_resource
 from infra.components.chart_crds import ChartCRDs
 from infra.components.charts import AddonArgs, addon_chart, namespace_resource
 from infra.errors import PlatformError
-from infra.specs.addons import addon_namespace
-from infra.specs.admission import kyverno_configmap, kyverno_values
 from infra.specs.crds import CrdSet
 
 __all__ = [
@@ -39,6 +37,7 @@ __all__ = [
     "Admission",
     "AdmissionPolicies",
     "AdmissionPoliciesArgs",
+    "LocalKyverno",
     "kyverno_chart_folder",
     "kyverno_crd_files",
 ]
@@ -82,6 +81,17 @@ def kyverno_chart_folder(kyverno_binary: str | None = None) -> Path:
     return folder
 
 
+class LocalKyverno(NamedTuple):
+    """On kwok, what the local runtime's Kyverno process needs in place of the chart."""
+
+    configmap: dict[str, Any]
+    """Kyverno's ConfigMap as the chart would create it
+    (:func:`infra.specs.admission.kyverno_configmap`)."""
+    identity: list[dict[str, Any]]
+    """The admission controller's ServiceAccount and RBAC as the chart renders them (the
+    process runs as that account)."""
+
+
 class Admission(pulumi.ComponentResource):
     """Kyverno in ``admission.namespace``: the chart, or (kwok) what the local runtime needs."""
 
@@ -94,44 +104,32 @@ class Admission(pulumi.ComponentResource):
         name: str,
         args: AddonArgs,
         crds: CrdSet,
-        identity: list[dict[str, Any]] | None = None,
+        kyverno: dict[str, Any] | LocalKyverno,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """``identity``: on kwok, the admission controller's ServiceAccount and RBAC as the
-        chart renders them (the runtime's Kyverno process runs as that account)."""
+        """``kyverno``: the chart's values (:func:`infra.specs.admission.kyverno_values`), or
+        on kwok what the local runtime's process needs instead of the chart."""
         super().__init__("gitops-platform:index:Admission", name, None, opts)
-        settings = args["settings"]
-        admission = settings.admission
-        if not settings.local_controllers:
-            self.install = [
-                addon_chart(
-                    self,
-                    name,
-                    args,
-                    chart=admission.chart,
-                    chart_name=KYVERNO_CHART,
-                    namespace=admission.namespace,
-                    values=kyverno_values(settings),
-                    crds=crds,
-                )
-            ]
+        if isinstance(kyverno, LocalKyverno):
+            self.install = self._local(name, args, crds, kyverno)
         else:
-            self.install = self._local(name, args, crds, identity or [])
-        self.namespace = pulumi.Output.from_input(admission.namespace)
+            self.install = [
+                addon_chart(self, name, args, chart_name=KYVERNO_CHART, values=kyverno, crds=crds)
+            ]
+        self.namespace = pulumi.Output.from_input(args["section"].namespace)
         self.register_outputs({"namespace": self.namespace})
 
     def _local(
-        self, name: str, args: AddonArgs, crds: CrdSet, identity: list[dict[str, Any]]
+        self, name: str, args: AddonArgs, crds: CrdSet, kyverno: LocalKyverno
     ) -> list[pulumi.Resource]:
-        settings = args["settings"]
         child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
-        ns_spec = addon_namespace(settings, settings.admission.namespace)
+        ns_spec = args["namespace_spec"]
         assert ns_spec is not None  # kube-system & co. are refused for admission.namespace
         namespace = namespace_resource(f"{name}-namespace", ns_spec, child)
         owner = ChartCRDs(
             f"{name}-crds", crds, args["kubeconfig"], pulumi.ResourceOptions(parent=self)
         )
-        cm = kyverno_configmap(settings)
+        cm = kyverno.configmap
         config = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=k8s.meta.v1.ObjectMetaArgs(**cm["metadata"]),
@@ -142,7 +140,7 @@ class Admission(pulumi.ComponentResource):
         )
         account = k8s.yaml.v2.ConfigGroup(
             f"{name}-identity",
-            objs=identity,
+            objs=kyverno.identity,
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(depends_on=[namespace])
             ),

@@ -21,8 +21,8 @@ from infra import constants
 from infra.components.chart_crds import ChartCRDs
 from infra.components.charts import chart_source
 from infra.components.generated_secret import GeneratedSecret
-from infra.settings import StackSettings
-from infra.specs import argocd_namespace, argocd_secret, chart_values, redis_secret
+from infra.settings import AdminPasswordSettings, ArgoCDSettings, WebhookSettings
+from infra.specs import argocd_namespace, argocd_secret, redis_secret
 from infra.specs.argocd_install import webhook_secrets
 from infra.specs.crds import CrdSet
 
@@ -30,8 +30,17 @@ __all__ = ["ArgoCD", "ArgoCDArgs"]
 
 
 class ArgoCDArgs(TypedDict):
-    settings: StackSettings
-    """Validated stack settings (the ``argocd`` and ``adminPassword`` sections are used)."""
+    argocd: ArgoCDSettings
+    """The stack's ``argocd`` section: the namespace, the chart, ``protect``."""
+    environment: str
+    """The environment the stack deploys (a label of every object)."""
+    admin_password: AdminPasswordSettings
+    """The stack's ``adminPassword`` section: changing its ``rotation`` generates a new admin
+    password."""
+    webhook: WebhookSettings
+    """The stack's ``webhook`` section: the git hosts' secrets, written into ``argocd-secret``."""
+    values: dict[str, Any]
+    """The chart's values (:func:`infra.specs.chart_values`)."""
     provider: k8s.Provider
     """Kubernetes provider of the target cluster."""
     project_root: str
@@ -75,8 +84,9 @@ class ArgoCD(pulumi.ComponentResource):
     admin_password: pulumi.Output[str]
     """The admin password (secret)."""
     admin_password_mtime: pulumi.Output[str]
-    mirror_webhook_secret: pulumi.Output[str] | None
-    """With ``git.mirror``: the secret the mirror signs its push events with (secret)."""
+    github_webhook_secret: pulumi.Output[str]
+    """The GitHub key of ``argocd-secret`` (secret): what the local git mirror signs its push
+    events with."""
     chart: k8s.helm.v4.Chart
     crds: ChartCRDs
 
@@ -84,11 +94,11 @@ class ArgoCD(pulumi.ComponentResource):
         self, name: str, args: ArgoCDArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gitops-platform:index:ArgoCD", name, None, opts)
-        settings = args["settings"]
-        protect = settings.argocd.protect
+        argocd, environment = args["argocd"], args["environment"]
+        protect = argocd.protect
         child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
 
-        ns_spec = argocd_namespace(settings)
+        ns_spec = argocd_namespace(argocd.namespace, environment)
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=_meta(ns_spec),
@@ -98,7 +108,7 @@ class ArgoCD(pulumi.ComponentResource):
         generated = pulumi.ResourceOptions(parent=self)
         admin = GeneratedSecret(
             f"{name}-admin-password",
-            {"length": 24, "bcrypt": True, "rotation": settings.adminPassword.rotation},
+            {"length": 24, "bcrypt": True, "rotation": args["admin_password"].rotation},
             generated,
         )
         secret_key = GeneratedSecret(
@@ -115,17 +125,16 @@ class ArgoCD(pulumi.ComponentResource):
         )
         webhook = {
             key: pulumi.Output.secret(value)
-            for key, value in webhook_secrets(settings, webhook_lock.value).items()
+            for key, value in webhook_secrets(args["webhook"], webhook_lock.value).items()
         }
-        self.mirror_webhook_secret = (
-            webhook[constants.ARGOCD_WEBHOOK_GITHUB_SECRET] if settings.git.mirror else None
-        )
+        self.github_webhook_secret = webhook[constants.ARGOCD_WEBHOOK_GITHUB_SECRET]
 
         in_namespace = pulumi.ResourceOptions.merge(
             child, pulumi.ResourceOptions(depends_on=[namespace])
         )
         secret_spec = argocd_secret(
-            settings,
+            argocd.namespace,
+            environment,
             password_hash=admin.bcrypt_hash,
             password_mtime=admin.created_at,
             server_secret_key=secret_key.value,
@@ -138,7 +147,7 @@ class ArgoCD(pulumi.ComponentResource):
             string_data=secret_spec["stringData"],
             opts=in_namespace,
         )
-        redis_spec = redis_secret(settings, password=redis_password.value)
+        redis_spec = redis_secret(argocd.namespace, environment, password=redis_password.value)
         redis_secret_resource = k8s.core.v1.Secret(
             f"{name}-redis-secret",
             metadata=_meta(redis_spec),
@@ -157,10 +166,10 @@ class ArgoCD(pulumi.ComponentResource):
         self.chart = k8s.helm.v4.Chart(
             f"{name}-chart",
             name=constants.ARGOCD_RELEASE,
-            namespace=settings.argocd.namespace,
-            values=chart_values(settings),
+            namespace=argocd.namespace,
+            values=args["values"],
             skip_crds=True,
-            **chart_source(settings.argocd.chart, constants.ARGOCD_CHART, args["project_root"]),
+            **chart_source(argocd.chart, constants.ARGOCD_CHART, args["project_root"]),
             opts=pulumi.ResourceOptions.merge(
                 child,
                 pulumi.ResourceOptions(

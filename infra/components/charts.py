@@ -3,7 +3,7 @@ add-on install itself (its namespace, then its pinned chart)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
@@ -12,12 +12,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.chart_crds import ChartCRDs
-from infra.settings import ChartSettings, StackSettings
-from infra.specs.addons import addon_namespace
+from infra.settings import AdmissionSettings, ChartSettings, RolloutsSettings, SealedSecretsSettings
 from infra.specs.crds import CrdSet
 
 __all__ = [
     "AddonArgs",
+    "AddonSection",
     "AddonSpec",
     "ChartAddon",
     "addon_chart",
@@ -40,9 +40,16 @@ def chart_source(chart: ChartSettings, name: str, project_root: str) -> dict[str
     }
 
 
+AddonSection = RolloutsSettings | SealedSecretsSettings | AdmissionSettings
+"""An add-on's settings section: its ``chart`` and ``namespace`` are what an install uses."""
+
+
 class AddonArgs(TypedDict):
-    settings: StackSettings
-    """Validated stack settings (the add-on's section and the environment are used)."""
+    section: AddonSection
+    """The add-on's section of the stack settings."""
+    namespace_spec: dict[str, Any] | None
+    """The add-on's Namespace (:func:`infra.specs.addons.addon_namespace`); None for one every
+    cluster has (``kube-system``...), which the stack never owns."""
     provider: k8s.Provider
     """Kubernetes provider of the target cluster."""
     project_root: str
@@ -69,9 +76,7 @@ def addon_chart(
     name: str,
     args: AddonArgs,
     *,
-    chart: ChartSettings,
     chart_name: str,
-    namespace: str,
     values: dict[str, Any],
     crds: CrdSet,
     keep_namespace: bool = False,
@@ -84,7 +89,7 @@ def addon_chart(
     depends_on: list[pulumi.Resource] = [
         ChartCRDs(f"{name}-crds", crds, args["kubeconfig"], pulumi.ResourceOptions(parent=parent))
     ]
-    ns_spec = addon_namespace(args["settings"], namespace)
+    ns_spec = args["namespace_spec"]
     if ns_spec is not None:
         ns_opts = child
         if keep_namespace:
@@ -92,13 +97,14 @@ def addon_chart(
                 child, pulumi.ResourceOptions(retain_on_delete=True)
             )
         depends_on.append(namespace_resource(f"{name}-namespace", ns_spec, ns_opts))
+    section = args["section"]
     return k8s.helm.v4.Chart(
         f"{name}-chart",
         name=chart_name,
-        namespace=namespace,
+        namespace=section.namespace,
         values=values,
         skip_crds=True,
-        **chart_source(chart, chart_name, args["project_root"]),
+        **chart_source(section.chart, chart_name, args["project_root"]),
         opts=pulumi.ResourceOptions.merge(
             child,
             pulumi.ResourceOptions(depends_on=depends_on, transforms=list(transforms) or None),
@@ -113,10 +119,6 @@ class AddonSpec:
     type_: str
     """The component's type token (``gitops-platform:index:<Name>``)."""
     chart_name: str
-    section: Callable[[StackSettings], Any]
-    """The add-on's settings section (``chart``, ``namespace``)."""
-    values: Callable[[StackSettings], dict[str, Any]]
-    """The chart's values (its CRD templates off: :func:`infra.specs.crds.without_crds`)."""
     keep_namespace: bool = False
     transforms: tuple[pulumi.ResourceTransform, ...] = ()
 
@@ -132,22 +134,22 @@ class ChartAddon(pulumi.ComponentResource):
         name: str,
         spec: AddonSpec,
         args: AddonArgs,
+        values: dict[str, Any],
         crds: CrdSet,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``values``: the chart's values (its CRD templates off:
+        :func:`infra.specs.crds.without_crds`)."""
         super().__init__(spec.type_, name, None, opts)
-        section = spec.section(args["settings"])
         self.chart = addon_chart(
             self,
             name,
             args,
-            chart=section.chart,
             chart_name=spec.chart_name,
-            namespace=section.namespace,
-            values=spec.values(args["settings"]),
+            values=values,
             crds=crds,
             keep_namespace=spec.keep_namespace,
             transforms=spec.transforms,
         )
-        self.namespace = pulumi.Output.from_input(section.namespace)
+        self.namespace = pulumi.Output.from_input(args["section"].namespace)
         self.register_outputs({"namespace": self.namespace})

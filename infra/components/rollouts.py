@@ -9,14 +9,12 @@ every app's Rollouts, in the cluster.
 from __future__ import annotations
 
 from infra.components.charts import AddonSpec
-from infra.specs.addons import ROLLOUTS_CHART, rollouts_values
+from infra.specs.addons import ROLLOUTS_CHART
 
 __all__ = ["ROLLOUTS"]
 
 ROLLOUTS = AddonSpec(
     type_="gitops-platform:index:Rollouts",
     chart_name=ROLLOUTS_CHART,
-    section=lambda settings: settings.rollouts,
-    values=rollouts_values,
 )
 """The Argo Rollouts controller and CRDs from the pinned chart (``ChartAddon``)."""

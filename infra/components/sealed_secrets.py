@@ -15,15 +15,13 @@ losing them loses every app's secrets:
 from __future__ import annotations
 
 from infra.components.charts import AddonSpec
-from infra.specs.addons import SEALED_SECRETS_CHART, sealed_secrets_values
+from infra.specs.addons import SEALED_SECRETS_CHART
 
 __all__ = ["SEALED_SECRETS"]
 
 SEALED_SECRETS = AddonSpec(
     type_="gitops-platform:index:SealedSecrets",
     chart_name=SEALED_SECRETS_CHART,
-    section=lambda settings: settings.sealedSecrets,
-    values=sealed_secrets_values,
     # The controller's keys live in its namespace: a destroy must not take them along.
     keep_namespace=True,
 )

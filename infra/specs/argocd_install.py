@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra import constants
-from infra.settings import StackSettings
+from infra.settings import StackSettings, WebhookSettings
 from infra.specs.catalog_objects import NOTIFICATION_SERVICE
 from infra.specs.crds import CRD_SWITCHES
 
@@ -34,27 +34,28 @@ __all__ = [
 ]
 
 
-def platform_labels(settings: StackSettings) -> dict[str, str]:
+def platform_labels(environment: str) -> dict[str, str]:
     return {
         constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
-        constants.LABEL_ENV: settings.environment,
+        constants.LABEL_ENV: environment,
     }
 
 
-def argocd_namespace(settings: StackSettings) -> dict[str, Any]:
+def argocd_namespace(namespace: str, environment: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
-            "name": settings.argocd.namespace,
-            "labels": platform_labels(settings),
+            "name": namespace,
+            "labels": platform_labels(environment),
             "annotations": dict(constants.OWNED_ANNOTATIONS),
         },
     }
 
 
 def argocd_secret(
-    settings: StackSettings,
+    namespace: str,
+    environment: str,
     *,
     password_hash: Any,
     password_mtime: Any,
@@ -73,11 +74,11 @@ def argocd_secret(
         "kind": "Secret",
         "metadata": {
             "name": constants.ARGOCD_SECRET,
-            "namespace": settings.argocd.namespace,
+            "namespace": namespace,
             "labels": {
                 constants.LABEL_NAME: constants.ARGOCD_SECRET,
-                constants.LABEL_PART_OF: "argocd",
-                **platform_labels(settings),
+                constants.LABEL_PART_OF: constants.ARGOCD_PART_OF,
+                **platform_labels(environment),
             },
             "annotations": dict(constants.OWNED_ANNOTATIONS),
         },
@@ -91,24 +92,27 @@ def argocd_secret(
     }
 
 
-def webhook_secrets(settings: StackSettings, lock: Any) -> dict[str, Any]:
+def webhook_secrets(webhook: WebhookSettings, lock: Any) -> dict[str, Any]:
     """The ``argocd-secret`` webhook keys: every secret the stack's ``webhook`` section sets,
     and ``lock`` (a generated secret nobody is given) for every other git host, since Argo CD
     accepts any call of a host whose key is empty. The local mirror signs its push events
     with the GitHub key (the lock when ``githubSecret`` is not set)."""
     keys: dict[str, Any] = dict.fromkeys(constants.ARGOCD_WEBHOOK_KEYS, lock)
-    keys.update(settings.webhook.argocd_keys())
+    keys.update(webhook.argocd_keys())
     return keys
 
 
-def redis_secret(settings: StackSettings, *, password: Any) -> dict[str, Any]:
+def redis_secret(namespace: str, environment: str, *, password: Any) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {
             "name": constants.ARGOCD_REDIS_SECRET,
-            "namespace": settings.argocd.namespace,
-            "labels": {constants.LABEL_PART_OF: "argocd", **platform_labels(settings)},
+            "namespace": namespace,
+            "labels": {
+                constants.LABEL_PART_OF: constants.ARGOCD_PART_OF,
+                **platform_labels(environment),
+            },
             "annotations": dict(constants.OWNED_ANNOTATIONS),
         },
         "type": "Opaque",
@@ -206,7 +210,7 @@ def chart_values(settings: StackSettings) -> dict[str, Any]:
         # The CRDs are not the chart's to install: ChartCRDs owns them (infra.specs.crds).
         **CRD_SWITCHES[constants.ARGOCD_CHART].off,
         "global": {
-            "additionalLabels": platform_labels(settings),
+            "additionalLabels": platform_labels(settings.environment),
         },
         "configs": {
             # The program owns argocd-secret (see module docstring).

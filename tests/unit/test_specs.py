@@ -220,8 +220,13 @@ def test_chart_values_per_environment() -> None:
 
 
 def test_argocd_secret_is_labelled_for_argocd() -> None:
+    dev = settings("dev")
     secret = argocd_secret(
-        settings("dev"), password_hash="$2b$...", password_mtime="t", server_secret_key="k"
+        dev.argocd.namespace,
+        dev.environment,
+        password_hash="$2b$...",
+        password_mtime="t",
+        server_secret_key="k",
     )
     assert secret["metadata"]["labels"]["app.kubernetes.io/part-of"] == "argocd"
     assert set(secret["stringData"]) == {

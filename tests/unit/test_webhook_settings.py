@@ -20,7 +20,7 @@ LOCK = "generated-lock-value"
 
 
 def test_every_git_host_is_locked_when_none_is_configured() -> None:
-    keys = webhook_secrets(repo_settings("dev"), LOCK)
+    keys = webhook_secrets(repo_settings("dev").webhook, LOCK)
     # An empty key would make argocd-server accept that host's calls unauthenticated.
     assert keys == dict.fromkeys(constants.ARGOCD_WEBHOOK_KEYS, LOCK)
     assert len(keys) == 7
@@ -28,7 +28,8 @@ def test_every_git_host_is_locked_when_none_is_configured() -> None:
 
 def test_configured_secrets_replace_the_lock_of_their_host_only() -> None:
     keys = webhook_secrets(
-        repo_settings("dev", webhook={"githubSecret": GITHUB, "gitlabSecret": "l" * 16}), LOCK
+        repo_settings("dev", webhook={"githubSecret": GITHUB, "gitlabSecret": "l" * 16}).webhook,
+        LOCK,
     )
     assert keys["webhook.github.secret"] == GITHUB
     assert keys["webhook.gitlab.secret"] == "l" * 16
@@ -38,11 +39,15 @@ def test_configured_secrets_replace_the_lock_of_their_host_only() -> None:
 
 def test_the_secrets_land_in_argocd_secret_beside_the_admin_password() -> None:
     keys = webhook_secrets(
-        repo_settings("dev", webhook={"bitbucketServerSecret": "b" * 20, "gogsSecret": "o" * 20}),
+        repo_settings(
+            "dev", webhook={"bitbucketServerSecret": "b" * 20, "gogsSecret": "o" * 20}
+        ).webhook,
         LOCK,
     )
+    dev = repo_settings("dev")
     secret = argocd_secret(
-        repo_settings("dev"),
+        dev.argocd.namespace,
+        dev.environment,
         password_hash="h",
         password_mtime="t",
         server_secret_key="k",
@@ -57,7 +62,7 @@ def test_the_secrets_land_in_argocd_secret_beside_the_admin_password() -> None:
 
 def test_the_local_mirror_signs_with_the_github_key() -> None:
     local = load_stack_file(REPO, "local")
-    assert webhook_secrets(local, LOCK)[constants.ARGOCD_WEBHOOK_GITHUB_SECRET] == LOCK
+    assert webhook_secrets(local.webhook, LOCK)[constants.ARGOCD_WEBHOOK_GITHUB_SECRET] == LOCK
 
 
 @pytest.mark.parametrize(

@@ -1,36 +1,29 @@
 """The Cluster component and its providers.
 
-A provider is one module with a ``connect(name, settings, parent) -> ClusterConnection``
-function, registered in :data:`PROVIDERS` under the name users put in
-``gitops-platform:cluster.provider``. Adding a cloud is one new module and one line here.
+A provider is one module with a ``connect(name, args, parent) -> ClusterConnection`` function
+(``args``: the :class:`ClusterArgs`), registered in :data:`PROVIDERS` under the name users put
+in ``gitops-platform:cluster.provider``. Adding a cloud is one new module and one line here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypedDict
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.cluster import existing, kind, kwok
-from infra.components.cluster.base import ClusterConnection
-from infra.settings import StackSettings
+from infra.components.cluster.base import ClusterArgs, ClusterConnection
 
 __all__ = ["PROVIDERS", "Cluster", "ClusterArgs", "ClusterConnection"]
 
-Connect = Callable[[str, StackSettings, pulumi.Resource], ClusterConnection]
+Connect = Callable[[str, ClusterArgs, pulumi.Resource], ClusterConnection]
 
 PROVIDERS: dict[str, Connect] = {
     "kind": kind.connect,
     "kwok": kwok.connect,
     "existing": existing.connect,
 }
-
-
-class ClusterArgs(TypedDict):
-    settings: StackSettings
-    """The validated stack settings (the cluster section chooses the provider)."""
 
 
 class Cluster(pulumi.ComponentResource):
@@ -46,10 +39,9 @@ class Cluster(pulumi.ComponentResource):
         self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gitops-platform:index:Cluster", name, None, opts)
-        settings = args["settings"]
-        connection = PROVIDERS[settings.cluster.provider](name, settings, self)
+        connection = PROVIDERS[args["cluster"].provider](name, args, self)
         self.kubeconfig = pulumi.Output.secret(connection.kubeconfig)
-        self.cluster_name = pulumi.Output.from_input(settings.cluster_name)
+        self.cluster_name = pulumi.Output.from_input(args["cluster_name"])
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=connection.kubeconfig,

@@ -1,12 +1,28 @@
-"""What every cluster provider returns: how to reach the cluster."""
+"""What every cluster provider is given (the cluster section and what follows from the stack)
+and what it returns: how to reach the cluster."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 import pulumi
 
-__all__ = ["ClusterConnection"]
+from infra.settings import ClusterSettings
+
+__all__ = ["ClusterArgs", "ClusterConnection"]
+
+
+class ClusterArgs(TypedDict):
+    cluster: ClusterSettings
+    """The stack's ``cluster`` section (its ``provider`` chooses the module)."""
+    cluster_name: str
+    """The cluster's name: ``cluster.name``, or ``gitops-<stack>``."""
+    protect: bool
+    """``argocd.protect``: a stack that protects its Argo CD install protects a cluster it
+    creates too."""
+    stack_file: str
+    """``Pulumi.<stack>.yaml``, named in the problems a provider reports."""
 
 
 @dataclass(frozen=True)

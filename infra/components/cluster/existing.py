@@ -7,9 +7,9 @@ from pathlib import Path
 import pulumi
 
 from infra import constants
-from infra.components.cluster.base import ClusterConnection
+from infra.components.cluster.base import ClusterArgs, ClusterConnection
 from infra.errors import Problem, ValidationError
-from infra.settings import ExistingCluster, StackSettings
+from infra.settings import ExistingCluster
 from infra.yamlio import load_file
 
 __all__ = ["connect", "read_kubeconfig"]
@@ -17,7 +17,7 @@ __all__ = ["connect", "read_kubeconfig"]
 
 def read_kubeconfig(path: str, context: str, stack_file: str) -> str:
     """The kubeconfig text, after checking the file exists and holds ``context``."""
-    field = "gitops-platform:cluster"
+    field = f"{constants.PROJECT}:cluster"
     file = Path(path).expanduser()
     if not file.is_file():
         raise ValidationError(
@@ -43,12 +43,10 @@ def read_kubeconfig(path: str, context: str, stack_file: str) -> str:
     return file.read_text()
 
 
-def connect(name: str, settings: StackSettings, parent: pulumi.Resource) -> ClusterConnection:
-    cluster = settings.cluster
+def connect(name: str, args: ClusterArgs, parent: pulumi.Resource) -> ClusterConnection:
+    cluster = args["cluster"]
     assert isinstance(cluster, ExistingCluster)
-    text = read_kubeconfig(
-        cluster.kubeconfig, cluster.context, constants.stack_file(settings.stack)
-    )
+    text = read_kubeconfig(cluster.kubeconfig, cluster.context, args["stack_file"])
     return ClusterConnection(
         kubeconfig=pulumi.Output.secret(text),
         context=cluster.context,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pulumi
 
-from infra.components.cluster.base import ClusterConnection
+from infra.components.cluster.base import ClusterArgs, ClusterConnection
 from infra.components.cluster.local import LocalClusterProvider, connect_local, run, which
-from infra.settings import KindCluster, StackSettings
+from infra.settings import KindCluster
 
 __all__ = ["KindProvider", "connect", "kind_config"]
 
@@ -69,8 +69,8 @@ class KindProvider(LocalClusterProvider):
         run([which("kind", _HINT), "delete", "cluster", "--name", name], timeout=300)
 
 
-def connect(name: str, settings: StackSettings, parent: pulumi.Resource) -> ClusterConnection:
-    cluster = settings.cluster
+def connect(name: str, args: ClusterArgs, parent: pulumi.Resource) -> ClusterConnection:
+    cluster = args["cluster"]
     assert isinstance(cluster, KindCluster)
     props = {"nodes": cluster.nodes, "nodeImage": cluster.nodeImage}
-    return connect_local(name, settings, parent, KindProvider(), props)
+    return connect_local(name, args, parent, KindProvider(), props)

@@ -21,9 +21,9 @@ from typing import Any
 
 import pulumi
 
-from infra.components.cluster.base import ClusterConnection
+from infra.components.cluster.base import ClusterArgs, ClusterConnection
 from infra.components.cluster.local import LocalClusterProvider, connect_local, run, which
-from infra.settings import KwokCluster, StackSettings
+from infra.settings import KwokCluster
 
 __all__ = ["KwokProvider", "connect"]
 
@@ -108,8 +108,8 @@ class KwokProvider(LocalClusterProvider):
         run([self._kwokctl(), "--name", name, "delete", "cluster"], timeout=180)
 
 
-def connect(name: str, settings: StackSettings, parent: pulumi.Resource) -> ClusterConnection:
-    cluster = settings.cluster
+def connect(name: str, args: ClusterArgs, parent: pulumi.Resource) -> ClusterConnection:
+    cluster = args["cluster"]
     assert isinstance(cluster, KwokCluster)
     props = {"nodes": cluster.nodes, "kubernetesVersion": cluster.kubernetesVersion}
-    return connect_local(name, settings, parent, KwokProvider(), props)
+    return connect_local(name, args, parent, KwokProvider(), props)

@@ -23,9 +23,8 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from infra.components.cluster.base import ClusterConnection
+from infra.components.cluster.base import ClusterArgs, ClusterConnection
 from infra.errors import PlatformError
-from infra.settings import StackSettings
 
 __all__ = [
     "ClusterCommandError",
@@ -135,24 +134,24 @@ class LocalClusterResource(Resource):
 
 def connect_local(
     name: str,
-    settings: StackSettings,
+    args: ClusterArgs,
     parent: pulumi.Resource,
     provider: LocalClusterProvider,
     props: dict[str, Any],
 ) -> ClusterConnection:
-    """The connection to a CLI-made cluster (``settings.cluster.provider``: kind or kwok):
-    the resource ``<name>-<provider>`` with the cluster's name and ``props`` as inputs."""
-    kind = settings.cluster.provider
+    """The connection to a CLI-made cluster (``cluster.provider``: kind or kwok): the resource
+    ``<name>-<provider>`` with the cluster's name and ``props`` as inputs."""
+    kind = args["cluster"].provider
     resource = LocalClusterResource(
         provider,
         f"{name}-{kind}",
-        {"name": settings.cluster_name, **props},
+        {"name": args["cluster_name"], **props},
         # A stack that protects its Argo CD install protects the cluster under it too.
-        pulumi.ResourceOptions(parent=parent, protect=settings.argocd.protect),
+        pulumi.ResourceOptions(parent=parent, protect=args["protect"]),
     )
     return ClusterConnection(
         kubeconfig=resource.kubeconfig,
         context=None,
-        identifier=f"{kind}:{settings.cluster_name}",
+        identifier=f"{kind}:{args['cluster_name']}",
         resource=resource,
     )
