@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from infra import constants
+from infra.catalog.kube_names import is_dns_label
 from infra.catalog.models import (
-    DNS1123_LABEL,
     App,
     AppDefinition,
     CanaryStep,
@@ -214,7 +214,7 @@ def _load_app(
     file_path = app_dir / constants.APP_FILE
     display = _display(file_path, root)
     problems: list[Problem] = []
-    if not DNS1123_LABEL.fullmatch(name) or len(name) > 63:
+    if not is_dns_label(name):
         problems.append(
             Problem(
                 _display(app_dir, root),

@@ -20,13 +20,12 @@ from pydantic import (
 )
 
 from infra import constants
+from infra.catalog.kube_names import DNS1035_LABEL_PATTERN, MAX_LABEL_LENGTH, DnsLabel
 from infra.catalog.strict import StrictModel, checked
 from infra.catalog.urls import chart_host_problem, url_credential_problem
 from infra.delivery.image_ref import parse_image_ref
 
 __all__ = [
-    "DNS1123_LABEL",
-    "DNS1123_LABEL_PATTERN",
     "RESERVED_PROJECT_NAMES",
     "AnalysisStep",
     "AppDefinition",
@@ -46,19 +45,6 @@ __all__ = [
     "SyncOverride",
     "image_repository_problem",
 ]
-
-DNS1123_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-"""A Kubernetes DNS-1123 label: lower-case alphanumerics and '-', 1-63 characters. For
-pydantic's Rust regex engine, where ``$`` is the end of the text."""
-DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
-r"""The same label for Python: ``\Z`` (not ``$``, which also matches before a trailing
-newline), so even ``DNS1123_LABEL.match`` matches whole names only; prefer ``fullmatch``."""
-
-DnsLabel = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=63, pattern=DNS1123_LABEL_PATTERN),
-]
-
 
 RESERVED_PROJECT_NAMES = frozenset({"default", "argocd"})
 """AppProject/ApplicationSet names a team may not take (a team's name is both, in Argo CD's
@@ -200,9 +186,9 @@ class HelmSource(_Strict):
 Source = Annotated[KustomizeSource | DirectorySource | HelmSource, Field(discriminator="type")]
 
 
-# A Service name is a DNS-1035 label: like a DNS-1123 label, but it starts with a letter.
 ServiceName = Annotated[
-    str, StringConstraints(min_length=1, max_length=63, pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+    str,
+    StringConstraints(min_length=1, max_length=MAX_LABEL_LENGTH, pattern=DNS1035_LABEL_PATTERN),
 ]
 # An absolute request path with an optional query: no spaces, no fragment.
 HttpPath = Annotated[

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra import constants
-from infra.catalog.models import DNS1123_LABEL, App, DirectorySource, HelmSource
+from infra.catalog.kube_names import is_dns_label
+from infra.catalog.models import App, DirectorySource, HelmSource
 from infra.delivery.catalog_view import load_tree_catalog
 from infra.delivery.errors import InputError
 from infra.delivery.image_ref import Version, parse_image_ref, parse_version
@@ -155,7 +156,7 @@ def load_app(
     too. An unknown app is an :class:`InputError` listing the apps there."""
     folder = clean_path(apps_dir)
     file = f"{folder}/{name}/{constants.APP_FILE}"
-    text = tree.read(file) if DNS1123_LABEL.fullmatch(name) and len(name) <= 63 else None
+    text = tree.read(file) if is_dns_label(name) else None
     if text is None:
         known = _known_apps(tree, folder)
         listing = ", ".join(known) if known else "none"

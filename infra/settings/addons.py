@@ -4,7 +4,7 @@ to Argo CD (admission has its own module). Pure."""
 from __future__ import annotations
 
 from infra import constants
-from infra.catalog.models import DnsLabel
+from infra.catalog.kube_names import DnsLabel
 from infra.settings.base import SettingsModel
 from infra.settings.charts import RolloutsChartSettings, SealedSecretsChartSettings
 

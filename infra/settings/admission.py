@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from infra.catalog.models import DnsLabel
+from infra.catalog.kube_names import DnsLabel
 from infra.catalog.strict import checked
 from infra.catalog.urls import is_loopback
 from infra.settings.base import HttpsURL, SettingsModel

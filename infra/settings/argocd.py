@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 from infra import constants
-from infra.catalog.models import DnsLabel
+from infra.catalog.kube_names import DnsLabel
 from infra.catalog.strict import checked
 from infra.catalog.urls import url_credential_problem
 from infra.settings.base import SettingsModel

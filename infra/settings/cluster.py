@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from infra.catalog.models import DnsLabel
+from infra.catalog.kube_names import DnsLabel
 from infra.settings.base import SettingsModel
 
 __all__ = [

@@ -22,7 +22,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from infra import constants
 from infra.catalog import App, AppDefinition, Catalog, load_catalog
-from infra.catalog.models import DNS1123_LABEL
+from infra.catalog.kube_names import DNS1123_LABEL
 from infra.catalog.refname import branch_name_problem
 from infra.catalog.schedule import cron_problem, go_duration_problem, time_zone_problem
 from infra.errors import ValidationError, problems_from_pydantic

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import re
 
-from infra.catalog.models import DNS1123_LABEL
+from infra.catalog.kube_names import DNS1123_LABEL, DNS1123_SUBDOMAIN
 from infra.ops.seal.limits import MAX_NAME_LENGTH, MAX_NAMESPACE_LENGTH, SealError
 
 __all__ = ["validate_key", "validate_name", "validate_namespace"]
 
 SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 """Kubernetes' ``IsConfigMapKey`` (Secret data keys); used with ``fullmatch`` only."""
-DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-"""Secret names; used with ``fullmatch`` only (``re.match`` with ``$`` lets ``"db\\n"`` in)."""
 
 
 def validate_name(name: str, flag: str = "--name") -> None:

@@ -1,0 +1,52 @@
+"""Kubernetes names, checked as the API server checks them (pure): the one place their patterns
+are written.
+
+A pattern for pydantic (``*_PATTERN``) is anchored with ``^...$``: its Rust engine searches,
+and there ``$`` is the end of the text. A compiled pattern is for Python and is matched whole
+(``\\Z`` or ``fullmatch``): Python's ``$`` also matches before a trailing newline.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Final
+
+from pydantic import StringConstraints
+
+__all__ = [
+    "DNS1035_LABEL_PATTERN",
+    "DNS1123_LABEL",
+    "DNS1123_LABEL_PATTERN",
+    "DNS1123_SUBDOMAIN",
+    "MAX_LABEL_LENGTH",
+    "DnsLabel",
+    "is_dns_label",
+]
+
+MAX_LABEL_LENGTH: Final = 63
+"""The longest DNS-1123 (and DNS-1035) label."""
+
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+
+DNS1123_LABEL_PATTERN: Final = rf"^{_LABEL}$"
+"""A DNS-1123 label (a namespace, most object names): lower-case alphanumerics and '-', not
+at either end; for pydantic."""
+DNS1123_LABEL: Final = re.compile(rf"{_LABEL}\Z")
+r"""The same label for Python: ``\Z`` (not ``$``), so even ``DNS1123_LABEL.match`` matches
+whole names only; prefer ``fullmatch``."""
+DNS1123_SUBDOMAIN: Final = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+"""A DNS-1123 subdomain (a Secret's name): labels joined by '.'; used with ``fullmatch``."""
+DNS1035_LABEL_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+"""A DNS-1035 label (a Service's name): a DNS-1123 label that starts with a letter; for
+pydantic."""
+
+DnsLabel = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_LABEL_LENGTH, pattern=DNS1123_LABEL_PATTERN),
+]
+"""A field holding a DNS-1123 label."""
+
+
+def is_dns_label(name: str) -> bool:
+    """Whether ``name`` is a DNS-1123 label of at most 63 characters."""
+    return len(name) <= MAX_LABEL_LENGTH and DNS1123_LABEL.fullmatch(name) is not None
