@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal, get_args
 
 PROJECT: Final = "gitops-platform"
 """The Pulumi project name; also the stack config namespace (``gitops-platform:<key>``)."""
@@ -34,6 +34,8 @@ APP_FILE: Final = "app.yaml"
 APPS_README: Final = "README.md"
 OVERLAYS_DIR: Final = "overlays"
 HELM_VALUES_DIR: Final = "values"
+HELM_CHART_FILE: Final = "Chart.yaml"
+"""What makes a folder a Helm chart."""
 
 NAME_MAX: Final = 255
 """The longest file name (one part of a path) Linux and macOS accept, in bytes."""
@@ -43,8 +45,10 @@ PATH_MAX: Final = 4096
 MAX_APP_FILE_BYTES: Final = 64 * 1024
 """app.yaml files larger than this are refused before parsing."""
 
-ENVIRONMENTS: Final = ("dev", "prod")
+Environment = Literal["dev", "prod"]
 """The environments a catalog may configure; each stack deploys exactly one of them."""
+ENVIRONMENTS: Final[tuple[str, ...]] = get_args(Environment)
+"""The same environments as values (``dev``, ``prod``)."""
 PROD_ENVIRONMENT: Final = "prod"
 """The environment held to prod's rules (protection, no auto-prune, signed images)."""
 

@@ -184,7 +184,7 @@ def _check_paths(app: App, root: Path, app_dir: Path, lines: dict[str, int]) -> 
                         _line_for(lines, f"environments.{env}"),
                     )
                 )
-    if isinstance(source, HelmSource) and not (target / "Chart.yaml").is_file():
+    if isinstance(source, HelmSource) and not (target / constants.HELM_CHART_FILE).is_file():
         problems.append(
             Problem(
                 app.file,

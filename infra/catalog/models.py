@@ -46,13 +46,13 @@ __all__ = [
     "image_repository_problem",
 ]
 
-RESERVED_PROJECT_NAMES = frozenset({"default", "argocd"})
+RESERVED_PROJECT_NAMES = frozenset({"default", constants.ARGOCD_RELEASE})
 """AppProject/ApplicationSet names a team may not take (a team's name is both, in Argo CD's
 namespace): ``default`` is the AppProject Argo CD creates itself (every unscoped
 Application's project), and ``argocd``/``argocd-*`` are the names of Argo CD's own objects
 there (the chart's release ``argocd``, the ``argocd-secret`` and ``argocd-redis`` Secrets the
 platform writes)."""
-RESERVED_PROJECT_PREFIX = "argocd-"
+RESERVED_PROJECT_PREFIX = f"{constants.ARGOCD_RELEASE}-"
 
 
 def _team_name(team: str) -> str:
@@ -374,7 +374,7 @@ class AppDefinition(_Strict):
     strategy: Strategy = Strategy()
     ignoreDifferences: Annotated[list[IgnoreDifference], Field(max_length=50)] = []
     """Fields Argo CD ignores when comparing git with the cluster (and on sync)."""
-    environments: dict[Literal["dev", "prod"], EnvironmentSettings]
+    environments: dict[constants.Environment, EnvironmentSettings]
     """Settings per environment; an environment not listed is not deployed."""
 
     @model_validator(mode="after")

@@ -244,6 +244,6 @@ def remote_reference_problems(repo_root: Path, apps_dir: Path) -> list[Problem]:
             continue
         if path.name in constants.KUSTOMIZATION_FILES:
             checker.kustomization(path)
-        elif path.name == "Chart.yaml":
+        elif path.name == constants.HELM_CHART_FILE:
             checker.chart(path)
     return checker.problems

@@ -54,7 +54,7 @@ def _display(path: Path, root: Path) -> str:
 def _chart_templates(directory: Path) -> bool:
     """``directory`` is (inside) the templates of a Helm chart kept in the repository."""
     return any(
-        part.name == "templates" and (part.parent / "Chart.yaml").is_file()
+        part.name == "templates" and (part.parent / constants.HELM_CHART_FILE).is_file()
         for part in (directory, *directory.parents)
     )
 

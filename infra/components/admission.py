@@ -74,7 +74,7 @@ def kyverno_chart_folder(kyverno_binary: str | None = None) -> Path:
     """The chart of the Kyverno the toolchain built (the same version): ``chart/`` beside the
     real binary. A PlatformError when missing."""
     folder = _kyverno_build(kyverno_binary) / "chart"
-    if not (folder / "Chart.yaml").is_file():
+    if not (folder / constants.HELM_CHART_FILE).is_file():
         raise PlatformError(
             f"no Kyverno chart in {folder}: rebuild the toolchain (`make toolchain`)"
         )

@@ -182,7 +182,7 @@ def _kustomization(folder: Path) -> Path | None:
 
 def _kind(checkout: Path, source: dict[str, Any]) -> str:
     folder = _repo_path(checkout, str(source.get("path", ".")))
-    if "helm" in source or (folder / "Chart.yaml").is_file():
+    if "helm" in source or (folder / constants.HELM_CHART_FILE).is_file():
         return "helm"
     if "kustomize" in source or _kustomization(folder) is not None:
         return "kustomize"

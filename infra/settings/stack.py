@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from infra import constants
 from infra.settings.addons import RolloutsSettings, SealedSecretsSettings
@@ -23,7 +22,7 @@ class StackSettings(SettingsModel):
     stack: str
     root: str = "."
     """The project root (the folder of Pulumi.yaml); not a config key."""
-    environment: Literal["dev", "prod"]
+    environment: constants.Environment
     """The catalog environment the stack deploys; default: the stack name."""
     cluster: ClusterSettings
     argocd: ArgoCDSettings = ArgoCDSettings()
