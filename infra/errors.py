@@ -21,6 +21,8 @@ __all__ = [
     "EXIT_INVALID",
     "EXIT_OK",
     "EXIT_USAGE",
+    "GitError",
+    "InputError",
     "PlatformError",
     "Problem",
     "UsageError",
@@ -45,7 +47,7 @@ EXIT_USAGE: Final = 2
 not go together (:class:`UsageError`)."""
 EXIT_GIT: Final = 3
 """The git working copy or remote refused: not a repository, missing branch, uncommitted
-changes, or the push still failed after every retry (``GitError`` in infra.delivery.errors)."""
+changes, or the push still failed after every retry (:class:`GitError`)."""
 EXIT_BROKEN_PIPE: Final = 141
 """The reader of standard output went away (128 + SIGPIPE, as a shell reports it); no
 message."""
@@ -77,6 +79,16 @@ class UsageError(PlatformError):
     """Flags that do not go together (the parser catches the rest of the usage errors)."""
 
     exit_code: ClassVar[int] = EXIT_USAGE
+
+
+class InputError(PlatformError):
+    """A command's request or the files it reads are invalid; nothing was changed (exit 1)."""
+
+
+class GitError(PlatformError):
+    """A git precondition or command failed (working copy, branch, remote, push): exit 3."""
+
+    exit_code: ClassVar[int] = EXIT_GIT
 
 
 class ValidationError(PlatformError):

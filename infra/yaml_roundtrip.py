@@ -32,7 +32,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from infra.delivery.errors import InputError
+from infra.errors import InputError
 
 __all__ = [
     "BOM",

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra import constants
+from infra.catalog.image_ref import parse_image_ref
 from infra.constants import LABEL_ENV, PROD_ENVIRONMENT
-from infra.delivery.image_ref import parse_image_ref
 from infra.policy_checks import chart_pin_violation
 from infra.specs.admission import ADMISSION_POLICY
 from infra.yamlio import read_documents

@@ -20,10 +20,10 @@ from pydantic import (
 )
 
 from infra import constants
+from infra.catalog.image_ref import parse_image_ref
 from infra.catalog.kube_names import DNS1035_LABEL_PATTERN, MAX_LABEL_LENGTH, DnsLabel
 from infra.catalog.strict import StrictModel, checked
 from infra.catalog.urls import chart_host_problem, url_credential_problem
-from infra.delivery.image_ref import parse_image_ref
 
 __all__ = [
     "RESERVED_PROJECT_NAMES",

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra import constants
+from infra.catalog.image_ref import Version, parse_image_ref, parse_version
 from infra.catalog.kube_names import is_dns_label
 from infra.catalog.models import App, DirectorySource, HelmSource
 from infra.delivery.catalog_view import load_tree_catalog
-from infra.delivery.errors import InputError
-from infra.delivery.image_ref import Version, parse_image_ref, parse_version
 from infra.delivery.tree import Tree, clean_path
+from infra.errors import InputError
 from infra.yaml_roundtrip import (
     NULL_WORDS,
     Located,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from infra.delivery.errors import InputError
+from infra.errors import InputError
 from infra.yamlio import read_documents
 
 __all__ = [

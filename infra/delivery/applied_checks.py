@@ -38,7 +38,6 @@ from typing import Any, Final
 
 from infra import constants
 from infra.bounded import read_text_file
-from infra.delivery.errors import InputError
 from infra.delivery.render_app import (
     NotRenderable,
     ToolMissing,
@@ -46,7 +45,7 @@ from infra.delivery.render_app import (
     render_with_sources,
     target_cluster,
 )
-from infra.errors import Problem
+from infra.errors import InputError, Problem
 from infra.settings import StackSettings
 from infra.specs.expand import applications
 from infra.yamlio import read_documents

@@ -39,10 +39,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra.catalog.image_ref import Version, validate_digest, validate_tag
 from infra.delivery.app_tag import FileEdit, TagPlan, load_app, locate_tag
-from infra.delivery.errors import GitError, InputError
 from infra.delivery.git import Git
-from infra.delivery.image_ref import Version, validate_digest, validate_tag
 from infra.delivery.stacks import resolve_stack
 from infra.delivery.tree import GitTree
 from infra.delivery.workcopy import (
@@ -54,6 +53,7 @@ from infra.delivery.workcopy import (
     open_working_copy,
     push,
 )
+from infra.errors import GitError, InputError
 from infra.settings import StackSettings
 
 __all__ = [

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from infra.catalog import Catalog, load_catalog
-from infra.delivery.errors import InputError
 from infra.delivery.tree import GitTree, Tree, WorkTree
+from infra.errors import InputError
 
 __all__ = ["export_commit", "load_tree_catalog"]
 

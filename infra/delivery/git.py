@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from infra.delivery.errors import GitError
-from infra.errors import redact_urls
+from infra.errors import GitError, redact_urls
 
 __all__ = [
     "BOT_EMAIL",

@@ -29,7 +29,6 @@ from typing import Any, Literal
 from infra import constants
 from infra.delivery.appdiff import AppChange, diff_applications
 from infra.delivery.catalog_view import export_commit, load_tree_catalog
-from infra.delivery.errors import InputError
 from infra.delivery.git import Git
 from infra.delivery.render_app import (
     NotRenderable,
@@ -42,7 +41,7 @@ from infra.delivery.render_app import (
 )
 from infra.delivery.stacks import stack_names
 from infra.delivery.tree import GitTree, WorkTree
-from infra.errors import PlatformError, Problem, ValidationError
+from infra.errors import InputError, PlatformError, Problem, ValidationError
 from infra.settings import StackSettings, load_stack_file
 from infra.specs import applications, argocd_objects
 from infra.yamlio import dump_all

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Literal
 
 from infra.atomic import write_atomically
-from infra.delivery.errors import InputError
 from infra.delivery.git import Git
 from infra.delivery.plan import build_plan, open_revision
 from infra.delivery.plan_report import render_json, render_markdown
+from infra.errors import InputError
 from infra.project import find_project_root
 
 __all__ = ["PlanRequest", "plan"]

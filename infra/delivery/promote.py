@@ -35,10 +35,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from infra import constants
+from infra.catalog.image_ref import DIGEST_PATTERN, TAG_PATTERN, Version
 from infra.delivery.bump import app_plan
-from infra.delivery.errors import GitError, InputError
 from infra.delivery.git import Git
-from infra.delivery.image_ref import DIGEST_PATTERN, TAG_PATTERN, Version
 from infra.delivery.signature import SignatureCheck, check_signature
 from infra.delivery.stacks import resolve_stack
 from infra.delivery.workcopy import (
@@ -50,6 +49,7 @@ from infra.delivery.workcopy import (
     open_working_copy,
     push,
 )
+from infra.errors import GitError, InputError
 
 __all__ = ["PromoteRequest", "PromoteResult", "promote"]
 

@@ -36,9 +36,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from infra import constants
-from infra.delivery.errors import InputError
 from infra.delivery.tree import clean_path
-from infra.errors import ValidationError
+from infra.errors import InputError, ValidationError
 from infra.settings import (
     DEFAULT_KUBERNETES_VERSION,
     KindCluster,

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from infra.delivery.errors import InputError
-from infra.delivery.image_ref import DIGEST_PATTERN, Version
+from infra.catalog.image_ref import DIGEST_PATTERN, Version
+from infra.errors import InputError
 from infra.settings import AdmissionSettings, SignerSettings
 
 __all__ = [

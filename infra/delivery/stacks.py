@@ -15,8 +15,7 @@ from pathlib import Path
 
 from infra import constants
 from infra.catalog import Catalog, load_catalog
-from infra.delivery.errors import InputError
-from infra.errors import PlatformError, Problem, ValidationError, shown
+from infra.errors import InputError, PlatformError, Problem, ValidationError, shown
 from infra.settings import StackSettings, catalog_folder_problem, load_stack_file
 
 __all__ = [

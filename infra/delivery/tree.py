@@ -12,8 +12,8 @@ import posixpath
 from pathlib import Path
 from typing import Protocol
 
-from infra.delivery.errors import InputError
 from infra.delivery.git import Git
+from infra.errors import InputError
 
 __all__ = ["GitTree", "Tree", "WorkTree", "clean_path"]
 

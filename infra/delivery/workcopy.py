@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from infra.delivery.errors import GitError
 from infra.delivery.git import Git, GitResult, PushOutcome, classify_push
+from infra.errors import GitError
 
 __all__ = [
     "DEFAULT_ATTEMPTS",

@@ -38,9 +38,8 @@ from typing import IO, Final
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from infra.catalog.urls import is_loopback
-from infra.delivery.errors import GitError
 from infra.delivery.git import Git
-from infra.errors import PlatformError
+from infra.errors import GitError, PlatformError
 
 __all__ = ["GitHttpServer", "backend_path", "main"]
 

@@ -17,7 +17,7 @@ from infra.delivery.appdiff import (
     load_applications,
     render_markdown,
 )
-from infra.delivery.errors import InputError
+from infra.errors import InputError
 
 
 def application(

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from infra.catalog.image_ref import Version, parse_version, validate_digest
 from infra.cli.app import app as cli
 from infra.delivery.bump import Backoff, BumpRequest, BumpResult, bump
-from infra.delivery.errors import GitError, InputError
 from infra.delivery.git import BOT_EMAIL, BOT_NAME, Git, GitResult
-from infra.delivery.image_ref import Version, parse_version, validate_digest
+from infra.errors import GitError, InputError
 from tests.signing import require_tool
 from tests.support import REPO
 from tests.unit.gitrepo import (

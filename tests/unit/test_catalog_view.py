@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from infra.delivery.catalog_view import _plain_members
-from infra.delivery.errors import InputError
+from infra.errors import InputError
 
 
 def _archive(*members: tarfile.TarInfo) -> tarfile.TarFile:

@@ -1,6 +1,6 @@
 """A flag that names a path or an image is held to the checks of the setting it overrides:
 ``--apps-dir`` to ``catalog.appsDir`` (inside the project), ``image.repository`` refuses a tag
-or a digest (``--tag``/``--digest`` are checked by :mod:`infra.delivery.image_ref`)."""
+or a digest (``--tag``/``--digest`` are checked by :mod:`infra.catalog.image_ref`)."""
 
 from __future__ import annotations
 

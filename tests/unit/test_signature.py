@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from infra.catalog.image_ref import Version
 from infra.cli.app import app as cli
 from infra.delivery.bump import BumpRequest, bump
-from infra.delivery.image_ref import Version
 from infra.delivery.signature import (
     SignatureError,
     check_signature,

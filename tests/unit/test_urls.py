@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from infra.catalog.urls import is_loopback
-from infra.delivery.errors import GitError
 from infra.delivery.git import Git
-from infra.errors import redact_urls
+from infra.errors import GitError, redact_urls
 from infra.settings import is_loopback_registry
 
 

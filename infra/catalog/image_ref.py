@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from infra.delivery.errors import InputError
+from infra.errors import InputError
 
 __all__ = [
     "DIGEST_PATTERN",
