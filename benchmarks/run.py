@@ -161,7 +161,7 @@ def bench_stack(stack: str, app_counts: list[int], work: Path) -> list[Measure]:
 
 def runtime_rss_mib(project: Project) -> dict[str, float]:
     """Resident memory of the local runtime: the supervisor and each process (VmRSS)."""
-    status = json.loads((project.runtime_dir / "status.json").read_text())
+    status = json.loads(project.runtime.status.read_text())
     pids = {"supervisor": status["pid"]}
     pids.update({name: p["pid"] for name, p in status["processes"].items() if p["pid"]})
     out = {}

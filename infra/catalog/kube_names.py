@@ -17,6 +17,7 @@ __all__ = [
     "DNS1035_LABEL_PATTERN",
     "DNS1123_LABEL",
     "DNS1123_LABEL_PATTERN",
+    "DNS1123_LABEL_TEXT",
     "DNS1123_SUBDOMAIN",
     "MAX_LABEL_LENGTH",
     "DnsLabel",
@@ -26,7 +27,9 @@ __all__ = [
 MAX_LABEL_LENGTH: Final = 63
 """The longest DNS-1123 (and DNS-1035) label."""
 
-_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS1123_LABEL_TEXT: Final = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+"""The label's regular expression, unanchored: to build patterns of several labels."""
+_LABEL = DNS1123_LABEL_TEXT
 
 DNS1123_LABEL_PATTERN: Final = rf"^{_LABEL}$"
 """A DNS-1123 label (a namespace, most object names): lower-case alphanumerics and '-', not

@@ -33,8 +33,6 @@ TOKEN_SECONDS: Final = 3607
 """A token's requested life: the kubelet's default for a projected ServiceAccount token."""
 REFRESH_AT: Final = 0.8
 """The share of a token's life after which it is replaced (the kubelet's rule)."""
-IDENTITIES: Final = "identities"
-"""The folder, in the runtime's, that holds each process's token and kubeconfig (0700)."""
 
 
 @dataclass(frozen=True)

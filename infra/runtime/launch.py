@@ -24,9 +24,9 @@ from typing import Any, Final
 
 from infra import atomic, constants
 from infra.errors import PlatformError
+from infra.runtime.folder import RuntimeFolder
 from infra.runtime.git_hook import write_config
-from infra.runtime.identity import IDENTITIES
-from infra.runtime.plan import HOOK_CONFIG, PORTS, RuntimePlan, RuntimeSettings, runtime_plan
+from infra.runtime.plan import PORTS, RuntimePlan, RuntimeSettings, runtime_plan
 from infra.runtime.readiness import idle_processes, ready
 from infra.runtime.supervisor import MODULE as SUPERVISOR_MODULE
 from infra.runtime.supervisor import stop_supervisor
@@ -145,12 +145,12 @@ def tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _spawn_supervisor(plan_file: Path, root: str, logs: Path) -> subprocess.Popen[bytes]:
+def _spawn_supervisor(folder: RuntimeFolder, root: str) -> subprocess.Popen[bytes]:
     """``python -m infra.runtime.supervisor plan.json`` in the project ``root``, detached."""
     env = {**os.environ, "PYTHONPATH": root}
-    with open(logs / "supervisor.log", "ab") as log:
+    with open(folder.log("supervisor"), "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", SUPERVISOR_MODULE, str(plan_file)],
+            [sys.executable, "-m", SUPERVISOR_MODULE, str(folder.plan)],
             cwd=root,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -169,9 +169,9 @@ def start(
 ) -> Started:
     """Start the runtime ``settings`` describe against the cluster of ``kubeconfig`` and wait
     until it serves; ``root`` is the project (the supervisor imports ``infra`` from it)."""
-    directory = Path(settings.directory)
-    (directory / "logs").mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
+    folder = RuntimeFolder(Path(settings.directory))
+    folder.logs.mkdir(parents=True, exist_ok=True)
+    folder.path.chmod(0o700)
     # python: the service proxy runs as `python -m` in the project (the supervisor's cwd).
     binaries = {**find_binaries(settings.binaries), "python": sys.executable}
     reserved: tuple[int, ...] = ()
@@ -181,17 +181,16 @@ def start(
     plan = runtime_plan(settings, binaries, choose_ports(previous_ports, reserved))
     own_kubeconfig = kubeconfig_for(kubeconfig, plan.namespace)
     atomic.write_atomically(Path(plan.kubeconfig), own_kubeconfig.encode(), PRIVATE)
-    plan_file = directory / "plan.json"
-    atomic.write_atomically(plan_file, json.dumps(plan.to_json(), indent=2).encode(), PRIVATE)
-    (directory / "status.json").unlink(missing_ok=True)
-    proc = _spawn_supervisor(plan_file, root, directory / "logs")
-    (directory / "supervisor.pid").write_text(f"{proc.pid}\n")
+    atomic.write_atomically(folder.plan, json.dumps(plan.to_json(), indent=2).encode(), PRIVATE)
+    folder.status.unlink(missing_ok=True)
+    proc = _spawn_supervisor(folder, root)
+    folder.pid.write_text(f"{proc.pid}\n")
     wait_ready(plan, proc)
     if webhook is not None:
         # The mirror's post-receive hook reads it: every push to the mirror (each `up`,
         # the handoff) reaches argocd-server as a signed GitHub push event.
         write_config(
-            directory / HOOK_CONFIG,
+            folder.hook_config,
             url=f"http://127.0.0.1:{plan.ports['server']}/api/webhook",
             secret=webhook.secret,
             repo_url=webhook.repo_url,
@@ -201,27 +200,28 @@ def start(
         pid=proc.pid,
         ports=plan.ports,
         server=f"127.0.0.1:{plan.ports['server']}",
-        logs=str(directory / "logs"),
+        logs=str(folder.logs),
     )
 
 
 def wait_ready(plan: RuntimePlan, proc: subprocess.Popen[bytes]) -> None:
     """Return once every process of ``plan`` serves (or is idle); stop the supervisor and
     raise, with the log's tail, when it exits or :data:`READY_TIMEOUT` runs out."""
+    folder = RuntimeFolder(Path(plan.directory))
     deadline = time.monotonic() + READY_TIMEOUT
     pending = [p for p in plan.processes if p.ready_port is not None]
     while pending and time.monotonic() < deadline:
         if proc.poll() is not None:
-            log = Path(plan.directory) / "logs" / "supervisor.log"
+            log = folder.log("supervisor")
             raise RuntimeStartError(f"the supervisor exited {proc.returncode}:\n{tail(log)}")
-        idle = idle_processes(Path(plan.directory))
+        idle = idle_processes(folder)
         pending = [p for p in pending if p.name not in idle and not ready(p)]
         if pending:
             time.sleep(0.5)
     if pending:
         stop_supervisor(proc.pid, plan.directory)
         first = pending[0]
-        log = Path(plan.directory) / "logs" / f"{first.name}.log"
+        log = folder.log(first.name)
         raise RuntimeStartError(
             f"{', '.join(p.name for p in pending)} not serving after {READY_TIMEOUT:.0f}s; "
             f"{log}:\n{tail(log)}"
@@ -231,14 +231,8 @@ def wait_ready(plan: RuntimePlan, proc: subprocess.Popen[bytes]) -> None:
 def remove_state(directory: Path) -> None:
     """Once the runtime is stopped: what holds credentials (the kubeconfig, redis' password,
     the processes' tokens) and the state go; the logs stay for a post-mortem."""
-    for name in (
-        "kubeconfig",
-        "redis.conf",
-        "plan.json",
-        "status.json",
-        "supervisor.pid",
-        HOOK_CONFIG,
-    ):
-        (directory / name).unlink(missing_ok=True)
-    shutil.rmtree(directory / "data", ignore_errors=True)
-    shutil.rmtree(directory / IDENTITIES, ignore_errors=True)
+    folder = RuntimeFolder(directory)
+    for path in folder.credentials_and_state:
+        path.unlink(missing_ok=True)
+    shutil.rmtree(folder.data, ignore_errors=True)
+    shutil.rmtree(folder.identities, ignore_errors=True)

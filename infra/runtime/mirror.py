@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Final
 
 from infra.delivery.git import Git
+from infra.runtime.folder import RuntimeFolder
 from infra.runtime.git_hook import install_hook
-from infra.runtime.plan import HOOK_CONFIG
 
 __all__ = ["fill_mirror", "head_commit", "mirror_head"]
 
@@ -48,7 +48,7 @@ def fill_mirror(path: Path, branch: str, commit: str, root: Path) -> None:
         Git(path.parent).run(*init, timeout=FILL_TIMEOUT)
     # As a repository host calls its webhook: after each push (nothing is sent before
     # the runtime has written the hook's configuration, on the first `up`).
-    install_hook(path, path.parent / HOOK_CONFIG, root)
+    install_hook(path, RuntimeFolder(path.parent).hook_config, root)
     # The mirror follows the checkout: a forced update is what it is for.
     push = ("push", "--quiet", "--force", str(path), f"{commit}:refs/heads/{branch}")
     Git(root).run(*push, timeout=FILL_TIMEOUT)

@@ -17,8 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.runtime.identity import IDENTITIES
-from infra.runtime.service_proxy import ROUTES_FILE
+from infra.runtime.folder import RuntimeFolder
 from infra.settings import StackSettings
 from infra.specs.addons import (
     ROLLOUTS_CONTROLLER,
@@ -29,7 +28,6 @@ from infra.specs.addons import (
 
 __all__ = [
     "BINARIES",
-    "HOOK_CONFIG",
     "PORTS",
     "Process",
     "RuntimePlan",
@@ -39,10 +37,6 @@ __all__ = [
 ]
 
 LOOPBACK = "127.0.0.1"
-
-HOOK_CONFIG = "webhook.json"
-"""In the runtime's folder: where the mirror's post-receive hook finds argocd-server's
-webhook address and secret (mode 0600; written once the runtime serves)."""
 
 BINARIES = ("argocd", "redis-server", "helm", "kustomize", "git")
 """Binaries the Argo CD processes need (``rollouts-controller`` too when Rollouts is on,
@@ -210,10 +204,10 @@ def runtime_plan(
     settings: RuntimeSettings, binaries: dict[str, str], ports: dict[str, int]
 ) -> RuntimePlan:
     """The processes of the local runtime of one cluster."""
-    directory = Path(settings.directory)
+    folder = RuntimeFolder(Path(settings.directory))
     ns = settings.namespace
-    kubeconfig = str(directory / "kubeconfig")
-    data = directory / "data"
+    kubeconfig = str(folder.kubeconfig)
+    data = folder.data
     argocd = binaries["argocd"]
     redis = f"{LOOPBACK}:{ports['redis']}"
     repo = f"{LOOPBACK}:{ports['repo-server']}"
@@ -223,7 +217,7 @@ def runtime_plan(
 
     def own(process: str) -> str:
         """Where a process's own kubeconfig goes (its ServiceAccount: infra.runtime.identity)."""
-        return str(directory / IDENTITIES / f"{process}.kubeconfig")
+        return str(folder.process_kubeconfig(process))
 
     common = {
         "ARGOCD_FAKE_IN_CLUSTER": "true",
@@ -362,7 +356,7 @@ def runtime_plan(
     ]
     redis_process = Process(
         "redis",
-        [binaries["redis-server"], str(directory / "redis.conf")],
+        [binaries["redis-server"], str(folder.redis_conf)],
         {"PATH": "/usr/bin:/bin", "HOME": str(data / "home")},
         None,
         ready_port=ports["redis"],
@@ -432,7 +426,7 @@ def runtime_plan(
                     "--port",
                     str(ports["service-proxy"]),
                     "--routes",
-                    str(directory / ROUTES_FILE),
+                    str(folder.routes),
                 ],
                 {"PATH": "/usr/bin:/bin", "HOME": str(data / "home")},
                 None,
@@ -481,7 +475,7 @@ def runtime_plan(
                     "-m",
                     "infra.runtime.git_http",
                     "--root",
-                    str(directory),
+                    str(folder.path),
                     "--port",
                     str(settings.mirror_port),
                 ],
@@ -491,7 +485,7 @@ def runtime_plan(
             ),
         )
     return RuntimePlan(
-        directory=str(directory),
+        directory=str(folder.path),
         kubeconfig=kubeconfig,
         namespace=ns,
         processes=processes,

@@ -11,8 +11,8 @@ import json
 import socket
 import ssl
 import urllib.request
-from pathlib import Path
 
+from infra.runtime.folder import RuntimeFolder
 from infra.runtime.plan import Process
 from infra.runtime.supervisor import IDLE_STATES
 
@@ -26,11 +26,11 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def idle_processes(directory: Path) -> set[str]:
+def idle_processes(folder: RuntimeFolder) -> set[str]:
     """The processes the supervisor reports as not meant to run (their workload is absent or
     scaled to 0): nothing to wait for."""
     try:
-        status = json.loads((directory / "status.json").read_text())
+        status = json.loads(folder.status.read_text())
     except (OSError, ValueError):
         return set()
     processes = status.get("processes") if isinstance(status, dict) else None

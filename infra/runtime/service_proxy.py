@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import http.client
 import json
-import os
 import re
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,14 +31,17 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-__all__ = ["ROUTES_FILE", "expose", "main", "route_key", "target_for"]
+from infra import atomic
+from infra.catalog.kube_names import DNS1123_LABEL_TEXT
+from infra.runtime.folder import RuntimeFolder
 
-ROUTES_FILE: Final = "services.json"
+__all__ = ["expose", "main", "route_key", "target_for"]
+
 CLUSTER_DOMAIN: Final = "svc.cluster.local"
 FORWARD_TIMEOUT_SECONDS: Final = 30
 MAX_BODY_BYTES: Final = 1024 * 1024
 _SERVICE_HOST = re.compile(
-    r"(?P<service>[a-z0-9]([-a-z0-9]*[a-z0-9])?)\.(?P<namespace>[a-z0-9]([-a-z0-9]*[a-z0-9])?)"
+    rf"(?P<service>{DNS1123_LABEL_TEXT})\.(?P<namespace>{DNS1123_LABEL_TEXT})"
     r"(\.svc(\.cluster\.local)?)?"
 )
 _HOP_BY_HOP: Final = frozenset(
@@ -72,12 +74,10 @@ def _read_routes(path: Path) -> dict[str, str]:
 def expose(directory: Path, service: str, namespace: str, port: int, target: str) -> None:
     """Route ``http://<service>.<namespace>.svc.cluster.local:<port>`` to ``target``
     (``host:port``), atomically."""
-    path = Path(directory) / ROUTES_FILE
+    path = RuntimeFolder(Path(directory)).routes
     routes = _read_routes(path)
     routes[route_key(service, namespace, port)] = target
-    scratch = path.with_suffix(".tmp")
-    scratch.write_text(json.dumps(routes, indent=2, sort_keys=True) + "\n")
-    os.replace(scratch, path)
+    atomic.write_atomically(path, (json.dumps(routes, indent=2, sort_keys=True) + "\n").encode())
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -15,6 +15,7 @@ from typing import Any
 
 from infra.errors import PlatformError
 from infra.kube import api_client
+from infra.runtime.folder import RuntimeFolder
 from infra.runtime.supervisor import supervisor_alive
 from infra.settings import StackSettings
 
@@ -62,6 +63,7 @@ class AppStatus:
 
 def runtime_info(settings: StackSettings) -> RuntimeInfo:
     directory = settings.local_dir
+    folder = RuntimeFolder(directory)
     hint = f"`make up STACK={settings.stack}` starts it"
     if not settings.local_controllers:
         raise RuntimeNotRunning(
@@ -69,8 +71,8 @@ def runtime_info(settings: StackSettings) -> RuntimeInfo:
             "controllers: local does)"
         )
     try:
-        plan = json.loads((directory / "plan.json").read_text())
-        status = json.loads((directory / "status.json").read_text())
+        plan = json.loads(folder.plan.read_text())
+        status = json.loads(folder.status.read_text())
     except (OSError, ValueError):
         raise RuntimeNotRunning(f"no local runtime in {directory}; {hint}") from None
     if not supervisor_alive(int(status.get("pid") or 0), str(directory)):
@@ -79,7 +81,7 @@ def runtime_info(settings: StackSettings) -> RuntimeInfo:
         server=f"127.0.0.1:{plan['ports']['server']}",
         kubeconfig=plan["kubeconfig"],
         namespace=plan["namespace"],
-        logs=str(directory / "logs"),
+        logs=str(folder.logs),
         processes=status.get("processes", {}),
         ports={k: int(v) for k, v in plan.get("ports", {}).items()},
     )

@@ -40,6 +40,7 @@ from infra import atomic, constants
 from infra.errors import PlatformError
 from infra.kube import api_client, get_json, post_json
 from infra.runtime import identity
+from infra.runtime.folder import RuntimeFolder
 from infra.runtime.identity import Identity
 from infra.runtime.plan import Process, RuntimePlan, Workload
 
@@ -149,7 +150,8 @@ class Supervisor:
     def __init__(self, plan: RuntimePlan) -> None:
         self.plan = plan
         self.dir = Path(plan.directory)
-        self.logs = self.dir / "logs"
+        self.folder = RuntimeFolder(self.dir)
+        self.logs = self.folder.logs
         self.children = [Child(p) for p in plan.processes]
         self.stopping = False
         self._api: Any = None
@@ -209,9 +211,8 @@ class Supervisor:
         answer = post_json(self.api(), path, identity.token_request())
         if answer is None:
             raise NoIdentity(f"ServiceAccount {account} does not exist")
-        folder = Path(kubeconfig).parent
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        token_file = folder / f"{child.process.name}.token"
+        self.folder.identities.mkdir(mode=0o700, parents=True, exist_ok=True)
+        token_file = self.folder.token(child.process.name)
         # Whole or not at all, never readable by others: client-go reads it at any moment.
         atomic.write_atomically(token_file, answer["status"]["token"].encode(), mode=0o600)
         seconds = float(answer["spec"].get("expirationSeconds") or identity.TOKEN_SECONDS)
@@ -242,9 +243,9 @@ class Supervisor:
         if secret is None or key not in (secret.get("data") or {}):
             raise MissingEnv(f"secret {namespace}/{name} has no key {key!r}")
         password = base64.b64decode(secret["data"][key]).decode()
-        data = self.dir / "data" / "redis"
+        data = self.folder.data / "redis"
         data.mkdir(parents=True, exist_ok=True)
-        conf = self.dir / "redis.conf"
+        conf = self.folder.redis_conf
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(
@@ -347,9 +348,7 @@ class Supervisor:
                 for c in self.children
             },
         }
-        tmp = self.dir / "status.json.tmp"
-        tmp.write_text(json.dumps(status, indent=2))
-        tmp.replace(self.dir / "status.json")
+        atomic.write_atomically(self.folder.status, json.dumps(status, indent=2).encode())
 
     def run(self) -> int:
         self.logs.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import yaml
 
 from infra.constants import ARGOCD_WEBHOOK_PATH, LOCAL_DIR
+from infra.runtime.folder import RuntimeFolder
 from infra.runtime.git_hook import install_hook, write_config
 from infra.runtime.git_http import GitHttpServer
 from tests.e2e.registry import SignedImages
@@ -129,6 +130,11 @@ class Project:
     def runtime_dir(self) -> Path:
         """The local runtime's folder of this project's cluster (``.gitops-local/<cluster>``)."""
         return self.root / LOCAL_DIR / self.cluster_name
+
+    @property
+    def runtime(self) -> RuntimeFolder:
+        """The files of that folder (the plan, the status, logs), named as the runtime names them."""
+        return RuntimeFolder(self.runtime_dir)
 
     @classmethod
     def create(
@@ -362,12 +368,11 @@ class Project:
         """Stop the local runtime's supervisor (and so its processes), if one runs."""
         from infra.runtime.supervisor import stop_supervisor
 
-        directory = self.runtime_dir
         try:
-            pid = int((directory / "supervisor.pid").read_text())
+            pid = int(self.runtime.pid.read_text())
         except (OSError, ValueError):
             return
-        stop_supervisor(pid, str(directory))
+        stop_supervisor(pid, str(self.runtime_dir))
 
     def teardown(self) -> None:
         """Whatever happened: no runtime, no cluster (no control-plane process), no registry

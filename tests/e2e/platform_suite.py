@@ -1088,7 +1088,7 @@ def test_a_dead_controller_comes_back(project: Project) -> None:
     """The supervisor restarts a process that dies; a stopped runtime is started by `up`."""
     import os
 
-    status_file = project.runtime_dir / "status.json"
+    status_file = project.runtime.status
     before = json.loads(status_file.read_text())["processes"]["application-controller"]
     os.kill(before["pid"], signal.SIGKILL)
     wait_for(

@@ -190,12 +190,11 @@ def test_up_runs_kyverno_and_its_policies_are_ready(project: Project) -> None:
     # Kyverno acts as the chart's admission-controller ServiceAccount, under the chart's RBAC
     # (rendered from the same version's chart), never as the cluster's admin: what registered
     # the webhooks above and reports the policies Ready is that identity.
-    runtime = project.runtime_dir
-    status = json.loads((runtime / "status.json").read_text())["processes"]["kyverno"]
+    status = json.loads(project.runtime.status.read_text())["processes"]["kyverno"]
     assert status["identity"] == "system:serviceaccount:kyverno:kyverno-admission-controller"
     argv = Path(f"/proc/{status['pid']}/cmdline").read_bytes().decode().split("\0")
     used = argv[argv.index("--kubeconfig") + 1]
-    assert Path(used).resolve() != (runtime / "kubeconfig").resolve()
+    assert Path(used).resolve() != project.runtime.kubeconfig.resolve()
     from kubernetes import config
 
     assert identity(config.new_client_from_config(config_file=used)) == status["identity"]

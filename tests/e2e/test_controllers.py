@@ -266,7 +266,7 @@ def promote(project: Project, name: str) -> None:
 
 def dashboard(project: Project, name: str) -> str:
     """The rollout's page on the Rollouts dashboard the local runtime serves."""
-    plan = json.loads((project.runtime_dir / "plan.json").read_text())
+    plan = json.loads(project.runtime.plan.read_text())
     return f"http://127.0.0.1:{plan['ports']['rollouts-dashboard']}/rollouts/rollout/{SHOP}/{name}"
 
 
@@ -293,7 +293,7 @@ def test_up_runs_every_controller_and_every_app_goes_synced_and_healthy(
     project: Project,
 ) -> None:
     project.up()
-    status = json.loads((project.runtime_dir / "status.json").read_text())
+    status = json.loads(project.runtime.status.read_text())
     running = {n for n, p in status["processes"].items() if p["state"] == "running"}
     assert {"rollouts-controller", "sealed-secrets-controller", "notifications-controller",
             "service-proxy"} <= running, status  # fmt: skip
@@ -422,7 +422,7 @@ def test_seal_with_a_context_fetches_the_certificate_through_the_api_servers_ser
     so the one stand-in is the endpoint: a Pod whose IP is this machine's address, where a
     forwarder leads to the local controller; a Service of our own names it (the chart's keeps
     its fake pod)."""
-    plan = json.loads((project.runtime_dir / "plan.json").read_text())
+    plan = json.loads(project.runtime.plan.read_text())
     controller = ("127.0.0.1", int(plan["ports"]["sealed-secrets"]))
     address = _host_address()
     forwarder = _Forwarder(address, controller)
@@ -824,7 +824,7 @@ def test_every_controller_acts_as_its_charts_service_account_and_rbac_decides(
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    status = json.loads((project.runtime_dir / "status.json").read_text())["processes"]
+    status = json.loads(project.runtime.status.read_text())["processes"]
     admin = (project.runtime_dir / "kubeconfig").resolve()
     seen = {}
     for name, process in status.items():
@@ -869,7 +869,7 @@ def test_a_controller_runs_only_as_the_kubelet_would_run_its_pod(project: Projec
 
     apps = client.AppsV1Api(project.api())
     name, process = "argocd-notifications-controller", "notifications-controller"
-    status_file = project.runtime_dir / "status.json"
+    status_file = project.runtime.status
 
     def state() -> str:
         return str(json.loads(status_file.read_text())["processes"][process]["state"])
@@ -901,7 +901,7 @@ def test_a_controller_runs_only_as_the_kubelet_would_run_its_pod(project: Projec
     assert "env E2E_TOKEN: Secret argocd/e2e-extra has no key 't' (not optional)" in state()
     shown = project.platformctl("status", "--stack", project.stack, check=False).stdout
     assert f"Process:     {process}: cannot start: env E2E_TOKEN" in shown
-    log = (project.runtime_dir / "logs" / f"{process}.log").read_text()
+    log = project.runtime.log(process).read_text()
     assert "has no key 't' (not optional)" in log
 
     core(project).create_namespaced_secret(
@@ -918,4 +918,4 @@ def test_a_controller_runs_only_as_the_kubelet_would_run_its_pod(project: Projec
 def test_destroy_stops_every_controller(project: Project) -> None:
     project.pulumi("destroy", "--yes", "--skip-preview")
     assert project.cluster_name not in project.clusters()
-    assert not (project.runtime_dir / "plan.json").exists()
+    assert not project.runtime.plan.exists()

@@ -131,7 +131,7 @@ def test_an_apps_page_shows_its_resource_tree(project: Project, browser: WebDriv
 def test_the_rollouts_dashboard_lists_the_catalogs_rollouts(
     project: Project, browser: WebDriver
 ) -> None:
-    plan = json.loads((project.runtime_dir / "plan.json").read_text())
+    plan = json.loads(project.runtime.plan.read_text())
     port = plan["ports"]["rollouts-dashboard"]
     browser.get(f"http://127.0.0.1:{port}/rollouts/payments")
     wait_until(
@@ -162,7 +162,7 @@ def test_destroy_stops_the_runtime_and_removes_the_cluster(project: Project) -> 
     import json
     import os
 
-    status = project.runtime_dir / "status.json"
+    status = project.runtime.status
     pids = [p["pid"] for p in json.loads(status.read_text())["processes"].values() if p["pid"]]
     project.pulumi("destroy", "--yes")
     assert project.cluster_name not in project.clusters()

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.runtime.service_proxy import ROUTES_FILE, expose, target_for
+from infra.runtime.folder import RuntimeFolder
+from infra.runtime.service_proxy import expose, target_for
 from tests.support import REPO
 
 
@@ -59,7 +60,7 @@ def proxy(tmp_path: Path) -> Iterator[tuple[Path, int]]:
             "--port",
             str(port),
             "--routes",
-            str(tmp_path / ROUTES_FILE),
+            str(RuntimeFolder(tmp_path).routes),
         ],
         cwd=REPO,
         stderr=subprocess.DEVNULL,
