@@ -256,8 +256,8 @@ def carried_chart(folder: Path, into: Path) -> Path:
     copy = into / folder.name
     try:
         shutil.copytree(folder, copy)
-        manifest = copy / "Chart.yaml"
-        chart = load_manifests(manifest.read_text(), str(folder / "Chart.yaml"))[0]
+        manifest = copy / constants.HELM_CHART_FILE
+        chart = load_manifests(manifest.read_text(), str(folder / constants.HELM_CHART_FILE))[0]
     except (OSError, ValidationError, ValueError, IndexError) as exc:
         raise PlatformError(f"cannot read chart {folder}: {exc}") from None
     carried = {

@@ -36,6 +36,10 @@ OVERLAYS_DIR: Final = "overlays"
 HELM_VALUES_DIR: Final = "values"
 HELM_CHART_FILE: Final = "Chart.yaml"
 """What makes a folder a Helm chart."""
+GENERATED_DIR: Final = "generated"
+"""In an app's folder: what ``platformctl generate`` writes (``generated/<env>/``)."""
+ROLLOUT_FILE: Final = "rollout.yaml"
+"""The generated Rollout of an app, in ``generated/<env>/``."""
 
 NAME_MAX: Final = 255
 """The longest file name (one part of a path) Linux and macOS accept, in bytes."""

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from infra.atomic import folder_lock, write_files_atomically
 from infra.catalog import Catalog, load_catalog
+from infra.constants import GENERATED_DIR
 from infra.delivery.stacks import apps_dirs, stack_names
 from infra.errors import PlatformError, Problem, ValidationError
 from infra.settings import load_stack_file
-from infra.specs.rollout import GENERATED_DIR, HEADER, catalog_generated_files
+from infra.specs.rollout import HEADER, catalog_generated_files
 
 __all__ = ["GeneratedPlan", "generate", "generated_problems", "plan_generated"]
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import yaml
 
-from infra.constants import ARGOCD_WEBHOOK_PATH, LOCAL_DIR
+from infra.constants import ARGOCD_WEBHOOK_PATH, LOCAL_DIR, stack_file
 from infra.runtime.folder import RuntimeFolder
 from infra.runtime.git_hook import install_hook, write_config
 from infra.runtime.git_http import GitHttpServer
@@ -99,9 +99,9 @@ def copy_project(repo: Path, root: Path, stack: str, source: str | None = None) 
     (`.pulumi-state/`, `.gitops-local/`, a stack file's encryption lines)."""
     root.mkdir(parents=True)
     shutil.copy(repo / "Pulumi.yaml", root / "Pulumi.yaml")
-    document = yaml.safe_load((repo / f"Pulumi.{source or stack}.yaml").read_text()) or {}
+    document = yaml.safe_load((repo / stack_file(source or stack)).read_text()) or {}
     kept = {key: document[key] for key in STACK_FILE_KEYS if key in document}
-    (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(kept, sort_keys=False))
+    (root / stack_file(stack)).write_text(yaml.safe_dump(kept, sort_keys=False))
     shutil.copytree(repo / "apps", root / "apps")
     (root / "__main__.py").symlink_to(repo / "__main__.py")
     (root / "infra").symlink_to(repo / "infra")
@@ -325,13 +325,13 @@ class Project:
 
     def set_config(self, key: str, value: Any) -> None:
         """Set ``gitops-platform:<key>`` by editing the stack file, as a user would."""
-        path = self.root / f"Pulumi.{self.stack}.yaml"
+        path = self.root / stack_file(self.stack)
         document = yaml.safe_load(path.read_text())
         document.setdefault("config", {})[f"{PROJECT}:{key}"] = value
         path.write_text(yaml.safe_dump(document, sort_keys=False))
 
     def config(self, key: str) -> Any:
-        document = yaml.safe_load((self.root / f"Pulumi.{self.stack}.yaml").read_text())
+        document = yaml.safe_load((self.root / stack_file(self.stack)).read_text())
         return document["config"].get(f"{PROJECT}:{key}")
 
     def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 import yaml
 
+from infra.constants import stack_file
 from infra.delivery.git import Git
 from infra.delivery.plan import load_side, open_revision
 from infra.delivery.render_app import object_key, render_application, target_cluster
@@ -52,7 +53,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     try:
         # The plan reads the stack file at both revisions, as in the environment repository;
         # the harness keeps it out of the project copy's git (its edits are the test's).
-        project.run([*GIT, "add", "--force", f"Pulumi.{STACK}.yaml"])
+        project.run([*GIT, "add", "--force", stack_file(STACK)])
         project.commit_and_push("the dev stack file, as the environment repository holds it")
         with pytest.MonkeyPatch.context() as patch:
             # render_application runs in this process: the toolchain's kustomize and helm.

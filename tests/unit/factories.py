@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 from cryptography.x509.oid import NameOID
 
+from infra.constants import stack_file
 from infra.errors import ValidationError
 from infra.settings import StackSettings, parse_settings
 from tests.support import PROD_ADMISSION, REPO
@@ -48,15 +49,15 @@ def minimal_settings(
     settings that name a path in it (the local mirror)."""
     if env == "prod":
         sections = {"admission": PROD_ADMISSION, **sections}
-    return parse_settings(env, {**MINIMAL_STACK, **sections}, f"Pulumi.{env}.yaml", root)
+    return parse_settings(env, {**MINIMAL_STACK, **sections}, stack_file(env), root)
 
 
 def repo_settings(stack: str, **sections: Any) -> StackSettings:
     """The settings of this repository's ``Pulumi.<stack>.yaml`` with ``sections`` replaced,
     parsed as ``platformctl`` parses the file."""
-    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    config = yaml.safe_load((REPO / stack_file(stack)).read_text())["config"]
     values = {key.split(":", 1)[1]: value for key, value in config.items()}
-    return parse_settings(stack, {**values, **sections}, f"Pulumi.{stack}.yaml", REPO)
+    return parse_settings(stack, {**values, **sections}, stack_file(stack), REPO)
 
 
 def settings_problems(
@@ -65,7 +66,7 @@ def settings_problems(
     """What :func:`parse_settings` reports about stack ``env``'s ``values`` (it must refuse
     them), one line a problem; ``file`` names the stack file (``Pulumi.<env>.yaml``)."""
     with pytest.raises(ValidationError) as info:
-        parse_settings(env, values, file or f"Pulumi.{env}.yaml")
+        parse_settings(env, values, file or stack_file(env))
     return [str(problem) for problem in info.value.problems]
 
 

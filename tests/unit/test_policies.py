@@ -31,7 +31,7 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from infra.catalog import load_catalog
-from infra.constants import LABEL_ENV
+from infra.constants import LABEL_ENV, stack_file
 from infra.errors import Problem
 from infra.policy_checks import (
     chart_pin_violation,
@@ -391,9 +391,9 @@ def test_real_stack_files_under_other_names_are_judged_by_their_environment(
     # the objects the program generates carry the environment, and the rules follow it.
     root = copy_example_catalog(tmp_path)
     for source, stack, env in (("prod", "prod-eu", "prod"), ("dev", "prod", "dev")):
-        document = yaml.safe_load((REPO / f"Pulumi.{source}.yaml").read_text())
+        document = yaml.safe_load((REPO / stack_file(source)).read_text())
         document["config"]["gitops-platform:environment"] = env
-        (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
+        (root / stack_file(stack)).write_text(yaml.safe_dump(document))
     app = root / "apps" / "hello-web" / "app.yaml"
     definition = yaml.safe_load(app.read_text())
     definition["environments"]["prod"]["sync"] = {"automated": True, "prune": True}
@@ -758,7 +758,7 @@ def test_unknown_values_at_preview_do_not_block() -> None:
 
 def test_stack_files_hold_no_plaintext_secrets() -> None:
     for stack in ("dev", "prod"):
-        name = f"Pulumi.{stack}.yaml"
+        name = stack_file(stack)
         config = yaml.safe_load((REPO / name).read_text())["config"]
         assert plaintext_secret_problems(config, name) == []
 

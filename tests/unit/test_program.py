@@ -22,6 +22,7 @@ import yaml
 
 from infra import constants
 from infra.catalog import load_catalog
+from infra.constants import stack_file
 from infra.ops import crd_migration
 from infra.settings import load_stack_file
 from infra.specs import argocd_objects, chart_values
@@ -101,7 +102,7 @@ def run_program(
     mocks: Mocks | None = None,
     state: Callable[[str, str], dict[str, Any]] | None = None,
 ) -> tuple[Mocks, dict[str, Any]]:
-    raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    raw = yaml.safe_load((REPO / stack_file(stack)).read_text())["config"]
     for key, value in (overrides or {}).items():
         raw[f"gitops-platform:{key}"] = value
     mocks = mocks or Mocks()
