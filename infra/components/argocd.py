@@ -22,7 +22,7 @@ from infra.components.chart_crds import ChartCRDs
 from infra.components.charts import chart_source
 from infra.components.generated_secret import GeneratedSecret
 from infra.settings import AdminPasswordSettings, ArgoCDSettings, WebhookSettings
-from infra.specs import argocd_namespace, argocd_secret, redis_secret
+from infra.specs import argocd_secret, platform_namespace, redis_secret
 from infra.specs.argocd_install import webhook_secrets
 from infra.specs.crds import CrdSet
 
@@ -98,7 +98,7 @@ class ArgoCD(pulumi.ComponentResource):
         protect = argocd.protect
         child = pulumi.ResourceOptions(parent=self, provider=args["provider"])
 
-        ns_spec = argocd_namespace(argocd.namespace, environment)
+        ns_spec = platform_namespace(argocd.namespace, environment)
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=_meta(ns_spec),

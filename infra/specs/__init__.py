@@ -6,7 +6,7 @@ from infra.specs.admission import (
     excluded_namespaces,
     kyverno_config_overrides,
 )
-from infra.specs.argocd_install import argocd_namespace, argocd_secret, chart_values, redis_secret
+from infra.specs.argocd_install import argocd_secret, chart_values, platform_namespace, redis_secret
 from infra.specs.catalog_objects import application_set, argocd_objects, project
 from infra.specs.expand import applications, expand
 
@@ -15,13 +15,13 @@ __all__ = [
     "app_namespaces",
     "application_set",
     "applications",
-    "argocd_namespace",
     "argocd_objects",
     "argocd_secret",
     "chart_values",
     "excluded_namespaces",
     "expand",
     "kyverno_config_overrides",
+    "platform_namespace",
     "project",
     "redis_secret",
 ]

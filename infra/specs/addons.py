@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from infra import constants
 from infra.settings import StackSettings
+from infra.specs.argocd_install import platform_namespace
 from infra.specs.crds import CRD_SWITCHES
 
 __all__ = [
@@ -84,18 +85,7 @@ def addon_namespace(settings: StackSettings, namespace: str) -> dict[str, Any] |
     (``kube-system``...), which the stack must never own (its ``destroy`` would delete it)."""
     if namespace in constants.SHARED_NAMESPACES:
         return None
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {
-            "name": namespace,
-            "labels": {
-                constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
-                constants.LABEL_ENV: settings.environment,
-            },
-            "annotations": dict(constants.OWNED_ANNOTATIONS),
-        },
-    }
+    return platform_namespace(namespace, settings.environment)
 
 
 def _resources(cpu: str, memory: str) -> dict[str, Any]:

@@ -26,9 +26,9 @@ NOTIFICATION_URL_KEY = "platform-webhook-url"
 ``$platform-webhook-url``), so the URL stays out of the ConfigMap."""
 
 __all__ = [
-    "argocd_namespace",
     "argocd_secret",
     "chart_values",
+    "platform_namespace",
     "redis_secret",
     "webhook_secrets",
 ]
@@ -41,7 +41,9 @@ def platform_labels(environment: str) -> dict[str, str]:
     }
 
 
-def argocd_namespace(namespace: str, environment: str) -> dict[str, Any]:
+def platform_namespace(namespace: str, environment: str) -> dict[str, Any]:
+    """A Namespace the stack creates and owns (Argo CD's, an add-on's): the platform's labels
+    and the owner annotations."""
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
