@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from infra import constants
-from infra.catalog.image_ref import parse_image_ref
+from infra.catalog.image_ref import DIGEST_PATTERN, TAG_PATTERN, parse_image_ref
 from infra.catalog.kube_names import DNS1035_LABEL_PATTERN, MAX_LABEL_LENGTH, DnsLabel
 from infra.catalog.strict import StrictModel, checked
 from infra.catalog.urls import chart_host_problem, url_credential_problem
@@ -200,7 +200,7 @@ TaggedImage = Annotated[
     StringConstraints(
         max_length=400,
         pattern=r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
-        r":[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[a-f0-9]{64})?$",
+        rf":{TAG_PATTERN.pattern}(@{DIGEST_PATTERN.pattern})?$",
     ),
 ]
 PauseDuration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,5}[smh]$")]
