@@ -7,12 +7,16 @@ from pathlib import Path
 import pulumi
 
 from infra import constants
+from infra.bounded import read_text_file
 from infra.components.cluster.base import ClusterArgs, ClusterConnection
 from infra.errors import Problem, ValidationError
 from infra.settings import ExistingCluster
-from infra.yamlio import load_file
+from infra.yamlio import load_strict
 
 __all__ = ["connect", "read_kubeconfig"]
+
+KUBECONFIG_MAX_BYTES = 4 * 1024 * 1024
+"""A kubeconfig larger than this is refused unread."""
 
 
 def read_kubeconfig(path: str, context: str, stack_file: str) -> str:
@@ -23,8 +27,14 @@ def read_kubeconfig(path: str, context: str, stack_file: str) -> str:
         raise ValidationError(
             [Problem(stack_file, f"{field}.kubeconfig", f"kubeconfig file {file} does not exist")]
         )
-    loaded = load_file(file, str(file), 4 * 1024 * 1024)
-    if loaded.problems or not isinstance(loaded.data, dict):
+    text = read_text_file(file, str(file), KUBECONFIG_MAX_BYTES)
+    loaded = load_strict(text, str(file)) if isinstance(text, str) else None
+    if (
+        not isinstance(text, str)
+        or loaded is None
+        or loaded.problems
+        or not isinstance(loaded.data, dict)
+    ):
         raise ValidationError(
             [Problem(stack_file, f"{field}.kubeconfig", f"{file} is not a readable kubeconfig")]
         )
@@ -40,7 +50,7 @@ def read_kubeconfig(path: str, context: str, stack_file: str) -> str:
                 )
             ]
         )
-    return file.read_text()
+    return text
 
 
 def connect(name: str, args: ClusterArgs, parent: pulumi.Resource) -> ClusterConnection:
