@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.signing import tools_on_path
+from tests.unit.gitrepo import Remote, isolate_git, make_remote
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -24,3 +26,11 @@ def tools(monkeypatch: pytest.MonkeyPatch) -> None:
     """The toolchain's kustomize and helm first on PATH, where ``platformctl plan`` looks for
     them (required: missing, the test fails)."""
     tools_on_path(monkeypatch, "kustomize", "helm")
+
+
+@pytest.fixture
+def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Remote:
+    """A bare remote holding the example catalog and stacks, git isolated from the user's
+    configuration (a module that needs other content defines its own ``remote``)."""
+    isolate_git(monkeypatch, tmp_path)
+    return make_remote(tmp_path)

@@ -122,3 +122,13 @@ def certificate(
         .sign(key, None if edwards else hashes.SHA256())
     )
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """``platformctl args``, in process: its exit code, standard output and standard error."""
+    from typer.testing import CliRunner
+
+    from infra.cli.app import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr

@@ -15,15 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from infra.catalog.image_ref import Version, parse_version, validate_digest
-from infra.cli.app import app as cli
 from infra.delivery.bump import Backoff, BumpRequest, BumpResult, bump
 from infra.delivery.git import BOT_EMAIL, BOT_NAME, Git, GitResult
 from infra.errors import GitError, InputError
 from tests.signing import require_tool
 from tests.support import REPO
+from tests.unit.factories import run_cli
 from tests.unit.gitrepo import (
     TEST_EMAIL,
     TEST_NAME,
@@ -46,22 +45,11 @@ STATIC = "apps/static/manifests/site.yaml"
 FAST = Backoff(base=0.005, cap=0.1)
 
 
-@pytest.fixture
-def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Remote:
-    isolate_git(monkeypatch, tmp_path)
-    return make_remote(tmp_path)
-
-
 def show(repo: Path, ref: str, path: str) -> bytes:
     done = subprocess.run(
         ["git", "show", f"{ref}:{path}"], cwd=repo, capture_output=True, check=True
     )
     return done.stdout
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def run_bump(repo: Path, app: str, env: str, tag: str, **kwargs: object) -> BumpResult:

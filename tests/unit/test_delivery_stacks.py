@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from infra.cli.app import app as cli
 from infra.delivery.bump import Backoff, BumpRequest, bump
 from infra.delivery.git import Git
 from infra.delivery.tree import GitTree
+from tests.unit.factories import run_cli
 from tests.unit.gitrepo import (
     Remote,
     git,
@@ -34,11 +33,6 @@ def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Remote:
     seed = tmp_path / "seed"
     git(seed, "push", "--quiet", str(made.bare), "prod:refs/heads/release")
     return made
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_bump_commits_on_the_stacks_git_branch(remote: Remote) -> None:

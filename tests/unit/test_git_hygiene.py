@@ -12,15 +12,9 @@ from typer.testing import CliRunner
 
 from infra.cli.app import app as cli
 from infra.delivery.git import BOT_EMAIL, BOT_NAME, git_environment
-from tests.unit.gitrepo import Remote, git, isolate_git, make_remote, refs
+from tests.unit.gitrepo import Remote, git, refs
 
 WEB_DEV = "apps/web-api/overlays/dev/kustomization.yaml"
-
-
-@pytest.fixture
-def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Remote:
-    isolate_git(monkeypatch, tmp_path)
-    return make_remote(tmp_path)
 
 
 def bump(clone: Path, *extra: str) -> tuple[int, str]:

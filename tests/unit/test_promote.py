@@ -40,12 +40,6 @@ CACHE_PROD = "apps/cache/values/prod.yaml"
 STATIC = "apps/static/manifests/site.yaml"
 
 
-@pytest.fixture
-def remote(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Remote:
-    isolate_git(monkeypatch, tmp_path)
-    return make_remote(tmp_path)
-
-
 def ship(remote: Remote, app: str, env: str, tag: str) -> None:
     """What an app's pipeline does: bump and push from its own clone."""
     clone = remote.clone()

@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from infra.catalog.image_ref import Version
-from infra.cli.app import app as cli
 from infra.delivery.bump import BumpRequest, bump
 from infra.delivery.signature import (
     SignatureError,
@@ -38,7 +36,7 @@ from infra.delivery.signature import (
 from infra.settings import AdmissionSettings
 from tests.signing import Registry, key_pair, require_tool
 from tests.support import PROD_ADMISSION
-from tests.unit.factories import ec_pem
+from tests.unit.factories import ec_pem, run_cli
 from tests.unit.gitrepo import Remote, git, isolate_git, make_remote, refs, stack_file
 
 PEM = ec_pem()
@@ -489,11 +487,6 @@ def ship_dev(remote: Remote, tag: str, digest: str | None = None) -> Path:
     clone = remote.clone()
     bump(BumpRequest(app=APP, env=None, stack="dev", tag=tag, digest=digest, repo=clone, push=True))
     return clone
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_promote_a_signed_digest(signed: Signed, remote: Remote) -> None:
