@@ -32,7 +32,7 @@ from infra.components.argocd import ArgoCD
 from infra.components.charts import AddonArgs, AddonSection, ChartAddon
 from infra.components.cluster import Cluster
 from infra.components.cluster.preflight import preflight
-from infra.components.local_runtime import LocalRuntime
+from infra.components.local_runtime import LocalRuntime, MirrorSpec
 from infra.components.rollouts import ROLLOUTS
 from infra.components.sealed_secrets import SEALED_SECRETS
 from infra.delivery.applied_checks import applied_problems
@@ -42,6 +42,7 @@ from infra.ops.crd_migration import refuse_unretained_crds
 from infra.policy_checks import chart_archive_problems, plaintext_secret_problems
 from infra.project import find_project_root
 from infra.runtime.mirror import head_commit
+from infra.runtime.plan import RuntimeSettings
 from infra.settings import StackSettings, settings_from_engine
 from infra.specs import admission_policies, argocd_objects, chart_values
 from infra.specs.addons import addon_namespace, rollouts_values, sealed_secrets_values
@@ -237,9 +238,17 @@ def main() -> None:
         runtime = LocalRuntime(
             "argocd-runtime",
             {
-                "settings": settings,
+                "runtime": RuntimeSettings.of(settings),
+                "root": str(settings.root),
                 "kubeconfig": cluster.kubeconfig,
-                "commit": commit,
+                "mirror": MirrorSpec(
+                    path=str(settings.mirror_path),
+                    branch=settings.branch,
+                    commit=commit,
+                    repo_url=settings.repo_url,
+                )
+                if commit is not None
+                else None,
                 # The mirror signs its push events with the GitHub key.
                 "webhook_secret": argocd.github_webhook_secret if settings.git.mirror else None,
             },

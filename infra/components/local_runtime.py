@@ -22,7 +22,7 @@ Logs: ``.gitops-local/<cluster>/logs/<process>.log``; state: ``status.json`` bes
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -41,7 +41,6 @@ from infra.runtime.launch import Webhook, remove_state, start
 from infra.runtime.mirror import fill_mirror, mirror_head
 from infra.runtime.plan import RuntimeSettings
 from infra.runtime.supervisor import stop_supervisor, supervisor_alive
-from infra.settings import StackSettings
 
 __all__ = ["LocalRuntime", "LocalRuntimeArgs"]
 
@@ -145,13 +144,29 @@ class _Mirror(Resource):
         super().__init__(_MirrorProvider(), name, props, opts)
 
 
+@dataclass(frozen=True)
+class MirrorSpec:
+    """``git.mirror``: the bare repository the runtime serves, and what fills it."""
+
+    path: str
+    """The bare repository (``.gitops-local/<cluster>/repo.git``)."""
+    branch: str
+    """The branch the stack tracks, set to ``commit``."""
+    commit: str
+    """The checkout's HEAD."""
+    repo_url: str
+    """The URL Argo CD clones it by (its push events name it)."""
+
+
 class LocalRuntimeArgs(TypedDict):
-    settings: StackSettings
-    """Validated settings of a stack with ``local_controllers``."""
+    runtime: RuntimeSettings
+    """What the processes need of the stack's settings (:meth:`RuntimeSettings.of`)."""
+    root: str
+    """The project's folder: the supervisor imports ``infra`` from it."""
     kubeconfig: pulumi.Input[str]
     """The cluster's kubeconfig (secret)."""
-    commit: str | None
-    """The checkout's HEAD for ``git.mirror`` (None otherwise)."""
+    mirror: MirrorSpec | None
+    """The git mirror to fill, with ``git.mirror`` (None otherwise)."""
     webhook_secret: pulumi.Input[str] | None
     """``git.mirror``: the secret the mirror signs its push events with (argocd-secret's
     ``webhook.github.secret``)."""
@@ -169,19 +184,18 @@ class LocalRuntime(pulumi.ComponentResource):
         self, name: str, args: LocalRuntimeArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("gitops-platform:index:LocalRuntime", name, None, opts)
-        settings = args["settings"]
+        mirror = args["mirror"]
         child = pulumi.ResourceOptions(parent=self)
         depends: list[pulumi.Resource] = []
-        if settings.git.mirror:
-            assert args["commit"] is not None
+        if mirror is not None:
             depends.append(
                 _Mirror(
                     f"{name}-git-mirror",
                     {
-                        "path": str(settings.mirror_path),
-                        "branch": settings.branch,
-                        "commit": args["commit"],
-                        "root": settings.root,
+                        "path": mirror.path,
+                        "branch": mirror.branch,
+                        "commit": mirror.commit,
+                        "root": args["root"],
                     },
                     child,
                 )
@@ -189,15 +203,15 @@ class LocalRuntime(pulumi.ComponentResource):
         processes = _Processes(
             f"{name}-processes",
             {
-                "settings": asdict(RuntimeSettings.of(settings)),
+                "settings": asdict(args["runtime"]),
                 "kubeconfig": args["kubeconfig"],
-                "root": str(Path(settings.root).resolve()),
+                "root": str(Path(args["root"]).resolve()),
                 "webhook": {
                     "secret": args["webhook_secret"],
-                    "repo_url": settings.repo_url,
-                    "branch": settings.branch,
+                    "repo_url": mirror.repo_url,
+                    "branch": mirror.branch,
                 }
-                if settings.git.mirror
+                if mirror is not None
                 else None,
             },
             pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)),
