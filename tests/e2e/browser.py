@@ -17,8 +17,11 @@ from typing import Any
 
 from selenium import webdriver
 from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
     NoSuchElementException,
     StaleElementReferenceException,
+    TimeoutException,
     WebDriverException,
 )
 from selenium.webdriver.chrome.options import Options
@@ -77,16 +80,41 @@ def wait_until(
     driver: WebDriver, what: str, probe: Callable[[WebDriver], Any], timeout: float = 60
 ) -> Any:
     """Poll the page until ``probe`` returns something truthy; fail naming ``what``. A probe
-    that finds nothing yet, or an element React has just replaced, is polled again."""
-    ignored = (NoSuchElementException, StaleElementReferenceException)
+    that finds nothing yet, an element React has just replaced, or one that does not take a
+    click yet (a panel still sliding in or out) is polled again."""
+    ignored = (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        ElementNotInteractableException,
+        ElementClickInterceptedException,
+    )
     try:
         return WebDriverWait(
             driver, timeout, poll_frequency=0.25, ignored_exceptions=ignored
         ).until(probe)
-    except WebDriverException as exc:
+    except TimeoutException as exc:
         raise AssertionError(
             f"timed out after {timeout:.0f}s waiting for {what} at {driver.current_url}"
         ) from exc
+    except WebDriverException as exc:
+        raise AssertionError(
+            f"the browser failed while waiting for {what} at {driver.current_url}: {exc.msg}"
+        ) from exc
+
+
+def click_when_ready(
+    driver: WebDriver, what: str, find: Callable[[WebDriver], WebElement | None]
+) -> None:
+    """Click what ``find`` returns as soon as it is there and takes the click."""
+
+    def clicked(d: WebDriver) -> bool:
+        element = find(d)
+        if element is None:
+            return False
+        element.click()
+        return True
+
+    wait_until(driver, what, clicked)
 
 
 def text_of(element: WebElement) -> str:
@@ -150,7 +178,7 @@ def button(driver: WebDriver, label: str) -> WebElement | None:
 def sync_in_ui(driver: WebDriver, base: str, app: str) -> None:
     """What a person does in a maintenance window: open the app, SYNC, then SYNCHRONIZE."""
     driver.get(f"{base}/applications/argocd/{app}")
-    wait_until(driver, f"{app}'s SYNC button", lambda d: button(d, "SYNC")).click()
+    click_when_ready(driver, f"{app}'s SYNC button", lambda d: button(d, "SYNC"))
 
     def synchronize(d: WebDriver) -> list[WebElement]:
         found = d.find_elements(
@@ -158,7 +186,9 @@ def sync_in_ui(driver: WebDriver, base: str, app: str) -> None:
         )
         return [e for e in found if e.is_displayed()]
 
-    wait_until(driver, "the sync panel's SYNCHRONIZE", synchronize)[0].click()
+    click_when_ready(
+        driver, "the sync panel's SYNCHRONIZE", lambda d: next(iter(synchronize(d)), None)
+    )
     # A click while the panel still slides in can miss: the UI's answer is the panel closing
     # (the sync was requested) or its refusal ("Unable to sync"); until one shows, click
     # again, at most every 3 s so that one request is not sent twice.
@@ -169,8 +199,8 @@ def sync_in_ui(driver: WebDriver, base: str, app: str) -> None:
         if not shown or "Unable to sync" in page_text(d):
             return True
         if time.monotonic() - last[0] > 3:
-            shown[0].click()
             last[0] = time.monotonic()
+            shown[0].click()  # not interactable while the panel closes: polled again
         return False
 
     wait_until(driver, "the UI to take the sync (the panel closes) or refuse it", answered)
@@ -196,8 +226,8 @@ def rollout_shown(driver: WebDriver) -> tuple[str, str]:
 
 def promote_on_dashboard(driver: WebDriver) -> None:
     """Promote, then "Yes" in the dashboard's "Are you sure?" confirmation."""
-    wait_until(driver, "the dashboard's Promote button", lambda d: button(d, "Promote")).click()
-    wait_until(
+    click_when_ready(driver, "the dashboard's Promote button", lambda d: button(d, "Promote"))
+    click_when_ready(
         driver,
         "the confirmation's Yes",
         lambda d: next(
@@ -205,4 +235,4 @@ def promote_on_dashboard(driver: WebDriver) -> None:
              if e.is_displayed() and text_of(e) == "Yes"),
             None,
         ),
-    ).click()  # fmt: skip
+    )  # fmt: skip
