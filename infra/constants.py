@@ -81,6 +81,23 @@ LABEL_TEAM: Final = "platform.gitops/team"
 LABEL_APP: Final = "platform.gitops/app"
 LABEL_ENV: Final = "platform.gitops/environment"
 ANNOTATION_SOURCE: Final = "platform.gitops/source"
+LABEL_CLUSTER: Final = "platform.gitops/cluster"
+"""On a spoke's cluster Secret (and its Applications): the spoke's name."""
+LABEL_REGION: Final = "platform.gitops/region"
+"""On a spoke's cluster Secret: ``fleet.clusters[].region``."""
+ADDON_LABEL_PREFIX: Final = "addons.platform.gitops/"
+"""On a spoke's cluster Secret: ``addons.platform.gitops/<addon>: "true"`` per add-on it runs."""
+RESERVED_LABEL_PREFIXES: Final = (
+    "platform.gitops/",
+    ADDON_LABEL_PREFIX,
+    "argocd.argoproj.io/",
+    "app.kubernetes.io/",
+)
+"""Label and annotation keys the platform and Argo CD set on a cluster Secret: a spoke's own
+``labels`` and ``annotations`` may not use them."""
+ARGOCD_SECRET_TYPE_LABEL: Final = "argocd.argoproj.io/secret-type"
+ARGOCD_CLUSTER_SECRET_TYPE: Final = "cluster"
+"""The label value that makes a Secret in Argo CD's namespace a cluster Secret."""
 MANAGED_BY: Final = "gitops-platform"
 
 ANNOTATION_PATCH_FORCE: Final = "pulumi.com/patchForce"

@@ -19,9 +19,13 @@ __all__ = [
     "DNS1123_LABEL_PATTERN",
     "DNS1123_LABEL_TEXT",
     "DNS1123_SUBDOMAIN",
+    "LABEL_KEY",
+    "LABEL_VALUE",
     "MAX_LABEL_LENGTH",
     "DnsLabel",
     "is_dns_label",
+    "label_key_problem",
+    "label_value_problem",
 ]
 
 MAX_LABEL_LENGTH: Final = 63
@@ -53,3 +57,33 @@ DnsLabel = Annotated[
 def is_dns_label(name: str) -> bool:
     """Whether ``name`` is a DNS-1123 label of at most 63 characters."""
     return len(name) <= MAX_LABEL_LENGTH and DNS1123_LABEL.fullmatch(name) is not None
+
+
+_QUALIFIED_NAME = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)"
+LABEL_KEY: Final = re.compile(rf"({_LABEL}(\.{_LABEL})*/)?{_QUALIFIED_NAME}\Z")
+"""A label or annotation key: an optional DNS-1123 subdomain prefix (at most 253 characters)
+and ``/``, then a name of at most 63 alphanumerics, ``-``, ``_`` and ``.``; for Python."""
+LABEL_VALUE: Final = re.compile(rf"{_QUALIFIED_NAME}?\Z")
+"""A label value: empty, or at most 63 alphanumerics, ``-``, ``_`` and ``.``, alphanumeric at
+either end; for Python."""
+
+
+def label_key_problem(key: str) -> str | None:
+    """Why ``key`` is not a label (or annotation) key, or ``None``."""
+    prefix, _, name = key.rpartition("/")
+    if LABEL_KEY.fullmatch(key) is None or len(name) > MAX_LABEL_LENGTH or len(prefix) > 253:
+        return (
+            f"{key!r} is not a label key: [prefix/]name, the prefix a DNS subdomain of at most "
+            "253 characters, the name at most 63 alphanumerics, '-', '_' or '.'"
+        )
+    return None
+
+
+def label_value_problem(value: str) -> str | None:
+    """Why ``value`` is not a label value, or ``None``."""
+    if len(value) > MAX_LABEL_LENGTH or LABEL_VALUE.fullmatch(value) is None:
+        return (
+            f"{value!r} is not a label value: at most 63 alphanumerics, '-', '_' or '.', "
+            "alphanumeric at either end"
+        )
+    return None

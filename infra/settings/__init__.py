@@ -11,7 +11,8 @@ By responsibility:
   each chart comes from), :mod:`~infra.settings.argocd` (``argocd``, ``adminPassword``,
   ``notifications``), :mod:`~infra.settings.addons` (``rollouts``, ``sealedSecrets``),
   :mod:`~infra.settings.admission`, :mod:`~infra.settings.git` (``git``, ``webhook``),
-  :mod:`~infra.settings.sync` and :mod:`~infra.settings.catalog` (the catalog folder's check);
+  :mod:`~infra.settings.sync`, :mod:`~infra.settings.fleet` (the spokes) and
+  :mod:`~infra.settings.catalog` (the catalog folder's check);
 - :mod:`~infra.settings.stack`: :class:`StackSettings`, every section together, and what
   follows from them;
 - :mod:`~infra.settings.checks`: the checks across sections;
@@ -44,6 +45,7 @@ from infra.settings.cluster import (
     KindCluster,
     KwokCluster,
 )
+from infra.settings.fleet import FleetSettings, SpokeCluster
 from infra.settings.git import WebhookSettings
 from infra.settings.loader import load_stack_file, parse_settings, settings_from_engine
 from infra.settings.stack import KNOWN_KEYS, StackSettings
@@ -62,12 +64,14 @@ __all__ = [
     "ChartSettings",
     "ClusterSettings",
     "ExistingCluster",
+    "FleetSettings",
     "KindCluster",
     "KwokCluster",
     "NotificationsSettings",
     "RolloutsSettings",
     "SealedSecretsSettings",
     "SignerSettings",
+    "SpokeCluster",
     "StackSettings",
     "SyncRetry",
     "SyncWindow",

@@ -17,6 +17,7 @@ def stack_problems(settings: StackSettings, file: str) -> list[Problem]:
         _namespace_problems(settings, file)
         + _git_problems(settings, file)
         + _admission_problems(settings, file)
+        + _fleet_problems(settings, file)
     )
 
 
@@ -104,3 +105,18 @@ def _namespace_problems(settings: StackSettings, file: str) -> list[Problem]:
         else:
             owners[namespace] = f"{key}.namespace"
     return problems
+
+
+def _fleet_problems(settings: StackSettings, file: str) -> list[Problem]:
+    """kwok spokes run beside the stack's own kwok cluster and its local controllers."""
+    key = f"{constants.PROJECT}:fleet.clusters"
+    return [
+        Problem(
+            file,
+            f"{key}[{index}].kwok",
+            "a kwok spoke needs cluster.provider: kwok with controllers: local (the hub's "
+            "controllers run on this machine and reach the spoke on loopback)",
+        )
+        for index, spoke in enumerate(settings.fleet.clusters)
+        if spoke.kwok is not None and not settings.local_controllers
+    ]

@@ -12,6 +12,7 @@ from infra.settings.argocd import AdminPasswordSettings, ArgoCDSettings, Notific
 from infra.settings.base import SettingsModel
 from infra.settings.catalog import CatalogSettings
 from infra.settings.cluster import ClusterSettings, KwokCluster
+from infra.settings.fleet import FleetSettings
 from infra.settings.git import GitSettings, WebhookSettings
 from infra.settings.sync import SyncSettings
 
@@ -35,6 +36,7 @@ class StackSettings(SettingsModel):
     notifications: NotificationsSettings = NotificationsSettings()
     admission: AdmissionSettings = AdmissionSettings()
     webhook: WebhookSettings = WebhookSettings()
+    fleet: FleetSettings = FleetSettings()
 
     @property
     def branch(self) -> str:
