@@ -5,7 +5,9 @@ per namespace). Pure."""
 from __future__ import annotations
 
 from infra import constants
+from infra.catalog.kube_names import MAX_LABEL_LENGTH
 from infra.errors import Problem
+from infra.settings.fleet import kwok_spoke_name
 from infra.settings.stack import StackSettings
 
 __all__ = ["stack_problems"]
@@ -108,15 +110,32 @@ def _namespace_problems(settings: StackSettings, file: str) -> list[Problem]:
 
 
 def _fleet_problems(settings: StackSettings, file: str) -> list[Problem]:
-    """kwok spokes run beside the stack's own kwok cluster and its local controllers."""
+    """kwok spokes run beside the stack's own kwok cluster and its local controllers, as
+    clusters named ``<cluster.name>-<spoke>``."""
     key = f"{constants.PROJECT}:fleet.clusters"
-    return [
-        Problem(
-            file,
-            f"{key}[{index}].kwok",
-            "a kwok spoke needs cluster.provider: kwok with controllers: local (the hub's "
-            "controllers run on this machine and reach the spoke on loopback)",
-        )
-        for index, spoke in enumerate(settings.fleet.clusters)
-        if spoke.kwok is not None and not settings.local_controllers
-    ]
+    problems = []
+    for index, spoke in enumerate(settings.fleet.clusters):
+        if spoke.kwok is None:
+            continue
+        if not settings.local_controllers:
+            problems.append(
+                Problem(
+                    file,
+                    f"{key}[{index}].kwok",
+                    "a kwok spoke needs cluster.provider: kwok with controllers: local (the "
+                    "hub's controllers run on this machine and reach the spoke on loopback)",
+                )
+            )
+            continue
+        kwok_name = kwok_spoke_name(settings.cluster_name, spoke.name)
+        if len(kwok_name) > MAX_LABEL_LENGTH:
+            problems.append(
+                Problem(
+                    file,
+                    f"{key}[{index}].name",
+                    f"the spoke's kwok cluster {kwok_name} would be "
+                    f"longer than {MAX_LABEL_LENGTH} characters: shorten cluster.name or the "
+                    "spoke's name",
+                )
+            )
+    return problems

@@ -14,7 +14,12 @@ from typing import Annotated, Final, Literal
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from infra import constants
-from infra.catalog.kube_names import DnsLabel, label_key_problem, label_value_problem
+from infra.catalog.kube_names import (
+    DNS1123_LABEL_PATTERN,
+    DnsLabel,
+    label_key_problem,
+    label_value_problem,
+)
 from infra.catalog.strict import checked
 from infra.settings.base import SettingsModel
 from infra.settings.cluster import DEFAULT_KUBERNETES_VERSION, KubeVersion
@@ -28,6 +33,7 @@ __all__ = [
     "KwokSpoke",
     "SpokeCluster",
     "StackReferenceAccess",
+    "kwok_spoke_name",
 ]
 
 MAX_SPOKES: Final = 200
@@ -44,7 +50,10 @@ LabelKey = Annotated[
 ]
 LabelValue = Annotated[str, StringConstraints(max_length=63), checked(label_value_problem)]
 AnnotationValue = Annotated[str, StringConstraints(max_length=4096)]
-SpokeName = Annotated[DnsLabel, StringConstraints(max_length=MAX_CLUSTER_NAME)]
+SpokeName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_CLUSTER_NAME, pattern=DNS1123_LABEL_PATTERN),
+]
 
 
 def _spoke_name_problem(name: str) -> str | None:
@@ -90,6 +99,12 @@ class KwokSpoke(SettingsModel):
 
     nodes: Annotated[int, Field(ge=1, le=50)] = 1
     kubernetesVersion: KubeVersion = DEFAULT_KUBERNETES_VERSION
+
+
+def kwok_spoke_name(hub_cluster: str, spoke: str) -> str:
+    """The kwok cluster of spoke ``spoke`` of the hub cluster ``hub_cluster``: one name per
+    machine, so two fleets (or a test run beside a user's fleet) never share a spoke."""
+    return f"{hub_cluster}-{spoke}"
 
 
 class SpokeCluster(SettingsModel, BaseModel):
