@@ -17,7 +17,7 @@ from infra.specs.fleet import cluster_annotations, cluster_labels, generator_par
 from tests.unit.factories import MINIMAL_STACK, minimal_settings, settings_problems
 
 KEY = f"{constants.PROJECT}:fleet"
-LOCAL = {"cluster": {"provider": "kwok", "controllers": "local"}, "git": {"mirror": True}}
+LOCAL: dict[str, Any] = {"cluster": {"provider": "kwok", "controllers": "local"}, "git": {"mirror": True}}
 
 
 def spoke(name: str = "spoke-a", **fields: Any) -> dict[str, Any]:
@@ -93,7 +93,8 @@ def test_a_kubeconfig_needs_its_context_and_a_stack_reference_a_stack_name() -> 
 )
 @pytest.mark.parametrize("field", ["labels", "annotations"])
 def test_the_platforms_keys_are_refused(field: str, key: str) -> None:
-    (problem,) = fleet_problems(spoke(**{field: {key: "x"}}))
+    fields: dict[str, Any] = {field: {key: "x"}}
+    (problem,) = fleet_problems(spoke("spoke-a", **fields))
     assert f"{field}: {key!r} is the platform's or Argo CD's" in problem
 
 
