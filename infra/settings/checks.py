@@ -110,10 +110,22 @@ def _namespace_problems(settings: StackSettings, file: str) -> list[Problem]:
 
 
 def _fleet_problems(settings: StackSettings, file: str) -> list[Problem]:
-    """kwok spokes run beside the stack's own kwok cluster and its local controllers, as
-    clusters named ``<cluster.name>-<spoke>``."""
+    """No spokes where admission control is required (yet); kwok spokes run beside the
+    stack's own kwok cluster and its local controllers, as clusters named
+    ``<cluster.name>-<spoke>``."""
     key = f"{constants.PROJECT}:fleet.clusters"
     problems = []
+    if settings.fleet.enabled and settings.admission.enabled:
+        # Kyverno and its policies run on the hub; apps on a spoke would escape them.
+        problems.append(
+            Problem(
+                file,
+                key,
+                "spokes with admission.enabled are not supported yet: the admission policies "
+                "run on the hub only, and the apps on the spokes would escape them (so no prod "
+                "fleet yet; docs/fleet.md)",
+            )
+        )
     for index, spoke in enumerate(settings.fleet.clusters):
         if spoke.kwok is None:
             continue

@@ -17,7 +17,10 @@ from infra.specs.fleet import cluster_annotations, cluster_labels, generator_par
 from tests.unit.factories import MINIMAL_STACK, minimal_settings, settings_problems
 
 KEY = f"{constants.PROJECT}:fleet"
-LOCAL: dict[str, Any] = {"cluster": {"provider": "kwok", "controllers": "local"}, "git": {"mirror": True}}
+LOCAL: dict[str, Any] = {
+    "cluster": {"provider": "kwok", "controllers": "local"},
+    "git": {"mirror": True},
+}
 
 
 def spoke(name: str = "spoke-a", **fields: Any) -> dict[str, Any]:
@@ -193,3 +196,13 @@ def test_label_keys_and_values_follow_the_api_servers_rules(text: str) -> None:
     assert (label_key_problem(text) is None) == key_ok
     value_ok = len(text) <= 63 and re.fullmatch(name, text) is not None
     assert (label_value_problem(text) is None) == value_ok
+
+
+def test_spokes_are_refused_where_admission_control_is_on() -> None:
+    """The policies run on the hub only: a spoke's apps would escape them (prod needs them)."""
+    from tests.unit.factories import PROD_ADMISSION
+
+    problems = settings_problems(
+        {**MINIMAL_STACK, "admission": PROD_ADMISSION, "fleet": {"clusters": [spoke()]}}, "prod"
+    )
+    assert [p for p in problems if f"{KEY}.clusters: spokes with admission.enabled" in p]
