@@ -98,6 +98,18 @@ RESERVED_LABEL_PREFIXES: Final = (
 ARGOCD_SECRET_TYPE_LABEL: Final = "argocd.argoproj.io/secret-type"
 ARGOCD_CLUSTER_SECRET_TYPE: Final = "cluster"
 """The label value that makes a Secret in Argo CD's namespace a cluster Secret."""
+CLUSTER_SECRET_PREFIX: Final = "cluster-"
+"""A spoke's cluster Secret in Argo CD's namespace is ``cluster-<spoke>``."""
+# What `argocd cluster add` creates on a spoke (Argo CD v3.4's util/clusterauth), in
+# kube-system: Argo CD acts on the spoke as this ServiceAccount, with this token.
+ARGOCD_MANAGER_SERVICE_ACCOUNT: Final = "argocd-manager"
+ARGOCD_MANAGER_CLUSTER_ROLE: Final = "argocd-manager-role"
+ARGOCD_MANAGER_CLUSTER_ROLE_BINDING: Final = "argocd-manager-role-binding"
+ARGOCD_MANAGER_TOKEN_SECRET: Final = "argocd-manager-long-lived-token"
+SERVICE_ACCOUNT_TOKEN_TYPE: Final = "kubernetes.io/service-account-token"
+"""A Secret of this type, annotated with its ServiceAccount's name, gets a long-lived token of
+that account from the cluster's token controller (``data.token``)."""
+ANNOTATION_SERVICE_ACCOUNT_NAME: Final = "kubernetes.io/service-account.name"
 MANAGED_BY: Final = "gitops-platform"
 
 ANNOTATION_PATCH_FORCE: Final = "pulumi.com/patchForce"

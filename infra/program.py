@@ -1,5 +1,8 @@
 """The Pulumi program: settings -> cluster -> Argo CD -> app catalog, and the add-ons.
 
+Each spoke of ``fleet.clusters`` gets, on it, what ``argocd cluster add`` creates and, on the
+hub, Argo CD's cluster Secret (infra.components.fleet), once Argo CD is installed.
+
 The add-ons (Argo Rollouts, Sealed Secrets, Kyverno; each when its stack section enables it)
 need only the cluster's provider, so the engine installs them in parallel with Argo CD. The
 admission policies wait for a running Kyverno (its chart, or on kwok the local runtime).
@@ -32,6 +35,12 @@ from infra.components.argocd import ArgoCD
 from infra.components.charts import AddonArgs, AddonSection, ChartAddon
 from infra.components.cluster import Cluster
 from infra.components.cluster.preflight import preflight
+from infra.components.fleet import (
+    Spoke,
+    read_spoke_kubeconfigs,
+    spoke_origin,
+    stack_reference_kubeconfig,
+)
 from infra.components.local_runtime import LocalRuntime, MirrorSpec
 from infra.components.rollouts import ROLLOUTS
 from infra.components.sealed_secrets import SEALED_SECRETS
@@ -155,6 +164,7 @@ def main() -> None:
         commit = mirror_commit(settings, root)
         crds = stack_crds(settings, root)
         kyverno = kyverno_install(settings)
+        spoke_kubeconfigs = read_spoke_kubeconfigs(settings)
         if settings.admission.enabled:
             # Kyverno's CRDs were not retainOnDelete before they moved to their owner.
             refuse_unretained_crds(pulumi.get_stack(), str(root))
@@ -233,6 +243,33 @@ def main() -> None:
         },
     )
 
+    for index, spoke in enumerate(settings.fleet.clusters):
+        kubeconfig: pulumi.Input[str]
+        context: str | None
+        if spoke.kubeconfig is not None:
+            kubeconfig, context = spoke_kubeconfigs[spoke.name], spoke.kubeconfig.context
+        elif spoke.stackReference is not None:
+            reference = spoke.stackReference
+            kubeconfig = stack_reference_kubeconfig(f"spoke-{spoke.name}-stack", reference)
+            context = reference.context
+        else:
+            # kwok spokes: created by the local runtime (lead)
+            continue
+        Spoke(
+            f"spoke-{spoke.name}",
+            {
+                "spoke": spoke,
+                "environment": settings.environment,
+                "argocd_namespace": settings.argocd.namespace,
+                "hub_provider": cluster.provider,
+                "kubeconfig": kubeconfig,
+                "context": context,
+                "origin": spoke_origin(constants.stack_file(settings.stack), index, spoke),
+                # The cluster Secret goes into Argo CD's namespace.
+                "after": [argocd.chart],
+            },
+        )
+
     kyverno_running: list[pulumi.Resource] = list(admission.install) if admission else []
     if settings.local_controllers:
         runtime = LocalRuntime(
@@ -289,3 +326,5 @@ def main() -> None:
         pulumi.export("rolloutsNamespace", rollouts.namespace)
     if sealed_secrets is not None:
         pulumi.export("sealedSecretsNamespace", sealed_secrets.namespace)
+    if settings.fleet.enabled:
+        pulumi.export("fleetClusters", [spoke.name for spoke in settings.fleet.clusters])
