@@ -52,7 +52,8 @@ from infra.policy_checks import chart_archive_problems, plaintext_secret_problem
 from infra.project import find_project_root
 from infra.runtime.mirror import head_commit
 from infra.runtime.plan import RuntimeSettings
-from infra.settings import StackSettings, settings_from_engine
+from infra.settings import KwokCluster, StackSettings, settings_from_engine
+from infra.settings.fleet import kwok_spoke_name
 from infra.specs import admission_policies, argocd_objects, chart_values
 from infra.specs.addons import addon_namespace, rollouts_values, sealed_secrets_values
 from infra.specs.admission import (
@@ -253,8 +254,26 @@ def main() -> None:
             kubeconfig = stack_reference_kubeconfig(f"spoke-{spoke.name}-stack", reference)
             context = reference.context
         else:
-            # kwok spokes: created by the local runtime (lead)
-            continue
+            # A kwok spoke: a cluster the stack creates beside its own (local-fleet); the hub's
+            # controllers, local processes, reach its API server on loopback.
+            assert spoke.kwok is not None
+            spoke_name = kwok_spoke_name(settings.cluster_name, spoke.name)
+            spoke_cluster = Cluster(
+                f"spoke-{spoke.name}-cluster",
+                {
+                    "cluster": KwokCluster(
+                        provider="kwok",
+                        name=spoke_name,
+                        nodes=spoke.kwok.nodes,
+                        kubernetesVersion=spoke.kwok.kubernetesVersion,
+                        controllers="none",
+                    ),
+                    "cluster_name": spoke_name,
+                    "protect": settings.argocd.protect,
+                    "stack_file": constants.stack_file(settings.stack),
+                },
+            )
+            kubeconfig, context = spoke_cluster.kubeconfig, None
         Spoke(
             f"spoke-{spoke.name}",
             {

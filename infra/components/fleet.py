@@ -271,7 +271,12 @@ class Spoke(pulumi.ComponentResource):
             type="Opaque",
             data=pulumi.Output.secret(data),
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args["hub_provider"], depends_on=args["after"]
+                parent=self,
+                provider=args["hub_provider"],
+                depends_on=args["after"],
+                # Removing the spoke removes its Applications: the engine refuses to delete
+                # this Secret until `allowRemoval: true` has been applied (docs/fleet.md).
+                protect=not spoke.allowRemoval,
             ),
         )
         self.secret_name = hub_secret.metadata.name

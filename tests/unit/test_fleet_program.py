@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from infra import constants
+from infra.settings.fleet import kwok_spoke_name
 from infra.specs.fleet import cluster_annotations, cluster_labels
 from tests.unit.factories import repo_settings
 from tests.unit.test_program import SECRET_MARK, SECRET_SIG, Mocks, resolved, run_program
@@ -47,6 +48,10 @@ class FleetMocks(Mocks):
         if args.inputs.get("type") == constants.SERVICE_ACCOUNT_TOKEN_TYPE:
             token = base64.b64encode(SPOKE_TOKEN.encode()).decode()
             outputs["data"] = {"token": token, "ca.crt": base64.b64encode(PEM).decode()}
+        if args.typ == "pulumi-python:dynamic:Resource" and args.name.startswith("spoke-"):
+            # A kwok spoke's cluster: what `kwokctl get kubeconfig` prints (loopback, a CA).
+            ca = {"certificate-authority-data": base64.b64encode(PEM).decode()}
+            outputs["kubeconfig"] = yaml.safe_dump(_kubeconfig("https://127.0.0.1:32000", ca))
         if args.typ == "pulumi:pulumi:StackReference":
             outputs = {"name": args.inputs["name"], "outputs": self.stacks[args.inputs["name"]]}
         return id_, outputs
@@ -210,13 +215,33 @@ def test_a_missing_or_bad_kubeconfig_fails_before_any_resource(
 
 
 @pulumi.runtime.test
-def test_kwok_spokes_are_left_to_the_local_runtime() -> Any:
+def test_a_kwok_spoke_is_a_kwok_cluster_the_stack_creates_beside_its_own() -> Any:
     mocks = FleetMocks()
     _, exports = run_program("local", _fleet({"name": "kw-1", "kwok": {}}), mocks)
 
     async def check() -> None:
-        assert not [n for n in mocks.resources if n.startswith("spoke-")]
+        cluster = mocks.resources["spoke-kw-1-cluster-kwok"]
+        assert cluster.inputs["name"] == kwok_spoke_name("gitops-local", "kw-1")
+        assert cluster.inputs["nodes"] == 1
+        assert mocks.provider_of("spoke-kw-1-service-account") == "spoke-kw-1-k8s"
+        assert _config(mocks, "spoke-kw-1-cluster-secret")["server"] == "https://127.0.0.1:32000"
         assert (await resolved(exports["fleetClusters"]))[0] == ["kw-1"]
+
+    return mocks.registered().apply(lambda _: check())
+
+
+@pulumi.runtime.test
+def test_the_hub_secret_is_protected_until_the_spoke_allows_its_removal() -> Any:
+    """Removing a spoke removes its Applications: the engine refuses to delete a protected
+    resource, so the removal needs `allowRemoval: true` applied first."""
+    mocks = FleetMocks()
+    kept = {"name": "kw-1", "kwok": {}}
+    allowed = {"name": "kw-2", "kwok": {}, "allowRemoval": True}
+    run_program("local", _fleet(kept, allowed), mocks)
+
+    async def check() -> None:
+        assert mocks.resources["spoke-kw-1-cluster-secret"].protect
+        assert not mocks.resources["spoke-kw-2-cluster-secret"].protect
 
     return mocks.registered().apply(lambda _: check())
 

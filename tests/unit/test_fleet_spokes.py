@@ -30,7 +30,7 @@ PEM = b"-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 CA_DATA = base64.b64encode(PEM).decode()
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.s3cr3t-token-value"
 CLIENT_KEY = base64.b64encode(b"-----BEGIN EC PRIVATE KEY-----\nk3y\n").decode()
-FILE, FIELD = "Pulumi.prod.yaml", "gitops-platform:fleet.clusters[0].kubeconfig"
+FILE, FIELD = "Pulumi.dev.yaml", "gitops-platform:fleet.clusters[0].kubeconfig"
 
 
 def _kubeconfig(**cluster: Any) -> dict[str, Any]:
@@ -279,7 +279,7 @@ def test_relative_paths_are_made_absolute_for_the_provider_and_nothing_else_chan
 
 def _spoke(**fields: Any) -> SpokeCluster:
     settings = minimal_settings(
-        "prod",
+        "dev",
         fleet={
             "clusters": [
                 {
@@ -302,10 +302,10 @@ def _decoded(secret: dict[str, Any]) -> dict[str, str]:
 def test_the_cluster_secret_is_argo_cd_s_declarative_cluster_from_the_one_model() -> None:
     spoke = _spoke(labels={"tier": "gold"}, annotations={"team.example.com/owner": "web"})
     endpoint = SpokeEndpoint("https://eu.example.com:6443", CA_DATA)
-    secret = cluster_secret("argocd", "prod", spoke, endpoint, TOKEN)
+    secret = cluster_secret("argocd", "dev", spoke, endpoint, TOKEN)
     meta = secret["metadata"]
     assert (meta["name"], meta["namespace"]) == ("cluster-eu-1", "argocd")
-    assert meta["labels"] == cluster_labels("prod", spoke)
+    assert meta["labels"] == cluster_labels("dev", spoke)
     assert meta["labels"]["argocd.argoproj.io/secret-type"] == "cluster"
     assert meta["annotations"] == cluster_annotations(spoke)
     assert secret["type"] == "Opaque" and "stringData" not in secret
@@ -317,14 +317,14 @@ def test_the_cluster_secret_is_argo_cd_s_declarative_cluster_from_the_one_model(
         "tlsClientConfig": {"caData": CA_DATA, "insecure": False},
     }
     # Same inputs, same bytes: nothing to diff on the next run.
-    assert cluster_secret("argocd", "prod", spoke, endpoint, TOKEN) == secret
-    assert cluster_secret("argocd", "prod", spoke, endpoint, TOKEN + "x") != secret
+    assert cluster_secret("argocd", "dev", spoke, endpoint, TOKEN) == secret
+    assert cluster_secret("argocd", "dev", spoke, endpoint, TOKEN + "x") != secret
 
 
 def test_the_cluster_secret_without_a_ca_or_insecure() -> None:
     spoke = _spoke()
     insecure = cluster_secret(
-        "ops", "prod", spoke, SpokeEndpoint("https://eu.example.com", None, True), TOKEN
+        "ops", "dev", spoke, SpokeEndpoint("https://eu.example.com", None, True), TOKEN
     )
     assert insecure["metadata"]["namespace"] == "ops"
     assert json.loads(_decoded(insecure)["config"])["tlsClientConfig"] == {"insecure": True}
