@@ -378,8 +378,10 @@ class Project:
         """Whatever happened: no runtime, no cluster (no control-plane process), no registry
         left behind."""
         self.stop_runtime()
-        if self.cluster_name in self.clusters():
-            self.kwokctl("delete", "cluster", check=False)
+        for cluster in self.clusters():
+            # The stack's cluster, and its spokes' (kwok_spoke_name: <cluster>-<spoke>).
+            if cluster == self.cluster_name or cluster.startswith(f"{self.cluster_name}-"):
+                self.run(["kwokctl", "--name", cluster, "delete", "cluster"], check=False)
         if self.images is not None:
             self.images.stop()
         if self.git_server is not None:
