@@ -41,7 +41,9 @@ ClusterParams = Sequence[Mapping[str, Any]]
 
 _ACTION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
 _FIELD = re.compile(r"^\.[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_TOKEN = re.compile(r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<pipe>\|)|(?P<word>[^\s|"]+))')
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\||[^\s|"]+|"')
+"""A token of a pipeline: a string literal, ``|``, a word (a function or a field), or a
+quote that opens no literal (refused)."""
 _GO_JSON_ESCAPES: Final = {
     "<": "\\u003c",
     ">": "\\u003e",
@@ -77,29 +79,22 @@ def _to_json(value: Any) -> str:
     return text
 
 
-def _commands(expr: str) -> list[list[tuple[str, str]]]:
-    """The pipeline's commands, each a list of ``(kind, text)`` tokens."""
-    commands: list[list[tuple[str, str]]] = [[]]
-    position = 0
-    while position < len(expr):
-        match = _TOKEN.match(expr, position)
-        if match is None or match.end() == position:
-            break
-        position = match.end()
-        kind = match.lastgroup
-        assert kind is not None
-        if kind == "pipe":
+def _commands(expr: str) -> list[list[str]]:
+    """The pipeline's commands, each a list of tokens (every character outside spaces is in
+    one: the last alternative of :data:`_TOKEN` takes a stray quote)."""
+    commands: list[list[str]] = [[]]
+    for token in _TOKEN.findall(expr):
+        if token == "|":
             commands.append([])
         else:
-            commands[-1].append((kind, match.group(kind)))
-    if expr[position:].strip() or any(not command for command in commands):
+            commands[-1].append(token)
+    if any(not command or '"' in command for command in commands):
         raise TemplateError(f"unsupported template action {{{{ {expr} }}}}")
     return commands
 
 
-def _argument(token: tuple[str, str], params: Mapping[str, Any], expr: str) -> Any:
-    kind, text = token
-    if kind == "string":
+def _argument(text: str, params: Mapping[str, Any], expr: str) -> Any:
+    if text.startswith('"'):
         try:
             return json.loads(text)
         except json.JSONDecodeError:
@@ -129,9 +124,9 @@ def _action(expr: str, params: Mapping[str, Any]) -> str:
         args = [_argument(token, params, expr) for token in rest]
         if index > 0:
             args.append(value)  # a pipeline passes its value as the last argument
-        if name == ("word", "toJson") and len(args) == 1:
+        if name == "toJson" and len(args) == 1:
             value = _to_json(args[0])
-        elif name == ("word", "replace") and len(args) == 3:
+        elif name == "replace" and len(args) == 3:
             value = _replace(args, expr)
         else:
             raise TemplateError(f"unsupported template action {{{{ {expr} }}}}")
