@@ -338,8 +338,13 @@ def _auto_prunes(node: Any, path: str) -> Iterator[str]:
     elif isinstance(node, list | tuple):
         for index, value in enumerate(node):
             label = f"[{index}]"
-            if isinstance(value, Mapping) and isinstance(value.get("name"), str):
-                label = f"[{index}]({value['name']})"
+            # A list element names its app by `name`, or `app` in a matrix with the clusters.
+            named = next(
+                (value[k] for k in ("name", "app") if isinstance(value, Mapping) and k in value),
+                None,
+            )
+            if isinstance(named, str):
+                label = f"[{index}]({named})"
             yield from _auto_prunes(value, f"{path}{label}")
 
 

@@ -13,6 +13,8 @@ from typing import Annotated, Final
 
 from pydantic import StringConstraints
 
+from infra.catalog.strict import checked
+
 __all__ = [
     "DNS1035_LABEL_PATTERN",
     "DNS1123_LABEL",
@@ -21,8 +23,11 @@ __all__ = [
     "DNS1123_SUBDOMAIN",
     "LABEL_KEY",
     "LABEL_VALUE",
+    "MAX_LABEL_KEY_LENGTH",
     "MAX_LABEL_LENGTH",
     "DnsLabel",
+    "LabelKey",
+    "LabelValue",
     "is_dns_label",
     "label_key_problem",
     "label_value_problem",
@@ -87,3 +92,18 @@ def label_value_problem(value: str) -> str | None:
             "alphanumeric at either end"
         )
     return None
+
+
+MAX_LABEL_KEY_LENGTH: Final = 253 + 1 + MAX_LABEL_LENGTH
+"""The longest label key: a 253-character prefix, ``/`` and a 63-character name."""
+
+LabelKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_LABEL_KEY_LENGTH),
+    checked(label_key_problem),
+]
+"""A field holding a label key (a label selector's, a Secret's labels)."""
+LabelValue = Annotated[
+    str, StringConstraints(max_length=MAX_LABEL_LENGTH), checked(label_value_problem)
+]
+"""A field holding a label value."""

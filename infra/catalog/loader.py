@@ -90,6 +90,8 @@ def _reworded(error: Mapping[str, Any], default: str) -> str | None:
         return "`type` is required: one of kustomize, directory, helm"
     if error["type"] == "literal_error" and error["loc"] and error["loc"][0] == "environments":
         return f"unknown environment; expected one of {', '.join(constants.ENVIRONMENTS)}"
+    if error["type"] == "string_type" and error["loc"] and error["loc"][0] == "placement":
+        return 'a label value is a string: quote it ("true", "1")'
     return None
 
 

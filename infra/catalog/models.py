@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -21,7 +21,13 @@ from pydantic import (
 
 from infra import constants
 from infra.catalog.image_ref import DIGEST_PATTERN, TAG_PATTERN, parse_image_ref
-from infra.catalog.kube_names import DNS1035_LABEL_PATTERN, MAX_LABEL_LENGTH, DnsLabel
+from infra.catalog.kube_names import (
+    DNS1035_LABEL_PATTERN,
+    MAX_LABEL_LENGTH,
+    DnsLabel,
+    LabelKey,
+    LabelValue,
+)
 from infra.catalog.strict import StrictModel, checked
 from infra.catalog.urls import chart_host_problem, url_credential_problem
 
@@ -38,7 +44,10 @@ __all__ = [
     "IgnoreDifference",
     "Image",
     "KustomizeSource",
+    "LabelSelector",
+    "LabelSelectorRequirement",
     "Pause",
+    "Placement",
     "SmokeJob",
     "Source",
     "Strategy",
@@ -360,6 +369,64 @@ class EnvironmentSettings(_Strict):
     sync: SyncOverride = SyncOverride()
 
 
+SELECTOR_RESERVED_KEYS: Final = (constants.LABEL_ENV, constants.ARGOCD_SECRET_TYPE_LABEL)
+"""Label keys a placement may not select on: the platform adds the stack's environment to
+every selector (an app's environments are its ``environments``), and Argo CD the cluster
+Secret type."""
+
+
+class LabelSelectorRequirement(_Strict):
+    """One ``matchExpressions`` entry, read as the API server reads it: ``In``/``NotIn`` test
+    the label's value against ``values`` (``NotIn`` also matches a cluster without the label),
+    ``Exists``/``DoesNotExist`` the label's presence and take no ``values``."""
+
+    key: LabelKey
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"]
+    values: Annotated[list[LabelValue], Field(max_length=50)] = []
+
+    @model_validator(mode="after")
+    def _values_fit_operator(self) -> LabelSelectorRequirement:
+        if self.operator in ("In", "NotIn") and not self.values:
+            raise ValueError(f"operator {self.operator} needs values (at least one)")
+        if self.operator in ("Exists", "DoesNotExist") and self.values:
+            raise ValueError(f"operator {self.operator} takes no values")
+        return self
+
+
+class LabelSelector(_Strict):
+    """A Kubernetes label selector over the spokes' cluster Secret labels: every
+    ``matchLabels`` entry and every ``matchExpressions`` requirement must hold."""
+
+    matchLabels: Annotated[dict[LabelKey, LabelValue], Field(max_length=50)] = {}
+    matchExpressions: Annotated[list[LabelSelectorRequirement], Field(max_length=20)] = []
+
+    @model_validator(mode="after")
+    def _no_reserved_keys(self) -> LabelSelector:
+        keys = [*self.matchLabels, *(e.key for e in self.matchExpressions)]
+        taken = sorted({k for k in keys if k in SELECTOR_RESERVED_KEYS})
+        if taken:
+            raise ValueError(
+                f"{', '.join(taken)} cannot be selected on: every selector already holds the "
+                f"stack's environment ({constants.LABEL_ENV}; the environments an app runs in "
+                f"are its `environments`) and Argo CD's {constants.ARGOCD_SECRET_TYPE_LABEL}"
+            )
+        return self
+
+    def is_empty(self) -> bool:
+        """Whether the selector selects every cluster (no label, no expression)."""
+        return not self.matchLabels and not self.matchExpressions
+
+
+class Placement(_Strict):
+    """Where the app runs in a stack with spoke clusters (``fleet.clusters``): every spoke of
+    the stack's environment, or those ``clusterSelector`` selects. Ignored without spokes
+    (the app runs on the stack's own cluster)."""
+
+    clusterSelector: LabelSelector | None = None
+    """Labels of the spokes' cluster Secrets (``platform.gitops/region``,
+    ``addons.platform.gitops/<addon>``, a spoke's own ``labels``); default: every spoke."""
+
+
 class AppDefinition(_Strict):
     """One app: ``apps/<name>/app.yaml``. The folder name is the app name."""
 
@@ -376,6 +443,8 @@ class AppDefinition(_Strict):
     """Fields Argo CD ignores when comparing git with the cluster (and on sync)."""
     environments: dict[constants.Environment, EnvironmentSettings]
     """Settings per environment; an environment not listed is not deployed."""
+    placement: Placement = Placement()
+    """The spokes the app runs on, in a stack with ``fleet.clusters``."""
 
     @model_validator(mode="after")
     def _at_least_one_environment(self) -> AppDefinition:

@@ -137,7 +137,9 @@ def _where(app: dict[str, Any]) -> str:
             shown.append(f"{source.get('path', '.')}@{source.get('targetRevision', '?')}")
     origin = ", ".join(shown) or "no source"
     project = str(spec.get("project", "?"))
-    return f"namespace {_code(str(destination))}, project {_code(project)}, {_code(origin)}"
+    where = f"namespace {_code(str(destination))}, project {_code(project)}, {_code(origin)}"
+    cluster = (spec.get("destination") or {}).get("name")
+    return f"cluster {_code(str(cluster))}, {where}" if cluster else where
 
 
 def diff_applications(

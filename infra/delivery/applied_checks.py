@@ -47,7 +47,8 @@ from infra.delivery.render_app import (
 )
 from infra.errors import InputError, Problem
 from infra.settings import StackSettings
-from infra.specs.expand import applications
+from infra.specs.expand import ClusterParams, applications
+from infra.specs.fleet import generator_params
 from infra.yamlio import read_documents
 
 __all__ = ["applied_problems", "object_problems"]
@@ -283,11 +284,13 @@ def _fallback(folder: str, checkout: Path) -> str:
 # -- the stack ---------------------------------------------------------------------------------
 
 
-def _destinations(objects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], Destination]]:
+def _destinations(
+    objects: list[dict[str, Any]], clusters: ClusterParams
+) -> Iterator[tuple[dict[str, Any], Destination]]:
     projects = {
         o["metadata"]["name"]: o.get("spec") or {} for o in objects if o["kind"] == "AppProject"
     }
-    for application in applications(objects):
+    for application in applications(objects, clusters):
         spec = application.get("spec") or {}
         project_name = str(spec.get("project") or "")
         yield (
@@ -310,7 +313,7 @@ def applied_problems(
     on ``PATH``."""
     target = target_cluster(settings)
     problems: list[Problem] = []
-    for application, where in _destinations(objects):
+    for application, where in _destinations(objects, generator_params(settings)):
         folder = _source_folder(application, settings.repo_url)
         try:
             rendered = render_with_sources(application, checkout, settings.repo_url, target)

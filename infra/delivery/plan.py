@@ -43,7 +43,8 @@ from infra.delivery.stacks import stack_names
 from infra.delivery.tree import GitTree, WorkTree
 from infra.errors import InputError, PlatformError, Problem, ValidationError
 from infra.settings import StackSettings, load_stack_file
-from infra.specs import applications, argocd_objects
+from infra.specs import argocd_objects, expand
+from infra.specs.fleet import generator_params
 from infra.yamlio import dump_all
 
 __all__ = [
@@ -171,6 +172,8 @@ class StackSide:
     settings: StackSettings | None
     objects: dict[str, dict[str, Any]]
     applications: dict[str, dict[str, Any]]
+    generated_by: dict[str, str] = field(default_factory=dict)
+    """The key (in ``objects``) of the ApplicationSet that generates each Application."""
 
 
 def _at(revision: Revision, exc: ValidationError) -> ValidationError:
@@ -205,8 +208,15 @@ def load_side(revision: Revision, stack: str, root: Path) -> StackSide:
         objects = argocd_objects(catalog, settings)
     except ValidationError as exc:
         raise _at(revision, exc) from None
-    generated = {_app_key(app): app for app in applications(objects)}
-    return StackSide(settings, {_argocd_key(o): o for o in objects}, generated)
+    clusters = generator_params(settings)
+    generated: dict[str, dict[str, Any]] = {}
+    generated_by: dict[str, str] = {}
+    for obj in objects:
+        if obj["kind"] == "ApplicationSet":
+            for app in expand(obj, clusters):
+                generated[_app_key(app)] = app
+                generated_by[_app_key(app)] = _argocd_key(obj)
+    return StackSide(settings, {_argocd_key(o): o for o in objects}, generated, generated_by)
 
 
 # -- diffs -------------------------------------------------------------------------------------
@@ -241,7 +251,9 @@ def _digests(app: dict[str, Any] | None, side: StackSide, revision: Revision) ->
         return {}
     out = {}
     for path in input_files(app, revision.checkout, side.settings.repo_url):
-        out[path] = hashlib.sha256((revision.checkout / path).read_bytes()).hexdigest()
+        file = revision.checkout / path
+        # A value file may be absent (a cluster's, with ignoreMissingValueFiles).
+        out[path] = hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else ""
     return out
 
 
@@ -358,16 +370,10 @@ def _automated_prune(app: dict[str, Any] | None) -> bool:
     return isinstance(automated, dict) and bool(automated.get("prune"))
 
 
-def _generator(side: StackSide, name: str) -> dict[str, Any] | None:
-    """The ApplicationSet whose generator lists the Application ``name``."""
-    return next(
-        (
-            o
-            for o in side.objects.values()
-            if o["kind"] == "ApplicationSet" and name in _elements(o)
-        ),
-        None,
-    )
+def _generator(side: StackSide, key: str) -> dict[str, Any] | None:
+    """The ApplicationSet that generates the Application ``key`` (``namespace/name``)."""
+    owner = side.generated_by.get(key)
+    return None if owner is None else side.objects.get(owner)
 
 
 def _removal(settings: StackSettings, appset: dict[str, Any] | None) -> str:
@@ -387,6 +393,21 @@ def _removal(settings: StackSettings, appset: dict[str, Any] | None) -> str:
     return (
         f"applicationsSync: {settings.sync.applicationsSync} keeps the Application, no longer "
         "generated: delete it by hand (with cascade its resources are deleted)"
+    )
+
+
+def _handover(settings: StackSettings) -> str:
+    """What happens to an Application another ApplicationSet generates from now on: an
+    ApplicationSet updates only the Applications it owns."""
+    if settings.sync.applicationsSync in ("sync", "create-delete"):
+        return (
+            "the old one deletes it (its resources stay: preserveResourcesOnDeletion) and the "
+            "new one creates it again; meanwhile the new one reports it owned by the old one"
+        )
+    return (
+        f"with applicationsSync: {settings.sync.applicationsSync} the old one keeps it and the "
+        "new one cannot update it (the old one owns it): delete the Application by hand "
+        "(it has no resources finalizer, its resources stay) and the new one creates it"
     )
 
 
@@ -423,8 +444,17 @@ def warnings(
                 )
                 break
     for key in removed:
-        appset = _generator(before, before.applications[key]["metadata"]["name"])
+        appset = _generator(before, key)
         add("application-removed", f"Application `{key}` disappears: {_removal(settings, appset)}")
+    for key in sorted(before.applications.keys() & after.applications.keys()):
+        old_owner, new_owner = before.generated_by.get(key), after.generated_by.get(key)
+        if old_owner and new_owner and old_owner != new_owner:
+            add(
+                "application-moved",
+                f"Application `{key}` moves from ApplicationSet `{old_owner.split(' ', 1)[1]}` "
+                f"to `{new_owner.split(' ', 1)[1]}` (its placement changed): "
+                f"{_handover(settings)}",
+            )
     for namespace in sorted(_namespaces(before) - _namespaces(after)):
         add(
             "namespace-removed",
@@ -483,11 +513,12 @@ def _appset_losses(
     """ApplicationSets losing more than the set share of their Applications (one renamed
     within the same ApplicationSet, ``renamed``: old name -> new, is not lost)."""
     out = []
+    generated_before, generated_after = _generated(before), _generated(after)
     for key, appset in before.objects.items():
         if appset["kind"] != "ApplicationSet":
             continue
-        names = _elements(appset)
-        kept = _elements(after.objects[key]) if key in after.objects else set()
+        names = generated_before.get(key, set())
+        kept = generated_after.get(key, set())
         lost = {n for n in names - kept if renamed.get(n) not in kept}
         if names and len(lost) / len(names) > constants.PLAN_APPSET_LOSS_SHARE:
             out.append(
@@ -502,12 +533,12 @@ def _appset_losses(
     return out
 
 
-def _elements(appset: dict[str, Any]) -> set[str]:
-    return {
-        str(element["name"])
-        for generator in appset["spec"]["generators"]
-        for element in generator.get("list", {}).get("elements", [])
-    }
+def _generated(side: StackSide) -> dict[str, set[str]]:
+    """The names of the Applications each ApplicationSet (by key) generates."""
+    out: dict[str, set[str]] = {}
+    for key, owner in side.generated_by.items():
+        out.setdefault(owner, set()).add(str(side.applications[key]["metadata"]["name"]))
+    return out
 
 
 # -- the whole plan ----------------------------------------------------------------------------

@@ -9,8 +9,9 @@ same flags as the repo-server:
   then ``kustomize build <path>`` plus :data:`~infra.constants.KUSTOMIZE_BUILD_OPTIONS`;
 * **helm** (a chart in the repository): ``helm template <chart> --name-template <releaseName>
   --namespace <destination> --kube-version <cluster> --api-versions ... --include-crds
-  --values <file>... --set <name>=<value>...``, with the target cluster's version and API
-  (:func:`target_cluster`), so nothing gated on ``.Capabilities`` disappears;
+  --values <file>... --set <name>=<value>...`` (with ``ignoreMissingValueFiles``, only the
+  value files that exist), with the target cluster's version and API (:func:`target_cluster`),
+  so nothing gated on ``.Capabilities`` disappears;
 * **directory**: the ``*.yaml``, ``*.yml`` and ``*.json`` files of the folder (its sub-folders
   only with ``directory.recurse``), every document an object.
 
@@ -366,7 +367,10 @@ def _render_helm(
         target.kube_version,
     ]
     for value_file in helm.get("valueFiles", []):
-        argv += ["--values", str(checkout / _value_file(str(value_file), source, application))]
+        file = checkout / _value_file(str(value_file), source, application)
+        if helm.get("ignoreMissingValueFiles") and not file.exists():
+            continue  # as the repo-server skips it (a cluster without values/<cluster>.yaml)
+        argv += ["--values", str(file)]
     for parameter in helm.get("parameters", []):
         flag = "--set-string" if parameter.get("forceString") else "--set"
         argv += [flag, f"{parameter['name']}={parameter['value']}"]

@@ -8,6 +8,10 @@ not). Each element carries the app's ``name``, ``namespace`` and a ``patch`` (it
 sync policy), applied through ``templatePatch``: Go templates only fill strings, and sources
 of different kinds (kustomize, directory, helm) have different shapes.
 
+With spoke clusters (``fleet.clusters``) each team has one ApplicationSet per placement, a
+matrix of the spokes and the list, and its AppProject the spokes as destinations
+(:mod:`infra.specs.fleet_appsets`); without, the output is what it always was.
+
 Per app, the patch also carries its drift policy (``ignoreDifferences``: the app's own plus,
 for a blueGreen/canary app, the fields the Rollouts controller owns). A blueGreen/canary app's
 source is its generated folder (``apps/<app>/generated/<env>``, see ``infra.specs.rollout``).
@@ -25,6 +29,7 @@ from infra.catalog import App, Catalog
 from infra.catalog.models import DirectorySource, HelmSource, KustomizeSource
 from infra.errors import Problem, ValidationError
 from infra.settings import StackSettings
+from infra.specs import fleet_appsets
 from infra.specs import rollout as rollout_specs
 
 __all__ = [
@@ -152,20 +157,24 @@ def app_source_patch(app: App, settings: StackSettings) -> dict[str, Any]:
         spec = {"source": directory_source}
     else:
         assert isinstance(source, HelmSource)
+        values = [_join(app.folder, constants.HELM_VALUES_DIR, f"{env_name}.yaml")]
+        if settings.fleet.enabled:
+            # Per cluster, where it exists; the loader makes sure values/<env>.yaml does.
+            cluster = fleet_appsets.CLUSTER_PLACEHOLDER
+            values.append(_join(app.folder, constants.HELM_VALUES_DIR, f"{cluster}.yaml"))
         helm: dict[str, Any] = {
             "releaseName": app.name,
-            "valueFiles": [
-                f"$values/{_join(app.folder, constants.HELM_VALUES_DIR, env_name + '.yaml')}"
-            ],
+            "valueFiles": [f"$values/{file}" for file in values],
         }
+        if settings.fleet.enabled:
+            helm["ignoreMissingValueFiles"] = True
         if env.replicas is not None:
             helm["parameters"] = [{"name": source.replicasKey, "value": str(env.replicas)}]
         if source.path is not None:
             # A chart in this repository: one source; its value files are paths in the same
             # repository, relative to the chart's folder.
             chart_dir = _join(app.folder, source.path)
-            values = _join(app.folder, constants.HELM_VALUES_DIR, env_name + ".yaml")
-            helm["valueFiles"] = [_relative(values, chart_dir)]
+            helm["valueFiles"] = [_relative(file, chart_dir) for file in values]
             spec = {
                 "source": {
                     "repoURL": settings.repo_url,
@@ -214,8 +223,8 @@ def _join(*parts: str) -> str:
 
 def project(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[str, Any]:
     """The team's AppProject: only this repository and the chart repositories its apps
-    declare, only the team's namespaces on this cluster, no cluster-scoped resource but
-    those Namespaces."""
+    declare, only the team's namespaces on this cluster (with spokes: on every spoke, not
+    this one), no cluster-scoped resource but those Namespaces."""
     repos = {settings.repo_url}
     repos.update(
         a.definition.source.repoURL
@@ -236,9 +245,11 @@ def project(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[s
             "description": f"Apps of team {team} ({settings.environment}), managed by "
             f"{constants.MANAGED_BY}",
             "sourceRepos": sorted(repos),
-            "destinations": [
-                {"server": constants.IN_CLUSTER_SERVER, "namespace": ns} for ns in namespaces
-            ],
+            "destinations": (
+                fleet_appsets.project_destinations(namespaces, settings)
+                if settings.fleet.enabled
+                else [{"server": constants.IN_CLUSTER_SERVER, "namespace": ns} for ns in namespaces]
+            ),
             # The one cluster-scoped kind a team may sync: its own Namespaces, by name (the
             # ones the CreateNamespace sync option creates for its destinations; the real
             # application controller refuses that sync otherwise: "resource :Namespace is not
@@ -290,10 +301,19 @@ def notification_annotations(settings: StackSettings) -> dict[str, str]:
     }
 
 
-def application_set(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[str, Any]:
+def application_set(
+    team: str,
+    apps: tuple[App, ...],
+    settings: StackSettings,
+    selector: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ApplicationSet of ``apps``: the team's list of apps on the stack's own cluster, or
+    with spokes, the list times the spokes ``selector`` (a canonical placement; ``None``:
+    every spoke) selects (:mod:`infra.specs.fleet_appsets`)."""
+    fleet = settings.fleet.enabled
     elements = [
         {
-            "name": app.name,
+            fleet_appsets.ELEMENT_APP_KEY if fleet else "name": app.name,
             "namespace": app.definition.namespace,
             "patch": app_source_patch(app, settings),
         }
@@ -303,10 +323,14 @@ def application_set(team: str, apps: tuple[App, ...], settings: StackSettings) -
     if settings.sync.applicationsSync != "sync":
         appset_sync["applicationsSync"] = settings.sync.applicationsSync
     labels = _labels(settings, team)
-    template_metadata: dict[str, Any] = {
-        "name": "{{ .name }}",
-        "labels": {**labels, constants.LABEL_APP: "{{ .name }}"},
-    }
+    template_metadata: dict[str, Any] = (
+        {
+            "name": fleet_appsets.APPLICATION_NAME,
+            "labels": {**labels, **fleet_appsets.template_labels()},
+        }
+        if fleet
+        else {"name": "{{ .name }}", "labels": {**labels, constants.LABEL_APP: "{{ .name }}"}}
+    )
     annotations = notification_annotations(settings)
     if annotations:
         template_metadata["annotations"] = annotations
@@ -314,7 +338,7 @@ def application_set(team: str, apps: tuple[App, ...], settings: StackSettings) -
         "apiVersion": constants.ARGOCD_API_VERSION,
         "kind": "ApplicationSet",
         "metadata": {
-            "name": team,
+            "name": fleet_appsets.appset_name(team, selector) if fleet else team,
             "namespace": settings.argocd.namespace,
             "labels": labels,
             "annotations": dict(constants.OWNED_ANNOTATIONS),
@@ -322,20 +346,28 @@ def application_set(team: str, apps: tuple[App, ...], settings: StackSettings) -
         "spec": {
             "goTemplate": True,
             "goTemplateOptions": ["missingkey=error"],
-            "generators": [{"list": {"elements": elements}}],
+            "generators": (
+                fleet_appsets.generators(selector, settings.environment, elements)
+                if fleet
+                else [{"list": {"elements": elements}}]
+            ),
             "syncPolicy": appset_sync,
             "template": {
                 "metadata": template_metadata,
                 "spec": {
                     # A literal, never templated: the project is fixed per team.
                     "project": team,
-                    "destination": {
-                        "server": constants.IN_CLUSTER_SERVER,
-                        "namespace": "{{ .namespace }}",
-                    },
+                    "destination": (
+                        fleet_appsets.destination()
+                        if fleet
+                        else {
+                            "server": constants.IN_CLUSTER_SERVER,
+                            "namespace": "{{ .namespace }}",
+                        }
+                    ),
                 },
             },
-            "templatePatch": TEMPLATE_PATCH,
+            "templatePatch": fleet_appsets.TEMPLATE_PATCH if fleet else TEMPLATE_PATCH,
         },
     }
 
@@ -370,11 +402,21 @@ def argocd_objects(catalog: Catalog, settings: StackSettings) -> list[dict[str, 
         if progressive:
             raise ValidationError(progressive)
     projects = [project(team, apps, settings) for team, apps in by_team.items()]
-    appsets = [application_set(team, apps, settings) for team, apps in by_team.items()]
+    if settings.fleet.enabled:
+        appsets = [
+            application_set(team, placed, settings, selector)
+            for team, apps in by_team.items()
+            for selector, placed in fleet_appsets.by_placement(apps)
+        ]
+    else:
+        appsets = [application_set(team, apps, settings) for team, apps in by_team.items()]
     objects = projects + appsets
-    oversized = size_problems(objects, settings.catalog.appsDir)
-    if oversized:
-        raise ValidationError(oversized)
+    problems = size_problems(objects, settings.catalog.appsDir)
+    if settings.fleet.enabled:
+        named = {app.name: app for apps in by_team.values() for app in apps}
+        problems += fleet_appsets.fleet_problems(objects, named, settings)
+    if problems:
+        raise ValidationError(problems)
     return objects
 
 
