@@ -16,6 +16,8 @@ from infra.runtime.status import (
     runtime_info,
     wait_settled,
 )
+from infra.specs import argocd_objects
+from infra.specs.fleet import generated_applications
 
 
 @handle_errors
@@ -43,7 +45,8 @@ def status_cmd(
     if if_local and not settings.local_controllers:
         return
     info = runtime_info(settings)
-    expected = len(catalog.enabled_in(settings.environment))
+    # One Application per enabled app, or with spokes per (app, cluster) it is placed on.
+    expected = len(generated_applications(argocd_objects(catalog, settings), settings))
     statuses = wait_settled(lambda: application_statuses(info), wait, expected=expected)
     password = f"make -s password STACK={stack}"
     # Plain HTTP on loopback, as the chart's server.insecure runs behind a TLS ingress: the

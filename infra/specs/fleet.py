@@ -25,6 +25,7 @@ from infra import constants
 from infra.bounded import read_text_file
 from infra.errors import Problem, ValidationError, redact_url, shown
 from infra.settings import SpokeCluster, StackSettings
+from infra.specs.expand import applications
 from infra.yamlio import dump_all, load_document
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "cluster_secret",
     "cluster_secret_metadata",
     "cluster_secret_name",
+    "generated_applications",
     "generator_params",
     "kubeconfig_endpoint",
     "kubeconfig_with_absolute_paths",
@@ -398,3 +400,11 @@ def cluster_secret(
             "config": _base64(config),
         },
     }
+
+
+def generated_applications(
+    objects: list[dict[str, Any]], settings: StackSettings
+) -> list[dict[str, Any]]:
+    """Every Application the stack's ApplicationSets (``objects``) generate, one per (app,
+    cluster) with spokes: what Argo CD will list, and what `platformctl status` waits for."""
+    return applications(objects, generator_params(settings))
