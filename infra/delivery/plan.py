@@ -29,6 +29,7 @@ from typing import Any, Literal
 from infra import constants
 from infra.delivery.appdiff import AppChange, diff_applications
 from infra.delivery.catalog_view import export_commit, load_tree_catalog
+from infra.delivery.fleet_plan import spoke_findings
 from infra.delivery.git import Git
 from infra.delivery.render_app import (
     NotRenderable,
@@ -305,6 +306,13 @@ def stack_plan(
     before, after = load_side(base, stack, root), load_side(head, stack, root)
     settings = after.settings or before.settings
     assert settings is not None
+    spokes, spoke_problems = spoke_findings(
+        (before.settings, before.applications),
+        (after.settings, after.applications),
+        f"{head.label} ({head.ref})",
+    )
+    if spoke_problems:
+        raise ValidationError(spoke_problems)
     targets = [target_cluster(s) if s else None for s in (before.settings, after.settings)]
     digests = {}
     for key in sorted(before.applications.keys() | after.applications.keys()):
@@ -331,7 +339,8 @@ def stack_plan(
         total_head=len(after.applications),
         target=targets[1] or targets[0],
     )
-    return plan, warnings(stack, before, after, renders)
+    found = [Warning(stack, s.kind, s.message) for s in spokes]
+    return plan, found + warnings(stack, before, after, renders)
 
 
 # -- blast radius ------------------------------------------------------------------------------
