@@ -27,4 +27,6 @@ def validate(
     """Validate every stack's catalog (its catalog.appsDir) and Pulumi.<stack>.yaml.
     Exit 0 valid, 1 invalid, 2 usage."""
     result = validate_project(project_root(), apps_dir)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"ok: {result.apps} apps, stacks: {', '.join(result.stacks) or 'none'}")

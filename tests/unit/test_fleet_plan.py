@@ -116,3 +116,16 @@ def test_a_label_change_that_moves_nothing_is_not_a_warning(repo: Path) -> None:
     )
     assert code == 0, err
     assert _warnings(report, "spoke-labels") == []
+
+
+def test_validate_warns_of_an_app_placed_on_no_spoke(repo: Path, tools: None) -> None:
+    (repo / "Pulumi.dev.yaml").write_text(_stack(_spoke("eu"), _spoke("us")))
+    result = CliRunner().invoke(app, ["validate"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "warning: apps/shop/app.yaml: placement: stack 'dev' places shop on none of its spokes "
+        "(eu, us): it has no Application there"
+    ]
+    (repo / "Pulumi.dev.yaml").write_text(_stack(_spoke("eu", labels={"tier": "gold"})))
+    result = CliRunner().invoke(app, ["validate"])
+    assert result.exit_code == 0 and result.stderr == "", result.output
