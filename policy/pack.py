@@ -1,9 +1,11 @@
 """The policy pack: thin pulumi-policy adapters over the pure rules in :mod:`policy.rules`.
 
-Every policy is mandatory: a violation fails ``pulumi preview`` and ``pulumi up`` before
-anything changes. An adapter only picks the properties its rule needs (as plain data), learns
-the stack's name from the resource URN (for the messages) and the environment from the
-``LABEL_ENV`` label (for which rules apply), and reports each message the rule returns.
+Every policy but one is mandatory: a violation fails ``pulumi preview`` and ``pulumi up``
+before anything changes; ``fleet-removable-spokes`` is advisory (it names what removing a
+spoke that allows it would make disappear). An adapter only picks the properties its rule
+needs (as plain data), learns the stack's name from the resource URN (for the messages) and
+the environment from the ``LABEL_ENV`` label (for which rules apply), and reports each message
+the rule returns.
 
 Resource policies see one resource at a time; ``prod-protects-argocd`` is a stack policy
 (``StackValidationPolicy``): the Chart v4 ``argocd-chart`` carries no property a policy sees,
@@ -31,7 +33,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from infra.constants import LABEL_ENV
 from infra.policy_checks import CHART_TYPES
-from policy import rules
+from policy import fleet_rules, rules
 
 __all__ = ["NO_LABELLED_RESOURCE", "PACK_NAME", "POLICIES", "plain", "policy_named", "serve"]
 
@@ -181,6 +183,18 @@ def _prod_protected_resource(
     )
 
 
+def _removable_spokes(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    resources = [
+        fleet_rules.FleetResource(
+            r.resource_type, r.urn, bool(r.opts.protect), _pick(r.props, "metadata", "spec")
+        )
+        for r in args.resources
+        if r.resource_type in (fleet_rules.SECRET_TYPE, fleet_rules.APPLICATION_SET_TYPE)
+    ]
+    for message, urn in fleet_rules.removable_spoke_advisories(resources):
+        report_violation(message, urn)
+
+
 def _project_destinations(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if rules.resource_kind(args.resource_type) != "AppProject":
         return
@@ -237,6 +251,13 @@ POLICIES: tuple[Policy, ...] = (
         "that admits only signed images from trusted registries (docs/admission.md).",
         validate=_prod_admission,
         enforcement_level=EnforcementLevel.MANDATORY,
+    ),
+    StackValidationPolicy(
+        name="fleet-removable-spokes",
+        description="Advisory: each spoke that allows its removal, with the Applications that "
+        "would disappear if it were removed from fleet.clusters (docs/fleet.md).",
+        validate=_removable_spokes,
+        enforcement_level=EnforcementLevel.ADVISORY,
     ),
     _policy(
         "appproject-no-system-namespaces",

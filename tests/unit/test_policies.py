@@ -50,6 +50,7 @@ POLICY_NAMES = {
     "prod-enforces-admission",
     "appproject-no-system-namespaces",
     "prod-no-auto-prune",
+    "fleet-removable-spokes",
 }
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -497,14 +498,18 @@ def argocd_stack(
     ]
 
 
-def test_pack_registers_every_policy_as_mandatory(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pack_registers_every_policy_but_the_fleet_advisory_as_mandatory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     served: dict[str, Any] = {}
     monkeypatch.setattr(pack, "PolicyPack", lambda **kwargs: served.update(kwargs))
     pack.serve()
     assert served["name"] == "gitops-platform"
     assert served["enforcement_level"] is EnforcementLevel.MANDATORY
     assert {p.name for p in served["policies"]} == POLICY_NAMES
-    assert all(p.enforcement_level is EnforcementLevel.MANDATORY for p in served["policies"])
+    levels = {p.name: p.enforcement_level for p in served["policies"]}
+    assert levels.pop("fleet-removable-spokes") is EnforcementLevel.ADVISORY
+    assert all(level is EnforcementLevel.MANDATORY for level in levels.values())
 
 
 def test_unknown_policy_name_is_a_key_error_naming_the_known_ones() -> None:
