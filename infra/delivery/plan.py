@@ -461,7 +461,7 @@ def warnings(
             add(
                 "application-moved",
                 f"Application `{key}` moves from ApplicationSet `{old_owner.split(' ', 1)[1]}` "
-                f"to `{new_owner.split(' ', 1)[1]}` (its placement changed): "
+                f"to `{new_owner.split(' ', 1)[1]}` (its app's team changed): "
                 f"{_handover(settings)}",
             )
     for namespace in sorted(_namespaces(before) - _namespaces(after)):

@@ -8,9 +8,9 @@ not). Each element carries the app's ``name``, ``namespace`` and a ``patch`` (it
 sync policy), applied through ``templatePatch``: Go templates only fill strings, and sources
 of different kinds (kustomize, directory, helm) have different shapes.
 
-With spoke clusters (``fleet.clusters``) each team has one ApplicationSet per placement, a
-matrix of the spokes and the list, and its AppProject the spokes as destinations
-(:mod:`infra.specs.fleet_appsets`); without, the output is what it always was.
+With spoke clusters (``fleet.clusters``) a team's ApplicationSet has one generator per
+placement of its apps, a matrix of the spokes and the list, and its AppProject the spokes as
+destinations (:mod:`infra.specs.fleet_appsets`); without, the output is what it always was.
 
 Per app, the patch also carries its drift policy (``ignoreDifferences``: the app's own plus,
 for a blueGreen/canary app, the fields the Rollouts controller owns). A blueGreen/canary app's
@@ -301,15 +301,10 @@ def notification_annotations(settings: StackSettings) -> dict[str, str]:
     }
 
 
-def application_set(
-    team: str,
-    apps: tuple[App, ...],
-    settings: StackSettings,
-    selector: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The ApplicationSet of ``apps``: the team's list of apps on the stack's own cluster, or
-    with spokes, the list times the spokes ``selector`` (a canonical placement; ``None``:
-    every spoke) selects (:mod:`infra.specs.fleet_appsets`)."""
+def application_set(team: str, apps: tuple[App, ...], settings: StackSettings) -> dict[str, Any]:
+    """The team's ApplicationSet: its list of apps on the stack's own cluster, or with spokes,
+    per placement, the apps placed so times the spokes it selects
+    (:mod:`infra.specs.fleet_appsets`)."""
     fleet = settings.fleet.enabled
     elements = [
         {
@@ -338,7 +333,7 @@ def application_set(
         "apiVersion": constants.ARGOCD_API_VERSION,
         "kind": "ApplicationSet",
         "metadata": {
-            "name": fleet_appsets.appset_name(team, selector) if fleet else team,
+            "name": team,
             "namespace": settings.argocd.namespace,
             "labels": labels,
             "annotations": dict(constants.OWNED_ANNOTATIONS),
@@ -347,7 +342,7 @@ def application_set(
             "goTemplate": True,
             "goTemplateOptions": ["missingkey=error"],
             "generators": (
-                fleet_appsets.generators(selector, settings.environment, elements)
+                fleet_appsets.generators(zip(apps, elements, strict=True), settings.environment)
                 if fleet
                 else [{"list": {"elements": elements}}]
             ),
@@ -372,6 +367,25 @@ def application_set(
     }
 
 
+def _rollouts_problems(apps: list[App], settings: StackSettings) -> list[Problem]:
+    """A blueGreen or canary app needs Argo Rollouts where it runs: on the stack's own cluster
+    (``rollouts.enabled``) or, with spokes, on every spoke its placement selects."""
+    if settings.fleet.enabled:
+        return fleet_appsets.rollouts_problems(apps)
+    if settings.rollouts.enabled:
+        return []
+    return [
+        Problem(
+            app.file,
+            "strategy.type",
+            f"{app.definition.strategy.type} needs Argo Rollouts, which stack "
+            f"{settings.stack!r} does not install (set gitops-platform:rollouts.enabled)",
+        )
+        for app in apps
+        if app.definition.strategy.progressive
+    ]
+
+
 def argocd_objects(catalog: Catalog, settings: StackSettings) -> list[dict[str, Any]]:
     """Every Argo CD object the stack declares, AppProjects first, each group by team."""
     by_team = catalog.by_team(settings.environment)
@@ -387,29 +401,11 @@ def argocd_objects(catalog: Catalog, settings: StackSettings) -> list[dict[str, 
                 )
             ]
         )
-    if not settings.rollouts.enabled:
-        progressive = [
-            Problem(
-                app.file,
-                "strategy.type",
-                f"{app.definition.strategy.type} needs Argo Rollouts, which stack "
-                f"{settings.stack!r} does not install (set gitops-platform:rollouts.enabled)",
-            )
-            for apps in by_team.values()
-            for app in apps
-            if app.definition.strategy.progressive
-        ]
-        if progressive:
-            raise ValidationError(progressive)
+    progressive = _rollouts_problems([a for apps in by_team.values() for a in apps], settings)
+    if progressive:
+        raise ValidationError(progressive)
     projects = [project(team, apps, settings) for team, apps in by_team.items()]
-    if settings.fleet.enabled:
-        appsets = [
-            application_set(team, placed, settings, selector)
-            for team, apps in by_team.items()
-            for selector, placed in fleet_appsets.by_placement(apps)
-        ]
-    else:
-        appsets = [application_set(team, apps, settings) for team, apps in by_team.items()]
+    appsets = [application_set(team, apps, settings) for team, apps in by_team.items()]
     objects = projects + appsets
     problems = size_problems(objects, settings.catalog.appsDir)
     if settings.fleet.enabled:
@@ -421,7 +417,8 @@ def argocd_objects(catalog: Catalog, settings: StackSettings) -> list[dict[str, 
 
 
 def size_problems(objects: list[dict[str, Any]], file: str) -> list[Problem]:
-    """A problem per object larger than :data:`MAX_OBJECT_BYTES`, naming its team."""
+    """A problem per object larger than :data:`MAX_OBJECT_BYTES`, naming its team (a team has
+    one AppProject and one ApplicationSet, whatever its apps' placements)."""
     problems = []
     for obj in objects:
         size = len(json.dumps(obj, separators=(",", ":")).encode())
@@ -433,7 +430,8 @@ def size_problems(objects: list[dict[str, Any]], file: str) -> list[Problem]:
                     f"team {team}",
                     f"the {obj['kind']} {obj['metadata']['name']!r} would be {size} bytes; the "
                     f"limit is {MAX_OBJECT_BYTES} (the API server refuses larger objects): "
-                    "split the team's apps between teams or trim their ignoreDifferences",
+                    "move some of the team's apps to another team (`team` in their app.yaml; "
+                    "each team has its own ApplicationSet) or trim their ignoreDifferences",
                 )
             )
     return problems

@@ -12,7 +12,9 @@ The cluster generator reads Argo CD's cluster Secrets; here the caller passes wh
 read, the parameters :func:`infra.specs.fleet.generator_params` derives from the stack's
 ``fleet.clusters`` (the same model the Secrets are written from). Like ``matrix.go``, the
 Applications come cluster by cluster (in the order given; the controller's order is a Go
-map's, which no one sees: it creates them by name), each cluster's in list order.
+map's, which no one sees: it creates them by name), each cluster's in list order. Several
+generators yield the union, generator by generator; two Applications of one name are refused,
+as the controller refuses the second (``contains applications with duplicate name``).
 """
 
 from __future__ import annotations
@@ -258,6 +260,7 @@ def expand(
         raise TemplateError("only goTemplate with missingkey=error is supported")
     namespace = application_set["metadata"]["namespace"]
     apps: list[dict[str, Any]] = []
+    names: set[str] = set()
     for generator in spec["generators"]:
         for params in _generator_params(generator, clusters):
             rendered = _render_fields(spec["template"], params)
@@ -267,6 +270,12 @@ def expand(
                 rendered = _merge(rendered, patch)
             metadata = dict(rendered.get("metadata", {}))
             metadata["namespace"] = namespace
+            if metadata["name"] in names:
+                raise TemplateError(
+                    f"ApplicationSet {application_set['metadata']['name']} contains "
+                    f"applications with duplicate name: {metadata['name']}"
+                )
+            names.add(metadata["name"])
             apps.append(
                 {
                     "apiVersion": constants.ARGOCD_API_VERSION,

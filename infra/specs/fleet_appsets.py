@@ -1,16 +1,19 @@
 """The shape of a stack's ApplicationSets when its apps run on spoke clusters
-(``fleet.clusters``), pure: one per team and placement, each a ``matrix`` of Argo CD's cluster
-generator (the spokes the placement selects) and the team's ``list`` of apps, so one
-Application per (app, cluster), named ``<app>-<cluster>``.
+(``fleet.clusters``), pure: one per team, named ``<team>`` as without spokes, whose generators
+are one ``matrix`` per distinct placement of the team's apps: Argo CD's cluster generator (the
+spokes the placement selects) times the ``list`` of the apps placed so. Argo CD generates the
+union, one Application per (app, cluster), named ``<app>-<cluster>``.
 
 An app's placement (``placement.clusterSelector`` in ``app.yaml``) is written in one
-canonical form, and the apps of a team with the same placement share an ApplicationSet: the
-default placement's is named ``<team>``, another's ``<team>-<8 hex>`` (the start of the
-SHA-256 of the canonical selector's JSON, so the name is stable and needs no registry). Moving
-an app to another placement therefore moves its Applications to another ApplicationSet: the
-old one stops generating them (``preserveResourcesOnDeletion`` keeps the workloads; prod's
-``create-update`` keeps the Applications too, and the new ApplicationSet cannot update an
-Application another owns until it is deleted by hand: the PR plan warns, ``application-moved``).
+canonical form, and the apps of a team with the same placement share a matrix: the default
+placement's first, then in the order of the canonical selectors' JSON. Changing an app's
+placement moves its list element to another matrix of the same ApplicationSet, so its
+Applications never change owner: an ApplicationSet updates only the Applications it owns, and
+prod's ``create-update`` would leave one owned by another ApplicationSet stuck.
+
+A blueGreen or canary app needs the Argo Rollouts controller where it runs, on the spokes:
+its placement must select only spokes labelled :data:`ROLLOUTS_LABEL` (a spoke's
+``addons: [rollouts]``).
 
 Per-cluster values: a helm app's value files are ``values/<env>.yaml`` then
 ``values/<cluster>.yaml`` (``ignoreMissingValueFiles``: only where it exists). The cluster's
@@ -21,10 +24,9 @@ directory apps get the same source on every cluster.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from infra import constants
@@ -40,14 +42,14 @@ __all__ = [
     "APPLICATION_NAME",
     "CLUSTER_PLACEHOLDER",
     "ELEMENT_APP_KEY",
+    "ROLLOUTS_LABEL",
     "TEMPLATE_PATCH",
-    "appset_name",
-    "by_placement",
     "canonical_selector",
     "destination",
     "fleet_problems",
     "generators",
     "project_destinations",
+    "rollouts_problems",
     "template_labels",
 ]
 
@@ -62,6 +64,9 @@ ELEMENT_APP_KEY: Final = "app"
 to) the cluster generator's ``name``."""
 APPLICATION_NAME: Final = f"{{{{ .{ELEMENT_APP_KEY} }}}}-{{{{ .name }}}}"
 """The template of an Application's name: ``<app>-<cluster>``."""
+ROLLOUTS_LABEL: Final = f"{constants.ADDON_LABEL_PREFIX}rollouts"
+"""The label (``"true"``) of a spoke that runs Argo Rollouts, which a blueGreen or canary app's
+placement must require."""
 
 Selector = dict[str, Any]
 
@@ -70,7 +75,7 @@ def canonical_selector(placement: Placement) -> Selector | None:
     """The placement's selector in one form (``None``: the default, every spoke): labels by
     key, each expression's values sorted without repeats, expressions sorted without repeats,
     ``values`` only where the operator takes them, empty parts left out. Two selectors that
-    select alike by their text share an ApplicationSet."""
+    select alike by their text share a matrix."""
     selector = placement.clusterSelector
     if selector is None or selector.is_empty():
         return None
@@ -92,26 +97,6 @@ def _selector_json(selector: Mapping[str, Any]) -> str:
     return json.dumps(selector, sort_keys=True, separators=(",", ":"))
 
 
-def appset_name(team: str, selector: Selector | None) -> str:
-    """``<team>`` for the default placement, else ``<team>-<first 8 hex of the SHA-256 of the
-    canonical selector's compact, key-sorted JSON>``."""
-    if selector is None:
-        return team
-    digest = hashlib.sha256(_selector_json(selector).encode()).hexdigest()
-    return f"{team}-{digest[:8]}"
-
-
-def by_placement(apps: Iterable[App]) -> list[tuple[Selector | None, tuple[App, ...]]]:
-    """A team's apps grouped by canonical placement (:func:`canonical_selector`): the default
-    first, then in the order of the selectors' JSON."""
-    groups: dict[str, tuple[Selector | None, list[App]]] = {}
-    for app in apps:
-        selector = canonical_selector(app.definition.placement)
-        key = "" if selector is None else _selector_json(selector)
-        groups.setdefault(key, (selector, []))[1].append(app)
-    return [(selector, tuple(group)) for _, (selector, group) in sorted(groups.items())]
-
-
 def generator_selector(selector: Selector | None, environment: str) -> Selector:
     """The cluster generator's selector: the stack's environment, then the placement's."""
     out: Selector = {"matchLabels": {constants.LABEL_ENV: environment}}
@@ -123,9 +108,17 @@ def generator_selector(selector: Selector | None, environment: str) -> Selector:
 
 
 def generators(
-    selector: Selector | None, environment: str, elements: list[dict[str, Any]]
+    placed: Iterable[tuple[App, dict[str, Any]]], environment: str
 ) -> list[dict[str, Any]]:
-    """One matrix: the spokes the placement selects, times the apps."""
+    """A team's generators, from its apps and their list elements: one matrix per distinct
+    placement (:func:`canonical_selector`), the default first, then in the order of the
+    selectors' JSON; each the spokes the placement selects, times the apps placed so (in the
+    order given)."""
+    groups: dict[str, tuple[Selector | None, list[dict[str, Any]]]] = {}
+    for app, element in placed:
+        selector = canonical_selector(app.definition.placement)
+        key = "" if selector is None else _selector_json(selector)
+        groups.setdefault(key, (selector, []))[1].append(element)
     return [
         {
             "matrix": {
@@ -135,6 +128,7 @@ def generators(
                 ]
             }
         }
+        for _, (selector, elements) in sorted(groups.items())
     ]
 
 
@@ -166,48 +160,63 @@ def project_destinations(
 # -- what a stack with spokes refuses ----------------------------------------------------------
 
 
-def _matrix(appset: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A fleet ApplicationSet's cluster generator and list elements."""
-    clusters, apps = appset["spec"]["generators"][0]["matrix"]["generators"]
-    return clusters["clusters"], apps["list"]["elements"]
+def _matrices(appset: dict[str, Any]) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """A fleet ApplicationSet's cluster generator and list elements, matrix by matrix."""
+    for generator in appset["spec"]["generators"]:
+        clusters, apps = generator["matrix"]["generators"]
+        yield clusters["clusters"], apps["list"]["elements"]
 
 
 def fleet_problems(
     objects: list[dict[str, Any]], apps: Mapping[str, App], settings: StackSettings
 ) -> list[Problem]:
     """What a stack with spokes refuses in its Argo CD ``objects`` (``apps``: the catalog's
-    apps by name): two ApplicationSets of one name, an app whose patch holds
-    :data:`CLUSTER_PLACEHOLDER`, two (app, cluster) pairs of one Application name, and
-    Application names over 63 characters (Argo CD writes the name into a label value)."""
-    appsets = [o for o in objects if o["kind"] == "ApplicationSet"]
-    problems = _appset_name_problems(appsets, settings)
+    apps by name): an app whose patch holds :data:`CLUSTER_PLACEHOLDER`, two (app, cluster)
+    pairs of one Application name anywhere in the stack (Argo CD would refuse the second in
+    one ApplicationSet, and two ApplicationSets would fight over it), and Application names
+    over 63 characters (Argo CD writes the name into a label value)."""
     clusters = generator_params(settings)
+    problems: list[Problem] = []
     pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for appset in appsets:
-        generator, elements = _matrix(appset)
-        chosen = [c["name"] for c in selected_clusters(generator, clusters)]
-        for element in elements:
-            app = apps[element[ELEMENT_APP_KEY]]
-            problems.extend(_placeholder_problems(app, element["patch"]))
-            for cluster in chosen:
-                pairs[f"{app.name}-{cluster}"].append((app.name, cluster))
+    for appset in (o for o in objects if o["kind"] == "ApplicationSet"):
+        for generator, elements in _matrices(appset):
+            chosen = [c["name"] for c in selected_clusters(generator, clusters)]
+            for element in elements:
+                app = apps[element[ELEMENT_APP_KEY]]
+                problems.extend(_placeholder_problems(app, element["patch"]))
+                for cluster in chosen:
+                    pairs[f"{app.name}-{cluster}"].append((app.name, cluster))
     return problems + _name_problems(pairs, apps)
 
 
-def _appset_name_problems(appsets: list[dict[str, Any]], settings: StackSettings) -> list[Problem]:
-    teams: dict[str, list[str]] = defaultdict(list)
-    for appset in appsets:
-        metadata = appset["metadata"]
-        teams[metadata["name"]].append(metadata["labels"][constants.LABEL_TEAM])
+def _requires_true(selector: Selector | None, key: str) -> bool:
+    """Whether every spoke a canonical selector selects has ``key: "true"`` (in
+    ``matchLabels``, or a requirement ``In ["true"]``)."""
+    if selector is None:
+        return False
+    if selector.get("matchLabels", {}).get(key) == "true":
+        return True
+    return any(
+        e["key"] == key and e["operator"] == "In" and e.get("values") == ["true"]
+        for e in selector.get("matchExpressions", [])
+    )
+
+
+def rollouts_problems(apps: Iterable[App]) -> list[Problem]:
+    """A problem per blueGreen or canary app whose placement does not require
+    :data:`ROLLOUTS_LABEL`: its Rollout would reach spokes without the Rollouts controller
+    (nothing would run it) or without its CRD (the sync would fail)."""
     return [
         Problem(
-            settings.catalog.appsDir,
-            f"team {' and team '.join(sorted(owners))}",
-            f"two ApplicationSets would be named {name!r} (a team's is <team>, or "
-            "<team>-<8 hex> for a placement): rename one of the teams",
+            app.file,
+            "placement.clusterSelector",
+            f"strategy {app.definition.strategy.type} needs Argo Rollouts on every spoke the "
+            f'app runs on: add matchLabels {{{ROLLOUTS_LABEL}: "true"}} (set on a spoke by '
+            "its addons: [rollouts])",
         )
-        for name, owners in sorted(teams.items())
-        if len(owners) > 1
+        for app in apps
+        if app.definition.strategy.progressive
+        and not _requires_true(canonical_selector(app.definition.placement), ROLLOUTS_LABEL)
     ]
 
 

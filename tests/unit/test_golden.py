@@ -19,7 +19,7 @@ GOLDEN = REPO / "tests" / "golden"
 
 
 @pytest.mark.parametrize("command", ["render", "expand"])
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "local"])
 def test_render_matches_golden(stack: str, command: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     result = CliRunner().invoke(app, [command, "--stack", stack])
