@@ -32,7 +32,7 @@ def test_validate_ok(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     result = runner.invoke(app, ["validate"])
     assert result.exit_code == 0 and result.stdout.startswith(
-        "ok: 5 apps, stacks: dev, local, prod"
+        "ok: 5 apps, stacks: dev, local, local-fleet, prod"
     )
 
 
