@@ -137,7 +137,7 @@ class RuntimeSettings:
 
     directory: str
     namespace: str
-    rollouts_namespace: str | None
+    rollouts_namespace: str | None = None
     sealed_secrets_namespace: str | None = None
     sealed_secrets_args: tuple[str, ...] = ()
     """The controller's flags, from the same chart values the stack installs."""

@@ -508,12 +508,15 @@ def test_a_taken_mirror_port_is_one_line_naming_the_setting() -> None:
     require_free(port, "gitops-platform:git.mirrorPort")  # free again: no error
 
 
-def test_runtime_settings_come_back_from_the_engine_as_they_went_in() -> None:
+@pytest.mark.parametrize("stack", ["local", "local-fleet"])
+def test_runtime_settings_come_back_from_the_engine_as_they_went_in(stack: str) -> None:
     import json
 
-    sent = RuntimeSettings.of(load_stack_file(REPO, "local"))
-    # What the engine hands a dynamic provider: JSON numbers as floats, tuples as lists.
+    sent = RuntimeSettings.of(load_stack_file(REPO, stack))
+    # What the engine hands a dynamic provider: JSON numbers as floats, tuples as lists, and
+    # no key of a None value (local-fleet runs no Rollouts: its namespace is None).
     received = json.loads(json.dumps(asdict(sent)), parse_int=float)
+    received = {key: value for key, value in received.items() if value is not None}
     assert isinstance(received["mirror_port"], float)
     back = RuntimeSettings.from_inputs(received)
     assert back == sent
