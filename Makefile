@@ -170,6 +170,7 @@ bench: install toolchain ## Benchmarks; writes docs/benchmarks.md
 	$(PY) benchmarks/plan.py
 	$(PY) benchmarks/webhook.py
 	$(PY) benchmarks/appdiff.py
+	$(PY) benchmarks/fleet.py
 
 .PHONY: clean
 clean: ## Remove the venv and caches (not the toolchain cache, not the state)
