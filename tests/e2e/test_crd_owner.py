@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import yaml
 
 from tests.e2e.harness import (
+    GIT,
     Project,
     changed_resources,
     free_port,
@@ -36,6 +38,8 @@ from tests.support import (
 pytestmark = pytest.mark.e2e
 
 CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+_CATALOG: dict[Path, str] = {}
+"""The app files the previous program's run had without their ``placement``: path -> text."""
 APPS = {"checkout-web", "experiments", "hello-web", "metrics-cache", "payments-api"}
 
 
@@ -57,10 +61,18 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     # from the project copy first: the previous commit's, then this one's.
     project.env["PYTHONPATH"] = str(project.root)
     _use_program(project, previous)
-    # The previous program knows no `git.mirrorPort` (its mirror was a file:// URL).
+    # The previous program knows no `git.mirrorPort` (its mirror was a file:// URL)...
     git = project.config("git")
     del git["mirrorPort"]
     project.set_config("git", git)
+    # ...and no app `placement` (spoke clusters came after it): the catalog as it was then.
+    for app_file in sorted((project.root / "apps").glob("*/app.yaml")):
+        text = app_file.read_text()
+        definition = yaml.safe_load(text)
+        if definition.pop("placement", None) is not None:
+            _CATALOG[app_file] = text
+            app_file.write_text(yaml.safe_dump(definition, sort_keys=False))
+    project.run([*GIT, "commit", "--quiet", "-am", "the catalog the previous program knew"])
     yield project
     project.teardown()
     print("\n".join(project.log))
@@ -106,6 +118,9 @@ def test_one_up_moves_the_crds_to_their_owners_and_deletes_nothing(project: Proj
 
     _use_program(project, REPO / "infra")
     project.set_config("git", {**project.config("git"), "mirrorPort": free_port()})
+    for app_file, text in _CATALOG.items():
+        app_file.write_text(text)
+    project.run([*GIT, "commit", "--quiet", "-am", "the catalog of this program"])
     project.up()
 
     after = _uids(project)

@@ -273,8 +273,9 @@ def test_an_unreachable_spoke_is_reported_for_its_applications_only(project: Pro
             timeout=300,
             detail=lambda: project.applications()["experiments-spoke-c"].get("status"),
         )
-        for name in pairs(PLACED, SPOKES):
-            assert "connection refused" not in _failure_text(project.applications()[name])
+        for name, app in project.applications().items():
+            if not name.endswith("-spoke-c"):
+                assert "connection refused" not in _failure_text(app), name
     finally:
         project.run(["kwokctl", "--name", cluster, "start", "cluster"], timeout=180)
 
