@@ -13,8 +13,8 @@ import typer
 
 from infra.cli.common import AppsDirOption, StackOption, handle_errors, project_root
 from infra.delivery.stacks import load_stack_inputs
-from infra.specs import applications, argocd_objects
-from infra.specs.fleet import generator_params
+from infra.specs import argocd_objects
+from infra.specs.fleet import generated_applications
 from infra.specs.rollout import catalog_rollout_objects
 from infra.yamlio import dump_all
 
@@ -45,5 +45,5 @@ def expand_cmd(stack: StackOption, apps_dir: AppsDirOption = None) -> None:
     """Print the Applications Argo CD will generate from the stack's ApplicationSets (with
     spoke clusters, one per app and cluster it is placed on)."""
     settings, catalog = load_stack_inputs(project_root(), stack, apps_dir)
-    generated = applications(argocd_objects(catalog, settings), generator_params(settings))
+    generated = generated_applications(argocd_objects(catalog, settings), settings)
     typer.echo(dump_all(generated), nl=False)

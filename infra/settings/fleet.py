@@ -14,12 +14,7 @@ from typing import Annotated, Final, Literal
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from infra import constants
-from infra.catalog.kube_names import (
-    DNS1123_LABEL_PATTERN,
-    DnsLabel,
-    label_key_problem,
-    label_value_problem,
-)
+from infra.catalog.kube_names import DNS1123_LABEL_PATTERN, DnsLabel, LabelKey, LabelValue
 from infra.catalog.strict import checked
 from infra.settings.base import SettingsModel
 from infra.settings.cluster import DEFAULT_KUBERNETES_VERSION, KubeVersion
@@ -45,10 +40,6 @@ RESERVED_CLUSTER_NAMES: Final = frozenset({"in-cluster", *constants.ENVIRONMENTS
 """``in-cluster`` is Argo CD's name for its own cluster; a spoke named after an environment
 would share ``values/<env>.yaml`` with it."""
 
-LabelKey = Annotated[
-    str, StringConstraints(min_length=1, max_length=317), checked(label_key_problem)
-]
-LabelValue = Annotated[str, StringConstraints(max_length=63), checked(label_value_problem)]
 AnnotationValue = Annotated[str, StringConstraints(max_length=4096)]
 SpokeName = Annotated[
     str,
